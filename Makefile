@@ -1,0 +1,50 @@
+# Twinline: `make run` starts both sites; `make test` runs the suite. Each sets itself up.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PROTOS := $(shell find protos -name '*.proto')
+
+.PHONY: run test lint bench demo gen setup clean
+
+setup: .stamp-gen
+
+# The virtual environment and the project installed editable into it (gen/ holds the generated package).
+.stamp-venv: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	mkdir -p gen/twinline && touch gen/twinline/__init__.py gen/twinline/py.typed
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+# Python code and typed stubs from protos/, never edited by hand.
+.stamp-gen: .stamp-venv $(PROTOS)
+	rm -rf gen/twinline && mkdir -p gen/twinline
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m grpc_tools.protoc -Iprotos \
+	  --python_out=gen --grpc_python_out=gen --mypy_out=gen --mypy_grpc_out=gen $(PROTOS)
+	find gen/twinline -type d -exec touch {}/__init__.py {}/py.typed \;
+	touch $@
+
+node_modules/.bin/buf: package.json
+	npm install --no-audit --no-fund --silent
+	touch $@
+
+run: setup
+	$(PY) -m services.launcher
+
+test: setup
+	$(PY) -m pytest -q -p no:cacheprovider
+
+lint: setup node_modules/.bin/buf
+	$(VENV)/bin/ruff check services tests bench tools
+	$(VENV)/bin/mypy
+	node_modules/.bin/buf lint
+
+bench: setup
+	$(PY) -m bench
+
+demo: setup
+	$(PY) -m services.demo
+
+clean:
+	rm -rf $(VENV) gen node_modules var .stamp-*

@@ -1,0 +1,1 @@
+"""Twinline services: one bounded context per package, the shared kernel in `common`."""

@@ -1,0 +1,42 @@
+"""Starts the batch records service of one site: ``python -m services.batch_records``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+
+import grpc
+from twinline.batchrecords.v1 import master_batch_record_service_pb2 as api
+from twinline.batchrecords.v1 import master_batch_record_service_pb2_grpc as api_grpc
+
+from services.batch_records.servicer import MasterBatchRecordServicer
+from services.common.server import Kernel, ServiceHost, build_kernel, configure_logging, serve_until_signalled
+from services.common.settings import Settings
+
+SERVICE_NAME = "batch_records"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def register(server: grpc.aio.Server, kernel: Kernel) -> Sequence[str]:
+    api_grpc.add_MasterBatchRecordServiceServicer_to_server(
+        MasterBatchRecordServicer(
+            writer=kernel.writer, engine=kernel.engine, directory=kernel.directory,
+            site=kernel.settings.home_site,
+        ),
+        server,
+    )
+    return [api.DESCRIPTOR.services_by_name["MasterBatchRecordService"].full_name]
+
+
+def build_host(settings: Settings) -> ServiceHost:
+    return ServiceHost(build_kernel(settings, SERVICE_NAME, [MIGRATIONS]))
+
+
+def main() -> None:
+    configure_logging()
+    asyncio.run(serve_until_signalled(build_host(Settings()), register))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,184 @@
+"""Master batch record use cases: load, decide in the domain, save with audit entry and event."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from google.protobuf import message
+
+from services.batch_records import domain, repository
+from services.batch_records.domain import MasterBatchRecord, RecipeContent
+from services.batch_records.translate import record_to_proto, signature_to_proto
+from services.common.audit import AuditChange, canonical_json
+from services.common.events import new_event
+from services.common.identity import Principal
+from services.common.signatures import SignatureRecord
+from services.common.subjects import event_subject
+from services.common.unit_of_work import UnitOfWork
+from twinline.events.v1 import master_batch_record_events_pb2 as events
+
+CONTEXT, AGGREGATE = "batchrecords", "master_batch_record"
+
+
+def _state_json(record: MasterBatchRecord | None) -> str:
+    if record is None:
+        return ""
+    return canonical_json(
+        {
+            "name": record.name, "state": record.state.value, "etag": record.etag,
+            "author": record.author, "content": asdict(record.content),
+            "signatures": [signature.as_dict() for signature in record.signatures],
+            "supersedes": record.supersedes, "supersededBy": record.superseded_by,
+        }
+    )
+
+
+def _record_change(
+    uow: UnitOfWork, *, actor: str, event: str, before: MasterBatchRecord | None,
+    after: MasterBatchRecord, payload: message.Message, reason: str = "",
+) -> None:
+    uow.audit(
+        AuditChange(
+            actor=actor, action=f"{AGGREGATE}.{event}", aggregate_type=AGGREGATE,
+            aggregate_id=after.key, old_value=_state_json(before), new_value=_state_json(after),
+            reason=reason,
+        )
+    )
+    uow.publish(
+        new_event(
+            subject=event_subject(uow.site, CONTEXT, AGGREGATE, event), payload=payload,
+            source=f"twinline/{uow.site}/batch_records", ce_subject=after.name, time=uow.now,
+        )
+    )
+
+
+def create(
+    uow: UnitOfWork, *, principal: Principal, site_code: str, content: RecipeContent
+) -> MasterBatchRecord:
+    number = repository.next_record_number(uow.session)
+    record = domain.create_draft(
+        record_id=domain.record_id_for(site_code, number), home_site=uow.site, content=content,
+        author=principal.username, now=uow.now,
+    )
+    repository.save(uow.session, record, record_number=number)
+    _record_change(
+        uow, actor=principal.username, event="created", before=None, after=record,
+        payload=events.MasterBatchRecordCreated(master_batch_record=record_to_proto(record)),
+    )
+    return record
+
+
+def create_version(uow: UnitOfWork, *, principal: Principal, record_id: str) -> MasterBatchRecord:
+    latest = repository.latest(uow.session, record_id)
+    record = domain.new_version(latest, author=principal.username, now=uow.now)
+    repository.save(
+        uow.session, record, record_number=repository.record_number_of(uow.session, record_id)
+    )
+    _record_change(
+        uow, actor=principal.username, event="created", before=None, after=record,
+        payload=events.MasterBatchRecordCreated(master_batch_record=record_to_proto(record)),
+    )
+    return record
+
+
+def update(
+    uow: UnitOfWork, *, principal: Principal, key: str, content: RecipeContent,
+    paths: frozenset[str], etag: str,
+) -> MasterBatchRecord:
+    before = repository.get(uow.session, key)
+    after = domain.update_draft(before, content=content, paths=paths, etag=etag, now=uow.now)
+    repository.save(uow.session, after)
+    _record_change(
+        uow, actor=principal.username, event="updated", before=before, after=after,
+        payload=events.MasterBatchRecordUpdated(
+            master_batch_record=record_to_proto(after), updated_paths=sorted(paths)
+        ),
+    )
+    return after
+
+
+def submit(uow: UnitOfWork, *, principal: Principal, key: str, etag: str) -> MasterBatchRecord:
+    before = repository.get(uow.session, key)
+    after = domain.submit_for_review(before, etag=etag, now=uow.now)
+    repository.save(uow.session, after)
+    _record_change(
+        uow, actor=principal.username, event="submitted", before=before, after=after,
+        payload=events.MasterBatchRecordSubmitted(master_batch_record=record_to_proto(after)),
+    )
+    return after
+
+
+def review(
+    uow: UnitOfWork, *, principal: Principal, key: str, etag: str, signature: SignatureRecord
+) -> MasterBatchRecord:
+    before = repository.get(uow.session, key)
+    after = domain.review(before, signature=signature, etag=etag, now=uow.now)
+    repository.save(uow.session, after)
+    _record_change(
+        uow, actor=principal.username, event="reviewed", before=before, after=after,
+        reason=signature.reason,
+        payload=events.MasterBatchRecordReviewed(
+            master_batch_record=record_to_proto(after), signature=signature_to_proto(signature)
+        ),
+    )
+    return after
+
+
+def approve(
+    uow: UnitOfWork, *, principal: Principal, key: str, etag: str, signature: SignatureRecord
+) -> MasterBatchRecord:
+    before = repository.get(uow.session, key)
+    after = domain.approve(before, signature=signature, etag=etag, now=uow.now)
+    repository.save(uow.session, after)
+    _record_change(
+        uow, actor=principal.username, event="approved", before=before, after=after,
+        reason=signature.reason,
+        payload=events.MasterBatchRecordApproved(
+            master_batch_record=record_to_proto(after), signature=signature_to_proto(signature)
+        ),
+    )
+    return after
+
+
+def reject(
+    uow: UnitOfWork, *, principal: Principal, key: str, etag: str, signature: SignatureRecord
+) -> MasterBatchRecord:
+    before = repository.get(uow.session, key)
+    after = domain.reject(before, signature=signature, etag=etag, now=uow.now)
+    repository.save(uow.session, after)
+    _record_change(
+        uow, actor=principal.username, event="rejected", before=before, after=after,
+        reason=signature.reason,
+        payload=events.MasterBatchRecordRejected(
+            master_batch_record=record_to_proto(after), signature=signature_to_proto(signature)
+        ),
+    )
+    return after
+
+
+def make_effective(
+    uow: UnitOfWork, *, principal: Principal, key: str, etag: str, signature: SignatureRecord
+) -> tuple[MasterBatchRecord, MasterBatchRecord | None]:
+    before = repository.get(uow.session, key)
+    current = repository.effective(uow.session, before.record_id)
+    after, superseded = domain.make_effective(
+        before, signature=signature, etag=etag, site=uow.site, current=current, now=uow.now
+    )
+    repository.save(uow.session, after)
+    if superseded is not None and current is not None:
+        repository.save(uow.session, superseded)
+        _record_change(
+            uow, actor=principal.username, event="superseded", before=current, after=superseded,
+            reason=f"superseded by {after.name}",
+            payload=events.MasterBatchRecordSuperseded(
+                master_batch_record=record_to_proto(superseded)
+            ),
+        )
+    _record_change(
+        uow, actor=principal.username, event="made_effective", before=before, after=after,
+        reason=signature.reason,
+        payload=events.MasterBatchRecordMadeEffective(
+            master_batch_record=record_to_proto(after), signature=signature_to_proto(signature)
+        ),
+    )
+    return after, superseded

@@ -1,0 +1,312 @@
+"""MasterBatchRecordService: translates requests to use cases and results to responses."""
+
+from __future__ import annotations
+
+import re
+
+import grpc
+from sqlalchemy import Engine
+from twinline.batchrecords.v1 import master_batch_record_pb2 as pb
+from twinline.batchrecords.v1 import master_batch_record_service_pb2 as api
+from twinline.batchrecords.v1 import master_batch_record_service_pb2_grpc as api_grpc
+from twinline.common.v1 import signature_pb2
+
+from services.batch_records import domain, handlers, repository
+from services.batch_records.translate import STATE_FROM_PROTO, content_from_proto, record_to_proto
+from services.common.auth import current_principal, require_home_site, require_role, sign_async
+from services.common.database import read_session
+from services.common.errors import FieldViolation, InvalidArgument, NotFound, Violations
+from services.common.identity import Principal, Role, UserDirectory
+from services.common.paging import decode_token, encode_token, page_size_of
+from services.common.rpc import mutate, rpc_method
+from services.common.signatures import SignatureMeaning, SignatureRecord
+from services.common.sites import Site
+from services.common.unit_of_work import Writer
+
+NAME = re.compile(r"^masterBatchRecords/(?P<record_id>[A-Z]{2,8}-MBR-\d{6})/versions/(?P<version>\d+|latest)$")
+SERVICE = "/twinline.batchrecords.v1.MasterBatchRecordService/"
+
+
+def parse_name(name: str, field: str = "name") -> tuple[str, int | None]:
+    """(record id, version or None for latest) of a resource name."""
+    match = NAME.match(name)
+    if match is None:
+        raise InvalidArgument(
+            [FieldViolation(field, "must look like masterBatchRecords/SYR-MBR-000001/versions/1")]
+        )
+    version = match["version"]
+    return match["record_id"], None if version == "latest" else int(version)
+
+
+def _key(name: str, field: str = "name") -> str:
+    record_id, version = parse_name(name, field)
+    if version is None:
+        raise InvalidArgument([FieldViolation(field, "a change names one version, not 'latest'")])
+    return domain.version_key(record_id, version)
+
+
+def _require_etag(etag: str) -> None:
+    if not etag:
+        raise InvalidArgument([FieldViolation("etag", "is required (from the last read)")])
+
+
+class MasterBatchRecordServicer(api_grpc.MasterBatchRecordServiceServicer):
+    def __init__(
+        self, *, writer: Writer, engine: Engine, directory: UserDirectory, site: Site
+    ) -> None:
+        self._writer = writer
+        self._engine = engine
+        self._directory = directory
+        self._site = site
+
+    def _writer_principal(self, *roles: Role) -> Principal:
+        principal = current_principal()
+        require_role(principal, *roles)
+        require_home_site(principal, self._site.id)
+        return principal
+
+    async def _sign(
+        self, principal: Principal, signature: signature_pb2.SignatureInput,
+        meaning: SignatureMeaning, roles: tuple[Role, ...],
+    ) -> SignatureRecord:
+        if not signature.password:
+            raise InvalidArgument(
+                [FieldViolation("signature.password", "re-enter your password to sign")]
+            )
+        return await sign_async(
+            self._directory, principal, signature.password, meaning, signature.reason,
+            roles=roles,
+        )
+
+    @rpc_method
+    async def CreateMasterBatchRecord(
+        self, request: api.CreateMasterBatchRecordRequest, context: grpc.aio.ServicerContext
+    ) -> api.CreateMasterBatchRecordResponse:
+        principal = self._writer_principal(*domain.AUTHOR_ROLES)
+        content = content_from_proto(request.master_batch_record)
+        domain.validate_content(content)
+        return await mutate(
+            self._writer, method=SERVICE + "CreateMasterBatchRecord", request=request,
+            response_type=api.CreateMasterBatchRecordResponse,
+            command=lambda uow: api.CreateMasterBatchRecordResponse(
+                master_batch_record=record_to_proto(
+                    handlers.create(
+                        uow, principal=principal, site_code=self._site.code, content=content
+                    )
+                )
+            ),
+        )
+
+    @rpc_method
+    async def CreateMasterBatchRecordVersion(
+        self, request: api.CreateMasterBatchRecordVersionRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> api.CreateMasterBatchRecordVersionResponse:
+        principal = self._writer_principal(*domain.AUTHOR_ROLES)
+        record_id, _ = parse_name(
+            f"masterBatchRecords/{request.record_id}/versions/latest", "record_id"
+        )
+        return await mutate(
+            self._writer, method=SERVICE + "CreateMasterBatchRecordVersion", request=request,
+            response_type=api.CreateMasterBatchRecordVersionResponse,
+            command=lambda uow: api.CreateMasterBatchRecordVersionResponse(
+                master_batch_record=record_to_proto(
+                    handlers.create_version(uow, principal=principal, record_id=record_id)
+                )
+            ),
+        )
+
+    @rpc_method
+    async def UpdateMasterBatchRecord(
+        self, request: api.UpdateMasterBatchRecordRequest, context: grpc.aio.ServicerContext
+    ) -> api.UpdateMasterBatchRecordResponse:
+        principal = self._writer_principal(*domain.AUTHOR_ROLES)
+        violations = Violations()
+        try:
+            key = _key(request.master_batch_record.name, "master_batch_record.name")
+        except InvalidArgument as bad:
+            violations.items.extend(bad.violations)
+        if not request.master_batch_record.etag:
+            violations.add("master_batch_record.etag", "is required (from the last read)")
+        if not request.update_mask.paths:
+            violations.add("update_mask", "name the fields to change")
+        violations.raise_if_any()
+        content = content_from_proto(request.master_batch_record)
+        paths = frozenset(request.update_mask.paths)
+        return await mutate(
+            self._writer, method=SERVICE + "UpdateMasterBatchRecord", request=request,
+            response_type=api.UpdateMasterBatchRecordResponse,
+            command=lambda uow: api.UpdateMasterBatchRecordResponse(
+                master_batch_record=record_to_proto(
+                    handlers.update(
+                        uow, principal=principal, key=key, content=content, paths=paths,
+                        etag=request.master_batch_record.etag,
+                    )
+                )
+            ),
+        )
+
+    @rpc_method
+    async def SubmitMasterBatchRecordForReview(
+        self, request: api.SubmitMasterBatchRecordForReviewRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> api.SubmitMasterBatchRecordForReviewResponse:
+        principal = self._writer_principal(*domain.AUTHOR_ROLES)
+        key = _key(request.name)
+        _require_etag(request.etag)
+        return await mutate(
+            self._writer, method=SERVICE + "SubmitMasterBatchRecordForReview", request=request,
+            response_type=api.SubmitMasterBatchRecordForReviewResponse,
+            command=lambda uow: api.SubmitMasterBatchRecordForReviewResponse(
+                master_batch_record=record_to_proto(
+                    handlers.submit(uow, principal=principal, key=key, etag=request.etag)
+                )
+            ),
+        )
+
+    @rpc_method
+    async def ReviewMasterBatchRecord(
+        self, request: api.ReviewMasterBatchRecordRequest, context: grpc.aio.ServicerContext
+    ) -> api.ReviewMasterBatchRecordResponse:
+        principal = self._writer_principal(*domain.REVIEWER_ROLES)
+        key = _key(request.name)
+        _require_etag(request.etag)
+        signature = await self._sign(
+            principal, request.signature, SignatureMeaning.REVIEWED, domain.REVIEWER_ROLES
+        )
+        return await mutate(
+            self._writer, method=SERVICE + "ReviewMasterBatchRecord", request=request,
+            response_type=api.ReviewMasterBatchRecordResponse,
+            command=lambda uow: api.ReviewMasterBatchRecordResponse(
+                master_batch_record=record_to_proto(
+                    handlers.review(
+                        uow, principal=principal, key=key, etag=request.etag,
+                        signature=signature,
+                    )
+                )
+            ),
+        )
+
+    @rpc_method
+    async def ApproveMasterBatchRecord(
+        self, request: api.ApproveMasterBatchRecordRequest, context: grpc.aio.ServicerContext
+    ) -> api.ApproveMasterBatchRecordResponse:
+        principal = self._writer_principal(*domain.APPROVER_ROLES)
+        key = _key(request.name)
+        _require_etag(request.etag)
+        signature = await self._sign(
+            principal, request.signature, SignatureMeaning.APPROVED, domain.APPROVER_ROLES
+        )
+        return await mutate(
+            self._writer, method=SERVICE + "ApproveMasterBatchRecord", request=request,
+            response_type=api.ApproveMasterBatchRecordResponse,
+            command=lambda uow: api.ApproveMasterBatchRecordResponse(
+                master_batch_record=record_to_proto(
+                    handlers.approve(
+                        uow, principal=principal, key=key, etag=request.etag,
+                        signature=signature,
+                    )
+                )
+            ),
+        )
+
+    @rpc_method
+    async def RejectMasterBatchRecord(
+        self, request: api.RejectMasterBatchRecordRequest, context: grpc.aio.ServicerContext
+    ) -> api.RejectMasterBatchRecordResponse:
+        principal = self._writer_principal(*domain.REVIEWER_ROLES)
+        key = _key(request.name)
+        _require_etag(request.etag)
+        if not request.signature.reason.strip():
+            raise InvalidArgument([FieldViolation("signature.reason", "a rejection needs a reason")])
+        signature = await self._sign(
+            principal, request.signature, SignatureMeaning.REJECTED, domain.REVIEWER_ROLES
+        )
+        return await mutate(
+            self._writer, method=SERVICE + "RejectMasterBatchRecord", request=request,
+            response_type=api.RejectMasterBatchRecordResponse,
+            command=lambda uow: api.RejectMasterBatchRecordResponse(
+                master_batch_record=record_to_proto(
+                    handlers.reject(
+                        uow, principal=principal, key=key, etag=request.etag,
+                        signature=signature,
+                    )
+                )
+            ),
+        )
+
+    @rpc_method
+    async def MakeMasterBatchRecordEffective(
+        self, request: api.MakeMasterBatchRecordEffectiveRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> api.MakeMasterBatchRecordEffectiveResponse:
+        principal = self._writer_principal(*domain.APPROVER_ROLES)
+        key = _key(request.name)
+        _require_etag(request.etag)
+        signature = await self._sign(
+            principal, request.signature, SignatureMeaning.MADE_EFFECTIVE, domain.APPROVER_ROLES
+        )
+
+        def command(uow: handlers.UnitOfWork) -> api.MakeMasterBatchRecordEffectiveResponse:
+            effective, superseded = handlers.make_effective(
+                uow, principal=principal, key=key, etag=request.etag, signature=signature
+            )
+            return api.MakeMasterBatchRecordEffectiveResponse(
+                master_batch_record=record_to_proto(effective),
+                superseded=superseded.name if superseded else "",
+            )
+
+        return await mutate(
+            self._writer, method=SERVICE + "MakeMasterBatchRecordEffective", request=request,
+            response_type=api.MakeMasterBatchRecordEffectiveResponse, command=command,
+        )
+
+    @rpc_method
+    async def GetMasterBatchRecord(
+        self, request: api.GetMasterBatchRecordRequest, context: grpc.aio.ServicerContext
+    ) -> api.GetMasterBatchRecordResponse:
+        current_principal()
+        record_id, version = parse_name(request.name)
+        with read_session(self._engine) as session:
+            if version is None:
+                record = repository.latest(session, record_id)
+            else:
+                record = repository.get(session, domain.version_key(record_id, version))
+        return api.GetMasterBatchRecordResponse(master_batch_record=record_to_proto(record))
+
+    @rpc_method
+    async def ListMasterBatchRecords(
+        self, request: api.ListMasterBatchRecordsRequest, context: grpc.aio.ServicerContext
+    ) -> api.ListMasterBatchRecordsResponse:
+        current_principal()
+        size = page_size_of(request.page_size, default=50, maximum=500)
+        after = None
+        if request.page_token:
+            position = decode_token(request.page_token)
+            if not (isinstance(position, list) and len(position) == 2):
+                raise InvalidArgument(
+                    [FieldViolation("page_token", "is not a token from a previous response")]
+                )
+            after = (int(position[0]), int(position[1]))
+        state = None
+        if request.state != pb.MASTER_BATCH_RECORD_STATE_UNSPECIFIED:
+            if request.state not in STATE_FROM_PROTO:
+                raise InvalidArgument([FieldViolation("state", "is not a known state")])
+            state = STATE_FROM_PROTO[request.state]
+        filters = domain.ListFilter(state=state, product=request.product, record_id=request.record_id)
+        with read_session(self._engine) as session:
+            records = repository.page(session, filters, after=after, size=size + 1)
+        response = api.ListMasterBatchRecordsResponse(
+            master_batch_records=[record_to_proto(record) for record in records[:size]]
+        )
+        if len(records) > size:
+            last = records[size - 1]
+            response.next_page_token = encode_token([_number(last.record_id), last.version])
+        return response
+
+
+def _number(record_id: str) -> int:
+    return int(record_id.rsplit("-", 1)[1])
+
+
+__all__ = ["MasterBatchRecordServicer", "NotFound"]

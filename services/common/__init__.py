@@ -1,0 +1,1 @@
+"""The shared kernel: settings, sites, database, outbox, inbox, audit, auth, errors, bootstrap."""

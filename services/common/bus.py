@@ -1,0 +1,97 @@
+"""The process's one NATS connection: connects in the background, reconnects forever.
+
+A service starts and accepts writes while its nats-server is down; whoever needs the bus
+(outbox relay, consumers) waits for ``connected()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+import nats
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+
+log = logging.getLogger(__name__)
+
+
+class Bus:
+    def __init__(
+        self, url: str, *, name: str,
+        on_first_connect: Callable[[Client], Awaitable[None]] | None = None,
+    ) -> None:
+        self._url = url
+        self._name = name
+        self._on_first_connect = on_first_connect
+        self._client: Client | None = None
+        self._ready = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._connect(), name="bus-connect")
+
+    async def _connect(self) -> None:
+        delay = 0.05
+        while True:
+            try:
+                client = await nats.connect(
+                    self._url,
+                    name=self._name,
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=0.1,
+                    connect_timeout=1,
+                    allow_reconnect=True,
+                    disconnected_cb=self._disconnected,
+                    reconnected_cb=self._reconnected,
+                    error_cb=self._error,
+                )
+            except Exception as exc:  # nats down at start: keep trying, never give up
+                log.info("nats %s not reachable yet (%s); retrying", self._url, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+                continue
+            log.info("connected to nats %s", self._url)
+            if self._on_first_connect is not None:
+                while True:
+                    try:
+                        await self._on_first_connect(client)
+                        break
+                    except Exception as exc:
+                        log.warning("bus set-up failed (%s); retrying", exc)
+                        await asyncio.sleep(0.5)
+            self._client = client
+            self._ready.set()
+            return
+
+    async def _disconnected(self) -> None:
+        log.warning("nats disconnected from %s", self._url)
+
+    async def _reconnected(self) -> None:
+        log.info("nats reconnected to %s", self._url)
+
+    async def _error(self, exc: Exception) -> None:
+        log.debug("nats error: %s", exc)
+
+    async def connected(self) -> Client:
+        await self._ready.wait()
+        assert self._client is not None
+        return self._client
+
+    async def jetstream(self) -> JetStreamContext:
+        return (await self.connected()).jetstream()
+
+    @property
+    def is_connected(self) -> bool:
+        return self._client is not None and self._client.is_connected
+
+    async def close(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            await asyncio.wait({self._task}, timeout=2)
+        if self._client is not None and not self._client.is_closed:
+            try:
+                await asyncio.wait_for(self._client.drain(), timeout=2)
+            except Exception:
+                await self._client.close()

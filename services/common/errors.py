@@ -1,0 +1,164 @@
+"""Domain errors and their one mapping to ``google.rpc.Status`` (AIP-193).
+
+A domain error names a reason (UPPER_SNAKE_CASE) and, for bad input, every field violation.
+The servicer layer never builds a status by hand: it raises, and ``abort_with`` translates.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+ERROR_DOMAIN = "twinline.example"
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FieldViolation:
+    field: str
+    description: str
+
+
+class DomainError(Exception):
+    """A client's request cannot be honoured; carries the gRPC code it maps to."""
+
+    code: grpc.StatusCode = grpc.StatusCode.FAILED_PRECONDITION
+
+    def __init__(self, reason: str, message: str, **metadata: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.metadata = metadata
+
+
+class InvalidArgument(DomainError):
+    code = grpc.StatusCode.INVALID_ARGUMENT
+
+    def __init__(self, violations: list[FieldViolation], message: str = "") -> None:
+        self.violations = violations
+        fields = ", ".join(violation.field for violation in violations)
+        super().__init__("INVALID_ARGUMENT", message or f"invalid field(s): {fields}")
+
+
+class FailedPrecondition(DomainError):
+    code = grpc.StatusCode.FAILED_PRECONDITION
+
+
+class NotFound(DomainError):
+    code = grpc.StatusCode.NOT_FOUND
+
+
+class PermissionDenied(DomainError):
+    code = grpc.StatusCode.PERMISSION_DENIED
+
+
+class Unauthenticated(DomainError):
+    code = grpc.StatusCode.UNAUTHENTICATED
+
+
+class Aborted(DomainError):
+    """A concurrent change won: a stale etag (AIP-154)."""
+
+    code = grpc.StatusCode.ABORTED
+
+
+class AlreadyExists(DomainError):
+    code = grpc.StatusCode.ALREADY_EXISTS
+
+
+@dataclass
+class Violations:
+    """Collects every bad field of a request before raising once."""
+
+    items: list[FieldViolation] = field(default_factory=list)
+
+    def add(self, field_path: str, description: str) -> None:
+        self.items.append(FieldViolation(field_path, description))
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise InvalidArgument(self.items)
+
+
+def _pack(message: object) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(message)  # type: ignore[arg-type]
+    return packed
+
+
+def to_status(error: DomainError) -> status_pb2.Status:
+    details = [
+        _pack(
+            error_details_pb2.ErrorInfo(
+                reason=error.reason, domain=ERROR_DOMAIN, metadata=error.metadata
+            )
+        )
+    ]
+    if isinstance(error, InvalidArgument):
+        details.append(
+            _pack(
+                error_details_pb2.BadRequest(
+                    field_violations=[
+                        error_details_pb2.BadRequest.FieldViolation(
+                            field=violation.field, description=violation.description
+                        )
+                        for violation in error.violations
+                    ]
+                )
+            )
+        )
+    return status_pb2.Status(code=error.code.value[0], message=error.message, details=details)
+
+
+def internal_status(exc: BaseException) -> tuple[status_pb2.Status, str]:
+    """An unexpected error: logged in full under a correlation id; the client sees only the id."""
+    correlation_id = uuid.uuid4().hex
+    log.error("internal error %s", correlation_id, exc_info=exc)
+    status = status_pb2.Status(
+        code=code_pb2.INTERNAL,
+        message=f"internal error; correlation id {correlation_id}",
+        details=[
+            _pack(
+                error_details_pb2.ErrorInfo(
+                    reason="INTERNAL",
+                    domain=ERROR_DOMAIN,
+                    metadata={"correlationId": correlation_id},
+                )
+            )
+        ],
+    )
+    return status, correlation_id
+
+
+async def abort_with(context: grpc.aio.ServicerContext, exc: BaseException) -> None:
+    """Ends the call with the status that ``exc`` maps to."""
+    if isinstance(exc, DomainError):
+        status = to_status(exc)
+    else:
+        status, _ = internal_status(exc)
+    await context.abort_with_status(rpc_status.to_status(status))
+
+
+def details_of(error: grpc.aio.AioRpcError | grpc.RpcError) -> dict[str, object]:
+    """Client side: the ErrorInfo reason and BadRequest fields of a failed call (for tests, CLIs)."""
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    found: dict[str, object] = {"reason": None, "fields": [], "metadata": {}}
+    if status is None:
+        return found
+    for detail in status.details:
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            found["reason"] = info.reason
+            found["metadata"] = dict(info.metadata)
+        elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad_request = error_details_pb2.BadRequest()
+            detail.Unpack(bad_request)
+            found["fields"] = [violation.field for violation in bad_request.field_violations]
+    return found

@@ -1,0 +1,92 @@
+"""Events on the bus: a protobuf payload with CloudEvents 1.0 attributes as NATS headers.
+
+Binary content mode: the payload is the serialized message from protos/twinline/events/v1;
+``ce-*`` headers carry id, source, type, subject and time; ``Nats-Msg-Id`` = id lets
+JetStream drop a republished event.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from google.protobuf import descriptor_pool, message, message_factory
+
+from services.common.clock import from_text, to_text
+from services.common.subjects import site_of_subject
+
+CONTENT_TYPE = "application/protobuf"
+
+
+@dataclass(frozen=True)
+class OutboxEvent:
+    """An event written to the outbox in the same transaction as its change."""
+
+    event_id: str
+    subject: str
+    event_type: str
+    time: datetime
+    headers: dict[str, str]
+    payload: bytes
+
+
+@dataclass(frozen=True)
+class ReceivedEvent:
+    event_id: str
+    subject: str
+    event_type: str
+    time: datetime
+    origin_site: str
+    payload: message.Message
+    stream_sequence: int
+
+
+def new_event(
+    *, subject: str, payload: message.Message, source: str, ce_subject: str, time: datetime,
+    traceparent: str | None = None,
+) -> OutboxEvent:
+    event_id = str(uuid.uuid4())
+    event_type = payload.DESCRIPTOR.full_name
+    headers = {
+        "Nats-Msg-Id": event_id,
+        "ce-specversion": "1.0",
+        "ce-id": event_id,
+        "ce-source": source,
+        "ce-type": event_type,
+        "ce-subject": ce_subject,
+        "ce-time": to_text(time),
+        "content-type": CONTENT_TYPE,
+        "traceparent": traceparent or new_traceparent(),
+    }
+    return OutboxEvent(event_id, subject, event_type, time, headers, payload.SerializeToString())
+
+
+def new_traceparent() -> str:
+    """A W3C trace context for an event that starts a trace."""
+    return f"00-{os.urandom(16).hex()}-{os.urandom(8).hex()}-01"
+
+
+def message_class(event_type: str) -> type[message.Message]:
+    import twinline.events.v1.master_batch_record_events_pb2  # noqa: F401  (registers the types)
+
+    descriptor = descriptor_pool.Default().FindMessageTypeByName(event_type)
+    return message_factory.GetMessageClass(descriptor)
+
+
+def decode(
+    subject: str, headers: dict[str, str] | None, data: bytes, stream_sequence: int
+) -> ReceivedEvent:
+    """A message from the stream as an event; ValueError if it is not one of ours."""
+    headers = headers or {}
+    try:
+        event_type = headers["ce-type"]
+        event_id = headers["ce-id"]
+        time = from_text(headers["ce-time"])
+    except KeyError as missing:
+        raise ValueError(f"{subject}: missing CloudEvents header {missing}") from None
+    payload = message_class(event_type).FromString(data)
+    return ReceivedEvent(
+        event_id, subject, event_type, time, site_of_subject(subject), payload, stream_sequence
+    )

@@ -1,0 +1,42 @@
+"""Page tokens (AIP-158): opaque to clients, a position to us."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from services.common.errors import FieldViolation, InvalidArgument
+
+
+def page_size_of(requested: int, *, default: int, maximum: int) -> int:
+    if requested < 0:
+        raise InvalidArgument([FieldViolation("page_size", "must not be negative")])
+    return min(requested or default, maximum)
+
+
+def encode_token(position: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(position).encode()).decode()
+
+
+def decode_token(token: str) -> object:
+    try:
+        return json.loads(base64.urlsafe_b64decode(token.encode()))
+    except ValueError:
+        raise InvalidArgument(
+            [FieldViolation("page_token", "is not a token from a previous response")]
+        ) from None
+
+
+def encode_offset(after: int) -> str:
+    return encode_token(after)
+
+
+def decode_offset(token: str) -> int:
+    if not token:
+        return 0
+    position = decode_token(token)
+    if not isinstance(position, int):
+        raise InvalidArgument(
+            [FieldViolation("page_token", "is not a token from a previous response")]
+        )
+    return position

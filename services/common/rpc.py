@@ -1,0 +1,56 @@
+"""What every servicer method shares: error mapping and idempotent mutations."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf import message
+
+from services.common.auth import current_principal
+from services.common.errors import FieldViolation, InvalidArgument, abort_with
+from services.common.unit_of_work import UnitOfWork, Writer
+
+M = TypeVar("M", bound=message.Message)
+Handler = Callable[[Any, Any, grpc.aio.ServicerContext], Awaitable[Any]]
+MAX_REQUEST_ID = 128
+
+
+def rpc_method(method: Handler) -> Handler:
+    """Maps a domain error to its status, and anything unexpected to INTERNAL with an id."""
+
+    @functools.wraps(method)
+    async def translated(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            return await method(self, request, context)
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:
+            await abort_with(context, exc)
+
+    return translated
+
+
+def require_request_id(request_id: str) -> None:
+    if not request_id:
+        raise InvalidArgument([FieldViolation("request_id", "is required (a UUID per request)")])
+    if len(request_id) > MAX_REQUEST_ID:
+        raise InvalidArgument(
+            [FieldViolation("request_id", f"is longer than {MAX_REQUEST_ID} characters")]
+        )
+
+
+async def mutate(
+    writer: Writer, *, method: str, request: Any, response_type: type[M],
+    command: Callable[[UnitOfWork], M],
+) -> M:
+    """Runs ``command`` once per ``request.request_id``; a retry gets the first answer."""
+    require_request_id(request.request_id)
+    principal = current_principal()
+    answer = await writer.run_idempotent(
+        request_id=request.request_id, method=method, principal=principal.username,
+        request=request, command=lambda uow: command(uow).SerializeToString(),
+    )
+    return response_type.FromString(answer)

@@ -1,0 +1,167 @@
+"""Server bootstrap shared by every service: database, writer, bus, relay, auth, health,
+reflection, and graceful shutdown on SIGTERM (finish in-flight calls, flush the relay).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from nats.aio.client import Client
+from sqlalchemy import Engine
+from twinline.common.v1 import audit_pb2, audit_pb2_grpc, auth_pb2, auth_pb2_grpc
+
+from services.common.audit_servicer import AuditTrailServicer
+from services.common.auth import AuthenticationServicer, AuthInterceptor
+from services.common.bus import Bus
+from services.common.database import KERNEL_MIGRATIONS, create_database_engine, migrate
+from services.common.identity import UserDirectory, open_user_directory
+from services.common.outbox import OutboxRelay
+from services.common.settings import Settings
+from services.common.streams import ensure_site_stream
+from services.common.tokens import TokenIssuer
+from services.common.unit_of_work import Writer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Kernel:
+    """What a service's servicers and handlers are built from."""
+
+    settings: Settings
+    service_name: str
+    engine: Engine
+    writer: Writer
+    bus: Bus
+    relay: OutboxRelay
+    directory: UserDirectory
+    tokens: TokenIssuer
+
+
+Register = Callable[[grpc.aio.Server, Kernel], Sequence[str]]
+
+
+def configure_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def build_kernel(settings: Settings, service_name: str, migrations: Sequence[Path]) -> Kernel:
+    engine = create_database_engine(
+        settings.database_url_for(service_name), sqlite_synchronous=settings.sqlite_synchronous
+    )
+    migrate(engine, KERNEL_MIGRATIONS, *migrations)
+    writer = Writer(engine, settings.site)
+    site = settings.home_site
+
+    async def provision(client: Client) -> None:
+        await ensure_site_stream(client, site, settings.registry)
+
+    bus = Bus(settings.nats_url, name=f"{service_name}@{settings.site}", on_first_connect=provision)
+    relay = OutboxRelay(engine, writer, bus, exit_after_publish=settings.fault_exit_after_publish)
+    writer.set_on_commit(relay.notify)
+    return Kernel(
+        settings=settings,
+        service_name=service_name,
+        engine=engine,
+        writer=writer,
+        bus=bus,
+        relay=relay,
+        directory=open_user_directory(settings),
+        tokens=TokenIssuer(settings.token_secret(), settings.token_ttl_seconds),
+    )
+
+
+class ServiceHost:
+    """Runs one service process until SIGTERM or SIGINT."""
+
+    def __init__(self, kernel: Kernel) -> None:
+        self.kernel = kernel
+        self.server: grpc.aio.Server
+        self.health: health.aio.HealthServicer
+        self.port = 0
+        self._starts: list[Callable[[], object]] = []
+        self._stops: list[Callable[[], Awaitable[None]]] = []
+
+    def add_background(
+        self, start: Callable[[], object], stop: Callable[[], Awaitable[None]]
+    ) -> None:
+        """A task of the service (e.g. an event consumer): started after the writer and the
+        bus, stopped before them."""
+        self._starts.append(start)
+        self._stops.append(stop)
+
+    async def start(self, register: Register) -> int:
+        kernel = self.kernel
+        # grpc.aio binds a server to the running loop, so it is made here, not in __init__.
+        self.server = grpc.aio.server(interceptors=[AuthInterceptor(kernel.tokens)])
+        self.health = health.aio.HealthServicer()
+        names = list(register(self.server, kernel))
+        auth_pb2_grpc.add_AuthenticationServiceServicer_to_server(
+            AuthenticationServicer(kernel.directory, kernel.tokens), self.server
+        )
+        audit_pb2_grpc.add_AuditTrailServiceServicer_to_server(
+            AuditTrailServicer(kernel.engine), self.server
+        )
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        names += [
+            auth_pb2.DESCRIPTOR.services_by_name["AuthenticationService"].full_name,
+            audit_pb2.DESCRIPTOR.services_by_name["AuditTrailService"].full_name,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ]
+        reflection.enable_server_reflection(names, self.server)
+        address = f"{kernel.settings.grpc_host}:{kernel.settings.grpc_port}"
+        self.port = self.server.add_insecure_port(address)
+        kernel.writer.start()
+        kernel.bus.start()
+        if kernel.settings.relay_enabled:
+            kernel.relay.start()
+        for start in self._starts:
+            start()
+        await self.server.start()
+        for name in names:
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        await self.health.set("", health_pb2.HealthCheckResponse.SERVING)
+        log.info(
+            "%s for %s serving on %s:%d",
+            kernel.service_name, kernel.settings.site, kernel.settings.grpc_host, self.port,
+        )
+        return self.port
+
+    async def stop(self) -> None:
+        """Graceful: refuse new calls, finish in-flight ones, flush the outbox, close."""
+        kernel = self.kernel
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(kernel.settings.shutdown_grace_seconds)
+        for stop in self._stops:
+            await stop()
+        if kernel.settings.relay_enabled and kernel.bus.is_connected:
+            flushed = await kernel.relay.flush(timeout=kernel.settings.shutdown_grace_seconds)
+            if not flushed:
+                log.warning("outbox not empty at shutdown; it will be published at next start")
+        await kernel.relay.stop()
+        await kernel.writer.stop()
+        await kernel.bus.close()
+        kernel.engine.dispose()
+        log.info("%s for %s stopped", kernel.service_name, kernel.settings.site)
+
+
+async def serve_until_signalled(host: ServiceHost, register: Register) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await host.start(register)
+    print(f"READY {host.kernel.service_name} {host.kernel.settings.site} port={host.port}", flush=True)
+    await stop.wait()
+    await host.stop()

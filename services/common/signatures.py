@@ -1,0 +1,38 @@
+"""Electronic signatures as values (21 CFR 11.50): who, printed name, meaning, when, why. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class SignatureMeaning(StrEnum):
+    AUTHORED = "authored"
+    REVIEWED = "reviewed"
+    APPROVED = "approved"
+    EXECUTED = "executed"
+    VERIFIED = "verified"
+    RELEASED = "released"
+    REJECTED = "rejected"
+    MADE_EFFECTIVE = "made_effective"
+
+
+@dataclass(frozen=True)
+class SignatureRecord:
+    signer: str
+    printed_name: str
+    meaning: SignatureMeaning
+    sign_time: datetime
+    reason: str = ""
+    role: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "signer": self.signer,
+            "printedName": self.printed_name,
+            "meaning": self.meaning.value,
+            "signTime": self.sign_time.isoformat(),
+            "reason": self.reason,
+            "role": self.role,
+        }

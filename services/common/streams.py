@@ -1,0 +1,128 @@
+"""Creates each site's JetStream stream and the durable sourcing that copies it to the other sites.
+
+Every site's stream holds its own subjects and sources every other site's stream across the
+JetStream domain boundary, through a durable push consumer that the ORIGIN site creates on its
+own stream (ADR-58 "durable sourcing"). Ephemeral cross-domain sourcing can stall ~40 s after a
+restart or a long link cut (nats-server issue #6454); the durable consumer resumes in well under
+a second. Both halves are local to the site that creates them, so a site starts and takes writes
+while the link or the other site is down, and the sourcing picks up when both are back (on a
+first deployment, a source that found no consumer yet retries about every 5 s).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from nats.aio.client import Client
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    ExternalStream,
+    StorageType,
+    StreamConfig,
+    StreamConsumerSource,
+    StreamSource,
+)
+from nats.js.errors import BadRequestError
+
+from services.common.sites import Site, SiteRegistry
+from services.common.subjects import site_subjects, source_consumer_name, stream_name
+
+DUPLICATE_WINDOW_S = 120.0
+# The origin sends a heartbeat (and a flow-control ack point) this often when idle.
+SOURCE_HEARTBEAT_S = 1.0
+STREAM_NAME_IN_USE = 10058  # JetStream error: exists with a different configuration
+
+
+def source_deliver_subject(origin: Site, target: Site) -> str:
+    """Where the origin's sourcing consumer pushes to; fixed, so both sides agree on it."""
+    # Outside twinline.> so the stream never captures its own sourcing traffic.
+    return f"_TWINLINE.source.{origin.id}.{target.id}"
+
+
+def domain_api(site: Site) -> str:
+    return f"$JS.{site.nats_domain}.API"
+
+
+def source_consumer_config(origin: Site, target: Site) -> ConsumerConfig:
+    """The durable push consumer on the origin's stream that feeds the target's stream."""
+    name = source_consumer_name(origin.id, target.id)
+    return ConsumerConfig(
+        name=name,
+        durable_name=name,
+        deliver_subject=source_deliver_subject(origin, target),
+        deliver_policy=DeliverPolicy.ALL,
+        # Only the origin's own events: what it sourced from others must not travel on.
+        filter_subject=site_subjects(origin.id),
+        # Durable sourcing requires this ack policy, flow control, a heartbeat and no limit on
+        # redeliveries; the target's flow-control replies are the acks.
+        ack_policy=AckPolicy.FLOW_CONTROL,
+        flow_control=True,
+        idle_heartbeat=SOURCE_HEARTBEAT_S,
+        max_deliver=-1,
+    )
+
+
+def site_stream_config(site: Site, registry: SiteRegistry) -> StreamConfig:
+    sources = [
+        StreamSource(
+            name=stream_name(origin.id),
+            external=ExternalStream(api=domain_api(origin)),
+            # No filter_subject here: with a named consumer the filter lives on the consumer.
+            consumer=StreamConsumerSource(
+                name=source_consumer_name(origin.id, site.id),
+                deliver_subject=source_deliver_subject(origin, site),
+            ),
+        )
+        for origin in registry.others(site.id)
+    ]
+    return StreamConfig(
+        name=stream_name(site.id),
+        subjects=[site_subjects(site.id)],
+        storage=StorageType.FILE,
+        duplicate_window=DUPLICATE_WINDOW_S,
+        sources=sources or None,
+    )
+
+
+async def ensure_site_stream(nc: Client, site: Site, registry: SiteRegistry) -> None:
+    """Creates or updates `site`'s stream, its sources and the consumers other sites source from.
+
+    `nc` is connected to `site`'s own nats-server. Safe to call at every start, concurrently.
+    """
+    js = nc.jetstream()
+    config = site_stream_config(site, registry)
+    try:
+        # Creating a stream that exists with the same config is a no-op on the server.
+        await js.add_stream(config)
+    except BadRequestError as error:
+        if error.err_code != STREAM_NAME_IN_USE:
+            raise
+        await js.update_stream(config)
+    for target in registry.others(site.id):
+        # Consumer create without an action is create-or-update on the server.
+        await js.add_consumer(stream_name(site.id), source_consumer_config(site, target))
+
+
+async def source_status(nc: Client, site: Site) -> list[dict[str, Any]]:
+    """Per source of `site`'s stream: name, api, active (ms since last contact, -1 never), lag."""
+    # Raw request: nats-py's StreamSourceInfo drops the `external` block.
+    reply = await nc.request(f"$JS.API.STREAM.INFO.{stream_name(site.id)}", b"", timeout=2.0)
+    info = json.loads(reply.data)
+    if "error" in info:
+        raise RuntimeError(f"stream info of {stream_name(site.id)}: {info['error']}")
+    status = []
+    for source in info.get("sources") or []:
+        active_ns = source.get("active", -1)
+        status.append(
+            {
+                "name": source["name"],
+                "api": (source.get("external") or {}).get("api"),
+                "active": -1 if active_ns < 0 else active_ns // 1_000_000,
+                "lag": source.get("lag", 0),
+                "error": source.get("error"),
+            }
+        )
+    return status

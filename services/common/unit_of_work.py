@@ -1,0 +1,238 @@
+"""The unit of work, and the one writer per service that commits concurrent ones together.
+
+A use case runs as a command on a ``UnitOfWork``: it reads and changes state through the
+session and declares its audit entries and events; the writer appends the entries to the
+hash chain and the events to the outbox in the same transaction. Concurrent requests queue
+on one writer, which commits them in one transaction (group commit): the audit chain stays
+strictly ordered and SQLite's single write lock is never contended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from google.protobuf import message
+from sqlalchemy import Engine, insert
+from sqlmodel import Session
+
+from services.common.audit import AuditChange, chain_entries, chain_head
+from services.common.clock import Clock, to_text, utc_now
+from services.common.errors import DomainError, FieldViolation, InvalidArgument
+from services.common.events import OutboxEvent
+from services.common.tables import AuditEntryRow, OutboxRow, RequestRecordRow
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+MAX_BATCH = 256
+
+
+@dataclass
+class UnitOfWork:
+    """One use case's view of the open transaction."""
+
+    session: Session
+    now: datetime
+    site: str
+    changes: list[AuditChange] = field(default_factory=list)
+    events: list[OutboxEvent] = field(default_factory=list)
+
+    def audit(self, change: AuditChange) -> None:
+        self.changes.append(change)
+
+    def publish(self, event: OutboxEvent) -> None:
+        self.events.append(event)
+
+
+@dataclass
+class _Job(Generic[T]):
+    command: Callable[[UnitOfWork], T]
+    future: asyncio.Future[T]
+    result: Any = None
+    error: BaseException | None = None
+
+
+class Writer:
+    """Runs commands one at a time, commits them in groups, and tells who waits after commit."""
+
+    def __init__(
+        self, engine: Engine, site: str, *, clock: Clock = utc_now,
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self._engine = engine
+        self._site = site
+        self._clock = clock
+        self._on_commit = on_commit
+        self._queue: asyncio.Queue[_Job[Any]] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="writer")
+
+    async def stop(self) -> None:
+        """Finishes what is queued, then stops."""
+        if self._task is None:
+            return
+        await self._queue.join()
+        self._task.cancel()
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            pass
+        self._task = None
+
+    def set_on_commit(self, on_commit: Callable[[], None]) -> None:
+        self._on_commit = on_commit
+
+    async def run(self, command: Callable[[UnitOfWork], T]) -> T:
+        """Runs ``command`` in a transaction; returns its result once committed."""
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Job(command, future))
+        return await future
+
+    async def run_idempotent(
+        self, *, request_id: str, method: str, principal: str, request: message.Message,
+        command: Callable[[UnitOfWork], bytes],
+    ) -> bytes:
+        """Like ``run``, but a retry with the same ``request_id`` gets the first answer back."""
+        fingerprint = request_fingerprint(method, request)
+
+        def once(uow: UnitOfWork) -> bytes:
+            earlier = uow.session.get(RequestRecordRow, request_id)
+            if earlier is not None:
+                if earlier.fingerprint != fingerprint or earlier.principal != principal:
+                    raise InvalidArgument(
+                        [FieldViolation("request_id", "already used for a different request")]
+                    )
+                return earlier.response
+            response = command(uow)
+            uow.session.add(
+                RequestRecordRow(
+                    request_id=request_id, method=method, principal=principal,
+                    fingerprint=fingerprint, response=response, created_time=to_text(uow.now),
+                )
+            )
+            return response
+
+        return await self.run(once)
+
+    async def _run(self) -> None:
+        while True:
+            jobs = [await self._queue.get()]
+            while len(jobs) < MAX_BATCH and not self._queue.empty():
+                jobs.append(self._queue.get_nowait())
+            try:
+                await asyncio.to_thread(self._execute, jobs)
+            except Exception as exc:  # the thread itself failed: every waiter learns it
+                for job in jobs:
+                    if job.error is None and job.result is None:
+                        job.error = exc
+            for job in jobs:
+                if not job.future.done():
+                    if job.error is not None:
+                        job.future.set_exception(job.error)
+                    else:
+                        job.future.set_result(job.result)
+                self._queue.task_done()
+            if self._on_commit is not None:
+                self._on_commit()
+
+    def _execute(self, jobs: list[_Job[Any]]) -> None:
+        """Commits ``jobs`` together; a failing job is split off so it fails alone."""
+        failure = self._try(jobs)
+        if failure is None:
+            return
+        index, error = failure
+        if len(jobs) == 1:
+            jobs[0].error = error
+            return
+        if index is None:  # the commit itself failed: no job to blame, so run each alone
+            for job in jobs:
+                self._execute([job])
+            return
+        if index > 0:
+            self._execute(jobs[:index])
+        self._execute([jobs[index]])
+        if index + 1 < len(jobs):
+            self._execute(jobs[index + 1 :])
+
+    def _try(self, jobs: list[_Job[Any]]) -> tuple[int | None, BaseException] | None:
+        now = self._clock()
+        with Session(self._engine, expire_on_commit=False) as session:
+            changes: list[AuditChange] = []
+            events: list[OutboxEvent] = []
+            results: list[Any] = []
+            try:
+                with session.begin():
+                    for index, job in enumerate(jobs):
+                        uow = UnitOfWork(session, now, self._site)
+                        try:
+                            results.append(job.command(uow))
+                        except Exception as exc:
+                            if not isinstance(exc, DomainError):
+                                log.warning("command failed; retrying it alone", exc_info=exc)
+                            return index, exc
+                        changes.extend(uow.changes)
+                        events.extend(uow.events)
+                    self._append(session, changes, events, now)
+            except Exception as exc:
+                log.warning("group commit of %d failed", len(jobs), exc_info=exc)
+                return None, exc
+        for job, result in zip(jobs, results, strict=True):
+            job.result = result
+        return None
+
+    def _append(
+        self, session: Session, changes: list[AuditChange], events: list[OutboxEvent],
+        now: datetime,
+    ) -> None:
+        session.flush()
+        stamp = to_text(now)
+        if changes:
+            # Read the head inside the write transaction: several writers never fork the chain.
+            rows, _ = chain_entries(chain_head(session), changes, site=self._site, occur_time=stamp)
+            session.execute(insert(AuditEntryRow), rows)
+        if events:
+            session.execute(
+                insert(OutboxRow),
+                [
+                    {
+                        "event_id": event.event_id,
+                        "subject": event.subject,
+                        "event_type": event.event_type,
+                        "headers": _headers_text(event.headers),
+                        "payload": event.payload,
+                        "created_time": stamp,
+                        "published_time": None,
+                    }
+                    for event in events
+                ],
+            )
+
+
+def _headers_text(headers: dict[str, str]) -> str:
+    import json
+
+    return json.dumps(headers, sort_keys=True)
+
+
+def request_fingerprint(method: str, request: message.Message) -> str:
+    """What identifies a request's content, without any password it carries."""
+    scrubbed = type(request)()
+    scrubbed.CopyFrom(request)
+    _scrub_passwords(scrubbed)
+    body = scrubbed.SerializeToString(deterministic=True)
+    return hashlib.sha256(method.encode() + b"\0" + body).hexdigest()
+
+
+def _scrub_passwords(value: message.Message) -> None:
+    for descriptor, field_value in value.ListFields():
+        if descriptor.name == "password":
+            value.ClearField(descriptor.name)
+        elif descriptor.message_type is not None and not descriptor.is_repeated:
+            _scrub_passwords(field_value)

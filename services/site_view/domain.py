@@ -1,0 +1,79 @@
+"""The rules of the replica: which state of a record version the view keeps, and how far it is.
+
+Pure: no database, no bus, no clock. Events arrive at least once and, across the sourcing of
+two streams, not necessarily in the order they were made; these rules make that harmless.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+
+@dataclass(frozen=True)
+class ReplicaVersion:
+    """What the view knows of one version of a master batch record."""
+
+    record_id: str
+    version: int
+    home_site: str
+    state: str
+    # Counts the changes of this version at its home site; from the etag "<version>-<revision>".
+    revision: int
+
+
+def revision_of(etag: str, version: int) -> int:
+    """The revision in an etag "<version>-<revision>"; ValueError if the etag is not one."""
+    version_text, separator, revision_text = etag.partition("-")
+    if not separator or not version_text.isdigit() or not revision_text.isdigit():
+        raise ValueError(f"etag {etag!r} is not '<version>-<revision>'")
+    if int(version_text) != version:
+        raise ValueError(f"etag {etag!r} belongs to another version than {version}")
+    return int(revision_text)
+
+
+def supersedes(incoming: ReplicaVersion, stored: ReplicaVersion | None) -> bool:
+    """True if ``incoming`` is newer than what the view holds and so replaces it.
+
+    Only a higher revision wins: a redelivered or late event carries the same or a lower one,
+    and applying it would take the view back in time.
+    """
+    return stored is None or incoming.revision > stored.revision
+
+
+@dataclass(frozen=True)
+class Watermark:
+    """How far the view has taken in the events of one origin site."""
+
+    site: str
+    last_event_time: datetime | None = None
+    stream_sequence: int = 0
+    events_applied: int = 0
+
+
+def advance(mark: Watermark, *, event_time: datetime, stream_sequence: int) -> Watermark:
+    """The watermark after one more event of its site, taken in for the first time.
+
+    Time and sequence only move forward: a redelivered older message arrives after newer ones,
+    and must not make the view look staler than it is.
+    """
+    later_time = (
+        event_time if mark.last_event_time is None else max(mark.last_event_time, event_time)
+    )
+    return replace(
+        mark,
+        last_event_time=later_time,
+        stream_sequence=max(mark.stream_sequence, stream_sequence),
+        events_applied=mark.events_applied + 1,
+    )
+
+
+def age(mark: Watermark, now: datetime) -> timedelta | None:
+    """How old the newest event of the site is; None before the first one.
+
+    Never negative: the origin's clock may run slightly ahead of ours, and a view cannot be
+    fresher than now.
+    """
+    if mark.last_event_time is None:
+        return None
+    return max(now - mark.last_event_time, timedelta(0))

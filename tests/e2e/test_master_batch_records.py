@@ -1,0 +1,193 @@
+"""Master batch records end to end: real nats-servers, real service processes, SQLite."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from google.protobuf import field_mask_pb2
+from twinline.batchrecords.v1 import master_batch_record_pb2 as pb
+from twinline.batchrecords.v1 import master_batch_record_service_pb2 as api
+from twinline.batchrecords.v1.master_batch_record_service_pb2_grpc import (
+    MasterBatchRecordServiceStub,
+)
+from twinline.common.v1 import audit_pb2
+from twinline.common.v1.audit_pb2_grpc import AuditTrailServiceStub
+
+from services.common.errors import details_of
+from tests.support.mbr import conjugation_recipe, create, request_id, sign, take_to_effective
+from tests.support.stack import Stack
+
+
+async def test_lifecycle_signatures_and_audit_chain(stack: Stack) -> None:
+    author = await stack.login("syracuse", "author")
+    reviewer = await stack.login("syracuse", "reviewer")
+    qa = await stack.login("syracuse", "qa")
+    record = await take_to_effective(author, reviewer, qa)
+    assert record.state == pb.MASTER_BATCH_RECORD_STATE_EFFECTIVE
+    assert record.record_id.startswith("SYR-MBR-")
+    meanings = [(s.signer, s.meaning) for s in record.signatures]
+    assert meanings == [
+        ("syracuse.reviewer", 2), ("syracuse.qa", 3), ("syracuse.qa", 8),
+    ]
+    assert all(s.printed_name and s.sign_time.seconds > 0 for s in record.signatures)
+    verified = await qa.stub(AuditTrailServiceStub).VerifyAuditTrail(
+        audit_pb2.VerifyAuditTrailRequest(), metadata=qa.metadata
+    )
+    assert verified.intact and verified.entries_checked == 5
+
+    stub = author.stub(MasterBatchRecordServiceStub)
+    second = (
+        await stub.CreateMasterBatchRecordVersion(
+            api.CreateMasterBatchRecordVersionRequest(
+                request_id=request_id(), record_id=record.record_id
+            ),
+            metadata=author.metadata,
+        )
+    ).master_batch_record
+    assert (second.version, second.supersedes) == (2, record.name)
+    from tests.support.mbr import take_draft_to_effective
+
+    second = await take_draft_to_effective(second, author, reviewer, qa)
+    first = (
+        await stub.GetMasterBatchRecord(
+            api.GetMasterBatchRecordRequest(name=record.name), metadata=author.metadata
+        )
+    ).master_batch_record
+    assert first.state == pb.MASTER_BATCH_RECORD_STATE_SUPERSEDED
+    assert first.superseded_by == second.name
+
+
+async def test_approved_version_never_changes_and_stale_etag_is_aborted(stack: Stack) -> None:
+    author = await stack.login("syracuse", "author")
+    stub = author.stub(MasterBatchRecordServiceStub)
+    record = await create(author)
+    changed = conjugation_recipe()
+    changed.name, changed.etag, changed.title = record.name, record.etag, "Renamed"
+    mask = field_mask_pb2.FieldMask(paths=["title"])
+    updated = (
+        await stub.UpdateMasterBatchRecord(
+            api.UpdateMasterBatchRecordRequest(
+                request_id=request_id(), master_batch_record=changed, update_mask=mask
+            ),
+            metadata=author.metadata,
+        )
+    ).master_batch_record
+    assert updated.title == "Renamed" and updated.etag != record.etag
+    with pytest.raises(grpc.aio.AioRpcError) as stale:
+        await stub.UpdateMasterBatchRecord(
+            api.UpdateMasterBatchRecordRequest(
+                request_id=request_id(), master_batch_record=changed, update_mask=mask
+            ),
+            metadata=author.metadata,
+        )
+    assert stale.value.code() == grpc.StatusCode.ABORTED
+    assert details_of(stale.value)["reason"] == "ETAG_MISMATCH"
+
+
+async def test_retry_with_same_request_id_has_one_effect(stack: Stack) -> None:
+    author = await stack.login("syracuse", "author")
+    stub = author.stub(MasterBatchRecordServiceStub)
+    request = api.CreateMasterBatchRecordRequest(
+        request_id=request_id(), master_batch_record=conjugation_recipe()
+    )
+    first = await stub.CreateMasterBatchRecord(request, metadata=author.metadata)
+    again = await stub.CreateMasterBatchRecord(request, metadata=author.metadata)
+    assert again == first
+    listed = await stub.ListMasterBatchRecords(
+        api.ListMasterBatchRecordsRequest(), metadata=author.metadata
+    )
+    assert [r.name for r in listed.master_batch_records] == [first.master_batch_record.name]
+    reused = api.CreateMasterBatchRecordRequest(
+        request_id=request.request_id, master_batch_record=conjugation_recipe("OTHER")
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await stub.CreateMasterBatchRecord(reused, metadata=author.metadata)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert details_of(refused.value)["fields"] == ["request_id"]
+
+
+async def test_bad_input_names_every_field_and_writes_nothing(stack: Stack) -> None:
+    author = await stack.login("syracuse", "author")
+    stub = author.stub(MasterBatchRecordServiceStub)
+    recipe = conjugation_recipe()
+    recipe.product = ""
+    step = recipe.unit_procedures[0].operations[0].steps[0]
+    step.parameters[0].unit = ""
+    step.parameters[1].low_limit = "two"
+    with pytest.raises(grpc.aio.AioRpcError) as bad:
+        await stub.CreateMasterBatchRecord(
+            api.CreateMasterBatchRecordRequest(request_id=request_id(), master_batch_record=recipe),
+            metadata=author.metadata,
+        )
+    assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    fields = details_of(bad.value)["fields"]
+    at = "master_batch_record.unit_procedures[0].operations[0].steps[0].parameters"
+    assert f"{at}[1].low_limit" in fields  # type: ignore[operator]
+    with pytest.raises(grpc.aio.AioRpcError) as bad:
+        recipe.unit_procedures[0].operations[0].steps[0].parameters[1].low_limit = "2.0"
+        await stub.CreateMasterBatchRecord(
+            api.CreateMasterBatchRecordRequest(request_id=request_id(), master_batch_record=recipe),
+            metadata=author.metadata,
+        )
+    assert sorted(details_of(bad.value)["fields"]) == sorted(  # type: ignore[type-var]
+        ["master_batch_record.product", f"{at}[0].unit"]
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as missing:
+        await stub.CreateMasterBatchRecord(
+            api.CreateMasterBatchRecordRequest(master_batch_record=conjugation_recipe()),
+            metadata=author.metadata,
+        )
+    assert details_of(missing.value)["fields"] == ["request_id"]
+    listed = await stub.ListMasterBatchRecords(
+        api.ListMasterBatchRecordsRequest(), metadata=author.metadata
+    )
+    assert list(listed.master_batch_records) == []
+    audit = await author.stub(AuditTrailServiceStub).ListAuditEntries(
+        audit_pb2.ListAuditEntriesRequest(), metadata=author.metadata
+    )
+    assert list(audit.entries) == []
+
+
+async def test_authentication_and_authorisation(stack: Stack) -> None:
+    channel_session = await stack.login("syracuse", "operator")
+    stub = channel_session.stub(MasterBatchRecordServiceStub)
+    create_request = api.CreateMasterBatchRecordRequest(
+        request_id=request_id(), master_batch_record=conjugation_recipe()
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as no_token:
+        await stub.CreateMasterBatchRecord(create_request)
+    assert no_token.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    with pytest.raises(grpc.aio.AioRpcError) as wrong_role:
+        await stub.CreateMasterBatchRecord(create_request, metadata=channel_session.metadata)
+    assert wrong_role.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert details_of(wrong_role.value)["reason"] == "ROLE_REQUIRED"
+    songdo_author = await stack.login("songdo", "author")
+    with pytest.raises(grpc.aio.AioRpcError) as other_site:
+        await stub.CreateMasterBatchRecord(create_request, metadata=songdo_author.metadata)
+    assert other_site.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert details_of(other_site.value)["reason"] == "WRONG_SITE"
+    author = await stack.login("syracuse", "author")
+    record = await create(author)
+    author_stub = author.stub(MasterBatchRecordServiceStub)
+    submitted = (
+        await author_stub.SubmitMasterBatchRecordForReview(
+            api.SubmitMasterBatchRecordForReviewRequest(
+                request_id=request_id(), name=record.name, etag=record.etag
+            ),
+            metadata=author.metadata,
+        )
+    ).master_batch_record
+    with pytest.raises(grpc.aio.AioRpcError) as bad_password:
+        await stack_stub(stack, "reviewer").ReviewMasterBatchRecord(
+            api.ReviewMasterBatchRecordRequest(
+                request_id=request_id(), name=submitted.name, etag=submitted.etag,
+                signature=sign("qa"),
+            ),
+            metadata=(await stack.login("syracuse", "reviewer")).metadata,
+        )
+    assert bad_password.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert details_of(bad_password.value)["reason"] == "SIGNATURE_PASSWORD_INVALID"
+
+
+def stack_stub(stack: Stack, job: str) -> MasterBatchRecordServiceStub:
+    return MasterBatchRecordServiceStub(grpc.aio.insecure_channel(stack.address("syracuse", "batch_records")))

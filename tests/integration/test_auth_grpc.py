@@ -1,0 +1,132 @@
+"""Login and the bearer-token interceptor on a real grpc.aio server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1.health import aio as health_aio
+from twinline.common.v1 import auth_pb2, auth_pb2_grpc
+
+from services.common.auth import AuthenticationServicer, AuthInterceptor, current_principal
+from services.common.database import IDENTITY_MIGRATIONS, create_database_engine, migrate
+from services.common.errors import details_of
+from services.common.identity import Role, UserDirectory
+from services.common.tokens import TokenIssuer
+
+pytestmark = pytest.mark.timeout(30)
+
+PASSWORD = "correct horse battery"
+WHO_AM_I = "/twinline.test.v1.Probe/WhoAmI"
+WHO_AM_I_TWICE = "/twinline.test.v1.Probe/WhoAmITwice"
+
+
+async def who_am_i(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+    return current_principal().username.encode()
+
+
+async def who_am_i_twice(request: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
+    for _ in range(2):
+        yield current_principal().username.encode()
+
+
+@pytest.fixture
+async def channel(tmp_path: Path) -> AsyncIterator[grpc.aio.Channel]:
+    engine = create_database_engine(f"sqlite:///{tmp_path / 'identity.db'}")
+    migrate(engine, IDENTITY_MIGRATIONS)
+    directory = UserDirectory(engine)
+    directory.add_user("syracuse.alice", "Alice Moreau", PASSWORD, [Role.QA], "syracuse")
+    issuer = TokenIssuer("integration-test-secret-" + "x" * 32, ttl_seconds=600)
+
+    server = grpc.aio.server(interceptors=[AuthInterceptor(issuer)])
+    auth_pb2_grpc.add_AuthenticationServiceServicer_to_server(
+        AuthenticationServicer(directory, issuer), server
+    )
+    health_pb2_grpc.add_HealthServicer_to_server(health_aio.HealthServicer(), server)
+    probe: dict[str, Any] = {
+        "WhoAmI": grpc.unary_unary_rpc_method_handler(who_am_i),
+        "WhoAmITwice": grpc.unary_stream_rpc_method_handler(who_am_i_twice),
+    }
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler("twinline.test.v1.Probe", probe),)
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    client = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    try:
+        yield client
+    finally:
+        await client.close()
+        await server.stop(None)
+        engine.dispose()
+
+
+async def login(channel: grpc.aio.Channel, username: str, password: str) -> auth_pb2.LoginResponse:
+    stub = auth_pb2_grpc.AuthenticationServiceStub(channel)
+    return await stub.Login(auth_pb2.LoginRequest(username=username, password=password))
+
+
+async def test_login_token_authenticates_calls(channel: grpc.aio.Channel) -> None:
+    response = await login(channel, "syracuse.alice", PASSWORD)
+
+    assert response.user.username == "syracuse.alice"
+    assert list(response.user.roles) == [auth_pb2.ROLE_QA]
+    assert response.expire_time.seconds > 0
+    metadata = (("authorization", f"Bearer {response.access_token}"),)
+    assert await channel.unary_unary(WHO_AM_I)(b"", metadata=metadata) == b"syracuse.alice"
+    streamed = [
+        reply async for reply in channel.unary_stream(WHO_AM_I_TWICE)(b"", metadata=metadata)
+    ]
+    assert streamed == [b"syracuse.alice"] * 2
+
+
+@pytest.mark.parametrize(
+    ("metadata", "reason"),
+    [
+        ((), "TOKEN_MISSING"),
+        ((("authorization", "Bearer not.a.token"),), "TOKEN_INVALID"),
+        ((("authorization", "Basic c3lyYWN1c2U6cGFzcw=="),), "TOKEN_INVALID"),
+    ],
+)
+async def test_call_without_a_valid_token_is_unauthenticated(
+    channel: grpc.aio.Channel, metadata: tuple[tuple[str, str], ...], reason: str
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as unary:
+        await channel.unary_unary(WHO_AM_I)(b"", metadata=metadata)
+    assert unary.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert details_of(unary.value)["reason"] == reason
+
+    with pytest.raises(grpc.aio.AioRpcError) as streamed:
+        async for _ in channel.unary_stream(WHO_AM_I_TWICE)(b"", metadata=metadata):
+            pass
+    assert streamed.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_bad_credentials_are_unauthenticated(channel: grpc.aio.Channel) -> None:
+    for username, password in (("syracuse.alice", "wrong password"), ("nobody", PASSWORD)):
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await login(channel, username, password)
+        assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert details_of(raised.value)["reason"] == "INVALID_CREDENTIALS"
+
+
+async def test_login_with_empty_fields_names_both(channel: grpc.aio.Channel) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await login(channel, "", "")
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert details_of(raised.value)["fields"] == ["username", "password"]
+
+
+async def test_health_needs_no_token(channel: grpc.aio.Channel) -> None:
+    reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
+    assert reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+async def test_unknown_method_is_unimplemented(channel: grpc.aio.Channel) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await channel.unary_unary("/twinline.test.v1.Probe/Missing")(b"")
+    assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED

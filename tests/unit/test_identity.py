@@ -1,0 +1,179 @@
+"""UserDirectory on a SQLite file: adding, authenticating, passwords, validation, demo users."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from argon2 import PasswordHasher
+
+from services.common import errors
+from services.common.auth import (
+    current_principal,
+    require_home_site,
+    require_role,
+    sign,
+)
+from services.common.database import IDENTITY_MIGRATIONS, create_database_engine, migrate
+from services.common.demo_users import ensure_demo_users
+from services.common.identity import Principal, Role, UserDirectory
+from services.common.signatures import SignatureMeaning
+from services.common.sites import DEFAULT_REGISTRY, SiteRegistry
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def directory(tmp_path: Path) -> UserDirectory:
+    engine = create_database_engine(f"sqlite:///{tmp_path / 'identity.db'}")
+    migrate(engine, IDENTITY_MIGRATIONS)
+    return UserDirectory(engine, SiteRegistry.load(DEFAULT_REGISTRY))
+
+
+@pytest.fixture
+def alice(directory: UserDirectory) -> Principal:
+    return directory.add_user(
+        "syracuse.alice", "Alice Moreau", PASSWORD, [Role.QA, "supervisor"], "syracuse"
+    ).principal()
+
+
+def test_added_user_authenticates(directory: UserDirectory, alice: Principal) -> None:
+    assert directory.authenticate("syracuse.alice", PASSWORD) == alice
+    assert alice.roles == {Role.QA, Role.SUPERVISOR}
+    assert alice.has_any(Role.ADMIN, Role.QA) and not alice.has_any(Role.OPERATOR)
+    account = directory.get("syracuse.alice")
+    assert account is not None and account.active
+    assert account.created_time.tzinfo is not None
+    assert [user.username for user in directory.list_users()] == ["syracuse.alice"]
+    assert directory.get("nobody") is None
+
+
+def test_wrong_password_and_unknown_user_fail_alike(
+    directory: UserDirectory, alice: Principal
+) -> None:
+    with pytest.raises(errors.Unauthenticated) as wrong_password:
+        directory.authenticate("syracuse.alice", "not the password")
+    with pytest.raises(errors.Unauthenticated) as unknown_user:
+        directory.authenticate("syracuse.nobody", PASSWORD)
+    assert wrong_password.value.reason == unknown_user.value.reason == "INVALID_CREDENTIALS"
+    assert wrong_password.value.message == unknown_user.value.message
+
+
+def test_inactive_user_is_refused(directory: UserDirectory, alice: Principal) -> None:
+    directory.set_active("syracuse.alice", False)
+    with pytest.raises(errors.Unauthenticated) as raised:
+        directory.authenticate("syracuse.alice", PASSWORD)
+    assert raised.value.reason == "INVALID_CREDENTIALS"
+
+
+def test_set_password_replaces_the_old_one(directory: UserDirectory, alice: Principal) -> None:
+    before = directory.get("syracuse.alice")
+    directory.set_password("syracuse.alice", "a brand new secret")
+    assert directory.authenticate("syracuse.alice", "a brand new secret") == alice
+    with pytest.raises(errors.Unauthenticated):
+        directory.authenticate("syracuse.alice", PASSWORD)
+    after = directory.get("syracuse.alice")
+    assert before is not None and after is not None
+    assert after.password_changed_time >= before.password_changed_time
+
+
+def test_set_password_validates(directory: UserDirectory, alice: Principal) -> None:
+    with pytest.raises(errors.InvalidArgument) as raised:
+        directory.set_password("syracuse.alice", "short")
+    assert [violation.field for violation in raised.value.violations] == ["password"]
+    with pytest.raises(errors.NotFound):
+        directory.set_password("syracuse.nobody", "long enough password")
+
+
+def test_add_user_reports_every_bad_field(directory: UserDirectory) -> None:
+    with pytest.raises(errors.InvalidArgument) as raised:
+        directory.add_user("Bad Name!", " ", "short", ["qa", "wizard"], "atlantis")
+    assert [violation.field for violation in raised.value.violations] == [
+        "username",
+        "printed_name",
+        "roles",
+        "home_site",
+        "password",
+    ]
+    with pytest.raises(errors.InvalidArgument) as raised:
+        directory.add_user("syracuse.bob", "Bob", PASSWORD, [], "syracuse")
+    assert [violation.field for violation in raised.value.violations] == ["roles"]
+
+
+def test_duplicate_username_is_refused(directory: UserDirectory, alice: Principal) -> None:
+    with pytest.raises(errors.AlreadyExists):
+        directory.add_user("syracuse.alice", "Another Alice", PASSWORD, [Role.QA], "syracuse")
+
+
+def test_weaker_hash_is_upgraded_at_login(tmp_path: Path) -> None:
+    engine = create_database_engine(f"sqlite:///{tmp_path / 'identity.db'}")
+    migrate(engine, IDENTITY_MIGRATIONS)
+    weak = UserDirectory(engine, hasher=PasswordHasher(time_cost=1, memory_cost=8192))
+    weak.add_user("syracuse.alice", "Alice Moreau", PASSWORD, [Role.QA], "syracuse")
+    strong = UserDirectory(engine)
+    strong.authenticate("syracuse.alice", PASSWORD)
+    with engine.connect() as connection:
+        stored = connection.exec_driver_sql("SELECT password_hash FROM app_user").scalar_one()
+    assert not strong.hasher.check_needs_rehash(stored)
+    assert strong.authenticate("syracuse.alice", PASSWORD).username == "syracuse.alice"
+
+
+def test_signature_reauthenticates_and_names_the_role(
+    directory: UserDirectory, alice: Principal
+) -> None:
+    moment = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+    record = sign(
+        directory,
+        alice,
+        PASSWORD,
+        SignatureMeaning.APPROVED,
+        "batch record reviewed",
+        roles=(Role.ADMIN, Role.QA, Role.SUPERVISOR),
+        clock=lambda: moment,
+    )
+    assert (record.signer, record.role, record.sign_time) == ("syracuse.alice", "qa", moment)
+    assert (record.printed_name, record.meaning) == ("Alice Moreau", SignatureMeaning.APPROVED)
+
+    with pytest.raises(errors.Unauthenticated) as raised:
+        sign(directory, alice, "wrong", SignatureMeaning.APPROVED, "", roles=(Role.QA,))
+    assert raised.value.reason == "SIGNATURE_PASSWORD_INVALID"
+    with pytest.raises(errors.PermissionDenied) as denied:
+        sign(directory, alice, PASSWORD, SignatureMeaning.EXECUTED, "", roles=(Role.OPERATOR,))
+    assert denied.value.reason == "ROLE_REQUIRED"
+    assert denied.value.metadata["requiredRoles"] == "operator"
+
+
+def test_roles_map_to_proto_and_back() -> None:
+    for role in Role:
+        assert Role.from_proto(role.to_proto()) is role
+    with pytest.raises(ValueError):
+        Role.from_proto(0)  # type: ignore[arg-type]
+
+
+def test_demo_users_are_created_once(directory: UserDirectory) -> None:
+    first = ensure_demo_users(directory, "songdo")
+    assert all(user.created for user in first)
+    assert {user.username for user in first} >= {"songdo.author", "songdo.qa", "songdo.mes"}
+    author = next(user for user in first if user.username == "songdo.author")
+    principal = directory.authenticate(author.username, author.password)
+    assert principal.roles == {Role.PROCESS_ENGINEER} and principal.home_site == "songdo"
+    assert "Songdo author" in principal.printed_name
+
+    second = ensure_demo_users(directory, "songdo")
+    assert [user.username for user in second] == [user.username for user in first]
+    assert not any(user.created for user in second)
+
+
+def test_role_and_site_checks(alice: Principal) -> None:
+    require_role(alice, Role.OPERATOR, Role.QA)
+    require_home_site(alice, "syracuse")
+    with pytest.raises(errors.PermissionDenied) as denied:
+        require_role(alice, Role.OPERATOR, Role.ADMIN)
+    assert denied.value.reason == "ROLE_REQUIRED"
+    assert denied.value.metadata["requiredRoles"] == "operator,admin"
+    with pytest.raises(errors.PermissionDenied) as denied:
+        require_home_site(alice, "songdo")
+    assert denied.value.reason == "WRONG_SITE"
+    with pytest.raises(errors.Unauthenticated):
+        current_principal()  # outside a call

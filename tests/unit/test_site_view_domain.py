@@ -1,0 +1,69 @@
+"""The site view's rules: the newest revision of a version wins; watermarks only move forward."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.site_view import domain
+
+T0 = datetime(2025, 3, 4, 9, 0, tzinfo=UTC)
+
+
+def version(revision: int, state: str = "draft") -> domain.ReplicaVersion:
+    return domain.ReplicaVersion(
+        record_id="SYR-MBR-000001", version=1, home_site="syracuse", state=state,
+        revision=revision,
+    )
+
+
+def test_the_first_state_of_a_version_is_taken() -> None:
+    assert domain.supersedes(version(1), None)
+
+
+def test_a_newer_revision_replaces_the_stored_one() -> None:
+    assert domain.supersedes(version(3, "approved"), version(2, "in_review"))
+
+
+@pytest.mark.parametrize("revision", [1, 2], ids=["stale", "duplicate"])
+def test_a_stale_or_repeated_revision_is_ignored(revision: int) -> None:
+    assert not domain.supersedes(version(revision), version(2, "in_review"))
+
+
+def test_events_in_any_order_leave_the_newest_state() -> None:
+    stored: domain.ReplicaVersion | None = None
+    for incoming in [version(2, "in_review"), version(4, "effective"), version(1), version(3)]:
+        if domain.supersedes(incoming, stored):
+            stored = incoming
+    assert stored == version(4, "effective")
+
+
+def test_revision_is_read_from_the_etag() -> None:
+    assert domain.revision_of("2-7", 2) == 7
+
+
+@pytest.mark.parametrize("etag", ["", "7", "2-", "-7", "2-x", "3-7"])
+def test_a_malformed_etag_is_refused(etag: str) -> None:
+    with pytest.raises(ValueError):
+        domain.revision_of(etag, 2)
+
+
+def test_watermark_counts_and_moves_to_the_event() -> None:
+    mark = domain.advance(domain.Watermark("songdo"), event_time=T0, stream_sequence=5)
+    mark = domain.advance(mark, event_time=T0 + timedelta(seconds=1), stream_sequence=9)
+    assert mark == domain.Watermark("songdo", T0 + timedelta(seconds=1), 9, 2)
+
+
+def test_watermark_never_moves_back_for_a_late_event() -> None:
+    mark = domain.Watermark("songdo", T0, 9, 2)
+    later = domain.advance(mark, event_time=T0 - timedelta(seconds=5), stream_sequence=4)
+    assert (later.last_event_time, later.stream_sequence, later.events_applied) == (T0, 9, 3)
+
+
+def test_age_is_none_before_any_event_and_never_negative() -> None:
+    assert domain.age(domain.Watermark("songdo"), T0) is None
+    mark = domain.Watermark("songdo", T0, 1, 1)
+    assert domain.age(mark, T0 + timedelta(milliseconds=40)) == timedelta(milliseconds=40)
+    # The origin's clock ahead of ours.
+    assert domain.age(mark, T0 - timedelta(milliseconds=3)) == timedelta(0)
