@@ -11,7 +11,13 @@ from twinline.batchrecords.v1 import master_batch_record_service_pb2 as api
 from twinline.batchrecords.v1 import master_batch_record_service_pb2_grpc as api_grpc
 
 from services.batch_records.servicer import MasterBatchRecordServicer
-from services.common.server import Kernel, ServiceHost, build_kernel, configure_logging, serve_until_signalled
+from services.common.server import (
+    Kernel,
+    ServiceHost,
+    build_kernel,
+    configure_logging,
+    serve_until_signalled,
+)
 from services.common.settings import Settings
 
 SERVICE_NAME = "batch_records"

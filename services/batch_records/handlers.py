@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from google.protobuf import message
+from twinline.events.v1 import master_batch_record_events_pb2 as events
 
 from services.batch_records import domain, repository
 from services.batch_records.domain import MasterBatchRecord, RecipeContent
@@ -15,7 +16,6 @@ from services.common.identity import Principal
 from services.common.signatures import SignatureRecord
 from services.common.subjects import event_subject
 from services.common.unit_of_work import UnitOfWork
-from twinline.events.v1 import master_batch_record_events_pb2 as events
 
 CONTEXT, AGGREGATE = "batchrecords", "master_batch_record"
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 from sqlmodel import Session, col
+from twinline.batchrecords.v1 import master_batch_record_pb2 as pb
 
 from services.batch_records.domain import ListFilter, MasterBatchRecord, MbrState
 from services.batch_records.tables import MasterBatchRecordRow
 from services.batch_records.translate import record_from_proto, record_to_proto
 from services.common.clock import to_text
 from services.common.errors import NotFound
-from twinline.batchrecords.v1 import master_batch_record_pb2 as pb
 
 
 def _load(row: MasterBatchRecordRow) -> MasterBatchRecord:

@@ -11,10 +11,13 @@ first deployment, a source that found no consumer yet retries about every 5 s).
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from typing import Any
 
 from nats.aio.client import Client
+from nats.errors import Error as NatsError
 from nats.js.api import (
     AckPolicy,
     ConsumerConfig,
@@ -126,3 +129,90 @@ async def source_status(nc: Client, site: Site) -> list[dict[str, Any]]:
             }
         )
     return status
+
+
+class SourceWatchdog:
+    """Re-adds a source of `site`'s stream that stays quiet although its origin answers.
+
+    Durable sourcing usually resumes in ~0.2 s after a heal or restart, but in about one of four
+    link cuts over ~10 s (and on a first deployment) the server retries only on its own ~5 s
+    timer. Removing and re-adding the source restarts it at once, from the durable consumer's
+    position, so nothing is lost or duplicated. A healthy source is never quiet for long: the
+    origin's consumer sends a heartbeat every SOURCE_HEARTBEAT_S.
+    """
+
+    def __init__(
+        self,
+        nc: Client,
+        site: Site,
+        registry: SiteRegistry,
+        *,
+        interval_s: float = 0.5,
+        stalled_after_ms: int = 2500,
+        holdoff_s: float = 3.0,
+    ) -> None:
+        self.nc = nc
+        self.site = site
+        self.registry = registry
+        self.interval_s = interval_s
+        self.stalled_after_ms = stalled_after_ms
+        self.holdoff_s = holdoff_s
+        self.readded = 0
+        self._origins = {stream_name(origin.id): origin for origin in registry.others(site.id)}
+        self._last_readd: dict[str, float] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        # A grace period first: a source just created gets its own chance to connect.
+        self._last_readd = dict.fromkeys(self._origins, time.monotonic())
+        self._task = asyncio.create_task(self._run(), name=f"source-watchdog-{self.site.id}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def check_once(self) -> list[str]:
+        """Re-adds the stalled sources whose origin consumer answers; returns their names."""
+        config = site_stream_config(self.site, self.registry)
+        status = await source_status(self.nc, self.site)
+        now = time.monotonic()
+        stalled = []
+        for source in status:
+            quiet = source["active"] < 0 or source["active"] > self.stalled_after_ms
+            last = self._last_readd.get(source["name"])
+            recently = last is not None and now - last < self.holdoff_s
+            if quiet and not recently and await self._origin_answers(source["name"]):
+                stalled.append(source["name"])
+        js = self.nc.jetstream()
+        if stalled:
+            kept = [source for source in config.sources or [] if source.name not in stalled]
+            await js.update_stream(config.evolve(sources=kept or None))
+            self.readded += len(stalled)
+            self._last_readd.update(dict.fromkeys(stalled, now))
+        if stalled or len(status) != len(config.sources or []):
+            # Also repairs a stream left without a source by an update that failed half-way.
+            await js.update_stream(config)
+        return stalled
+
+    async def _origin_answers(self, source_stream: str) -> bool:
+        """True when the origin's sourcing consumer for this site answers over the link."""
+        origin = self._origins.get(source_stream)
+        if origin is None:
+            return False  # a source this registry no longer lists; the next update drops it
+        consumer = source_consumer_name(origin.id, self.site.id)
+        subject = f"{domain_api(origin)}.CONSUMER.INFO.{source_stream}.{consumer}"
+        try:
+            reply = await self.nc.request(subject, b"", timeout=0.5)
+        except (TimeoutError, NatsError):
+            return False
+        return "error" not in json.loads(reply.data)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.check_once()
+            except (TimeoutError, NatsError, RuntimeError):
+                pass  # our own server is restarting: look again next round
+            await asyncio.sleep(self.interval_s)

@@ -191,3 +191,26 @@ async def test_authentication_and_authorisation(stack: Stack) -> None:
 
 def stack_stub(stack: Stack, job: str) -> MasterBatchRecordServiceStub:
     return MasterBatchRecordServiceStub(grpc.aio.insecure_channel(stack.address("syracuse", "batch_records")))
+
+
+async def test_a_row_edited_in_the_database_is_reported_at_its_entry(stack: Stack) -> None:
+    import sqlite3
+
+    author = await stack.login("syracuse", "author")
+    reviewer = await stack.login("syracuse", "reviewer")
+    qa = await stack.login("syracuse", "qa")
+    await take_to_effective(author, reviewer, qa)
+    audit = qa.stub(AuditTrailServiceStub)
+    assert (await audit.VerifyAuditTrail(audit_pb2.VerifyAuditTrailRequest(),
+                                         metadata=qa.metadata)).intact
+    database = stack.base_dir / "data" / "syracuse" / "batch_records.db"
+    with sqlite3.connect(database) as connection:
+        connection.execute("UPDATE audit_entry SET reason = 'nothing to see' WHERE sequence = 3")
+    broken = await audit.VerifyAuditTrail(audit_pb2.VerifyAuditTrailRequest(), metadata=qa.metadata)
+    assert (broken.intact, broken.first_broken_sequence) == (False, 3)
+    assert "content" in broken.problem
+    with sqlite3.connect(database) as connection:
+        connection.execute("DELETE FROM audit_entry WHERE sequence = 3")
+    deleted = await audit.VerifyAuditTrail(audit_pb2.VerifyAuditTrailRequest(), metadata=qa.metadata)
+    assert (deleted.intact, deleted.first_broken_sequence) == (False, 3)
+    assert "missing" in deleted.problem

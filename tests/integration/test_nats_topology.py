@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 from uuid import uuid4
 
@@ -11,7 +13,7 @@ import nats
 import pytest
 from nats.aio.client import Client
 
-from services.common.streams import ensure_site_stream, source_status
+from services.common.streams import SourceWatchdog, ensure_site_stream, source_status
 from services.common.subjects import (
     event_subject,
     site_of_subject,
@@ -79,6 +81,22 @@ async def publish_everywhere(sites: NatsSites, per_site: int = 1) -> list[str]:
     return subjects
 
 
+@contextlib.asynccontextmanager
+async def source_watchdogs(sites: NatsSites) -> AsyncIterator[list[SourceWatchdog]]:
+    """Each site's watchdog, as its services run it; stopped on exit."""
+    watchdogs = [
+        SourceWatchdog(await sites.client(site.id), site, sites.registry)
+        for site in sites.registry.sites
+    ]
+    for watchdog in watchdogs:
+        watchdog.start()
+    try:
+        yield watchdogs
+    finally:
+        for watchdog in watchdogs:
+            await watchdog.stop()
+
+
 async def linked_and_flowing(sites: NatsSites) -> list[str]:
     """Creates the streams and waits for a first event from each site to reach the others."""
     await ensure_all(sites)
@@ -134,15 +152,16 @@ async def test_a_site_starts_alone_takes_writes_and_catches_up(nats_sites: NatsS
     hub, leaf = registry.hub, registry.others(registry.hub.id)[0]
     await nats_sites.server(hub.id).stop()
 
-    # The leaf's services start with the hub down: stream, sources and consumers all local.
+    # The leaf's services start with the hub down: stream, sources and consumers are all local.
     leaf_client = await nats_sites.client(leaf.id)
     await ensure_site_stream(leaf_client, leaf, registry)
     early = [await publish_event(leaf_client, leaf.id)]
 
     await nats_sites.server(hub.id).start()
     await ensure_site_stream(await nats_sites.client(hub.id), hub, registry)
-    later = await publish_everywhere(nats_sites)
-    caught_up_in = await wait_converged(nats_sites, early + later, FIRST_SYNC_TIMEOUT)
+    async with source_watchdogs(nats_sites):
+        later = await publish_everywhere(nats_sites)
+        caught_up_in = await wait_converged(nats_sites, early + later, FIRST_SYNC_TIMEOUT)
 
     print(f"caught up after the hub's first start: {caught_up_in:.2f} s")
     await assert_exactly_once(nats_sites, early + later)
@@ -163,26 +182,27 @@ async def test_sites_take_writes_during_a_cut_and_resume_after_heal(
 ) -> None:
     before = await linked_and_flowing(nats_sites)
 
-    nats_sites.proxy.cut()
-    # Each site still acks its own writes: its stream is in its own domain.
-    during = await publish_everywhere(nats_sites, per_site=3)
-    if cut_ms:
-        # Past ~10 s of silence ephemeral sourcing backs off (nats-server #6454); prove we don't.
-        await wait_until(
-            lambda: sources_quiet_for(nats_sites, cut_ms),
-            cut_ms / 1000 + 5,
-            interval=0.25,
-            message=f"sources quiet for {cut_ms} ms",
-        )
-    for site_id in nats_sites.registry.ids():
-        counts = await subject_counts(await nats_sites.client(site_id), site_id)
-        assert sum(1 for s in during if s in counts) == 3, "only its own events while cut"
+    async with source_watchdogs(nats_sites):
+        nats_sites.proxy.cut()
+        # Each site still acks its own writes: its stream is in its own domain.
+        during = await publish_everywhere(nats_sites, per_site=3)
+        if cut_ms:
+            # Past ~10 s of silence ephemeral sourcing backs off (nats-server #6454).
+            await wait_until(
+                lambda: sources_quiet_for(nats_sites, cut_ms),
+                cut_ms / 1000 + 5,
+                interval=0.25,
+                message=f"sources quiet for {cut_ms} ms",
+            )
+        for site_id in nats_sites.registry.ids():
+            counts = await subject_counts(await nats_sites.client(site_id), site_id)
+            assert sum(1 for s in during if s in counts) == 3, "only its own events while cut"
 
-    nats_sites.proxy.restore()
-    healed_at = time.monotonic()
-    resumed_in = await wait_converged(nats_sites, during, RESUME_DEADLINE)
-    after = await publish_everywhere(nats_sites)
-    await wait_converged(nats_sites, after, RESUME_DEADLINE - (time.monotonic() - healed_at))
+        nats_sites.proxy.restore()
+        healed_at = time.monotonic()
+        resumed_in = await wait_converged(nats_sites, during, RESUME_DEADLINE)
+        after = await publish_everywhere(nats_sites)
+        await wait_converged(nats_sites, after, RESUME_DEADLINE - (time.monotonic() - healed_at))
 
     print(f"resume after {cut_ms} ms cut: {resumed_in:.2f} s")
     await assert_exactly_once(nats_sites, before + during + after)
@@ -195,18 +215,22 @@ async def test_sourcing_resumes_after_a_server_restart(nats_sites: NatsSites, wh
     restarted = registry.hub if which == "hub" else registry.others(registry.hub.id)[0]
     before = await linked_and_flowing(nats_sites)
 
-    await nats_sites.server(restarted.id).stop()
-    # The other site keeps taking writes while its peer is down.
-    during = [
-        await publish_event(await nats_sites.client(site.id), site.id)
-        for site in registry.others(restarted.id)
-    ]
-    await nats_sites.server(restarted.id).start()
-    up_at = time.monotonic()
-    after = await publish_everywhere(nats_sites)
-    resumed_in = await wait_converged(nats_sites, during + after, RESUME_DEADLINE)
+    async with source_watchdogs(nats_sites):
+        await nats_sites.server(restarted.id).stop()
+        # The other site keeps taking writes while its peer is down.
+        during = [
+            await publish_event(await nats_sites.client(site.id), site.id)
+            for site in registry.others(restarted.id)
+        ]
+        await nats_sites.server(restarted.id).start()
+        up_at = time.monotonic()
+        after = await publish_everywhere(nats_sites)
+        await wait_converged(
+            nats_sites, during + after, RESUME_DEADLINE - (time.monotonic() - up_at)
+        )
+        resumed_in = time.monotonic() - up_at
 
-    print(f"resume after {which} restart: {resumed_in:.2f} s (from {time.monotonic() - up_at:.2f})")
+    print(f"resume after {which} restart: {resumed_in:.2f} s")
     await assert_exactly_once(nats_sites, before + during + after)
 
 

@@ -21,36 +21,51 @@ def request_id() -> str:
 
 def conjugation_recipe(product: str = "TWX-101") -> pb.MasterBatchRecord:
     return pb.MasterBatchRecord(
-        product=product, process="cysteine conjugation, 200 L", title=f"{product} conjugation",
+        product=product,
+        process="cysteine conjugation, 200 L",
+        title=f"{product} conjugation",
         unit_procedures=[
             pb.UnitProcedure(
-                id="UP1", name="Conjugation",
+                id="UP1",
+                name="Conjugation",
                 operations=[
                     pb.Operation(
-                        id="OP1", name="Partial reduction",
+                        id="OP1",
+                        name="Partial reduction",
                         steps=[
                             pb.Step(
-                                id="S1", name="Add TCEP", kind=pb.STEP_KIND_PROCESS_PARAMETER,
+                                id="S1",
+                                name="Add TCEP",
+                                kind=pb.STEP_KIND_PROCESS_PARAMETER,
                                 instruction="Add 2.5 molar eq. TCEP; hold 90 min.",
                                 requires_verification=True,
                                 parameters=[
                                     pb.ProcessParameter(
-                                        name="temperature", unit="Cel", target="25",
-                                        low_limit="20", high_limit="30", critical=True,
+                                        name="temperature",
+                                        unit="Cel",
+                                        target="25",
+                                        low_limit="20",
+                                        high_limit="30",
+                                        critical=True,
                                     ),
                                     pb.ProcessParameter(
-                                        name="TCEP", unit="mol/mol", target="2.5",
-                                        low_limit="2.0", high_limit="3.0",
+                                        name="TCEP",
+                                        unit="mol/mol",
+                                        target="2.5",
+                                        low_limit="2.0",
+                                        high_limit="3.0",
                                     ),
                                 ],
                             ),
                         ],
                     ),
                     pb.Operation(
-                        id="OP2", name="Conjugation",
+                        id="OP2",
+                        name="Conjugation",
                         steps=[
                             pb.Step(
-                                id="S2", name="Add drug-linker",
+                                id="S2",
+                                name="Add drug-linker",
                                 kind=pb.STEP_KIND_MATERIAL_ADDITION,
                                 instruction="Add maleimide drug-linker in DMSO (≤ 10 % v/v).",
                             ),
@@ -99,7 +114,9 @@ async def take_draft_to_effective(
     record = (
         await reviewer.stub(MasterBatchRecordServiceStub).ReviewMasterBatchRecord(
             api.ReviewMasterBatchRecordRequest(
-                request_id=request_id(), name=record.name, etag=record.etag,
+                request_id=request_id(),
+                name=record.name,
+                etag=record.etag,
                 signature=sign("reviewer", "structure and limits checked"),
             ),
             metadata=reviewer.metadata,
@@ -109,7 +126,9 @@ async def take_draft_to_effective(
     record = (
         await qa_stub.ApproveMasterBatchRecord(
             api.ApproveMasterBatchRecordRequest(
-                request_id=request_id(), name=record.name, etag=record.etag,
+                request_id=request_id(),
+                name=record.name,
+                etag=record.etag,
                 signature=sign("qa", "approved for GMP use"),
             ),
             metadata=qa.metadata,
@@ -118,7 +137,9 @@ async def take_draft_to_effective(
     return (
         await qa_stub.MakeMasterBatchRecordEffective(
             api.MakeMasterBatchRecordEffectiveRequest(
-                request_id=request_id(), name=record.name, etag=record.etag,
+                request_id=request_id(),
+                name=record.name,
+                etag=record.etag,
                 signature=sign("qa", "effective at home site"),
             ),
             metadata=qa.metadata,
