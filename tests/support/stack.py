@@ -65,10 +65,7 @@ class Stack:
         for site in self.registry.sites:
             for name in SERVICES:
                 process = ServiceProcess(
-                    name,
-                    site=site.id,
-                    grpc_port=free_port(),
-                    env=self.env(site.id),
+                    name, site=site.id, grpc_port=free_port(), env=self.env(site.id),
                     log_path=self.base_dir / "logs" / f"{site.id}-{name}.log",
                 )
                 self.processes[(site.id, name)] = process

@@ -1,0 +1,173 @@
+"""``make demo``: against the running sites (``make run``), one master batch record through its
+whole lifecycle at Syracuse, then the measured delay until Songdo's site view lists it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import grpc
+from rich.console import Console
+from rich.table import Table
+from twinline.batchrecords.v1 import master_batch_record_pb2 as pb
+from twinline.batchrecords.v1 import master_batch_record_service_pb2 as api
+from twinline.batchrecords.v1.master_batch_record_service_pb2_grpc import (
+    MasterBatchRecordServiceStub,
+)
+from twinline.common.v1 import audit_pb2, signature_pb2
+from twinline.common.v1.audit_pb2_grpc import AuditTrailServiceStub
+from twinline.siteview.v1 import site_view_service_pb2 as view
+from twinline.siteview.v1.site_view_service_pb2_grpc import SiteViewServiceStub
+
+from services.client import Session
+from services.common.demo_users import demo_password
+from services.common.settings import Settings
+from services.launcher import grpc_port
+
+console = Console()
+STATE = {value: name.removeprefix("MASTER_BATCH_RECORD_STATE_")
+         for name, value in pb.MasterBatchRecordState.items()}
+
+
+def recipe() -> pb.MasterBatchRecord:
+    def parameter(name: str, unit: str, target: str, low: str, high: str,
+                  critical: bool = False) -> pb.ProcessParameter:
+        return pb.ProcessParameter(name=name, unit=unit, target=target, low_limit=low,
+                                   high_limit=high, critical=critical)
+
+    return pb.MasterBatchRecord(
+        product="TWX-101 ADC drug substance", process="cysteine conjugation, 200 L",
+        title="TWX-101 conjugation, DAR 4 target",
+        unit_procedures=[
+            pb.UnitProcedure(id="UP1", name="Conjugation reactor R-201", operations=[
+                pb.Operation(id="OP1", name="Partial reduction", steps=[
+                    pb.Step(id="S1", name="Charge antibody", kind=pb.STEP_KIND_MATERIAL_ADDITION,
+                            instruction="Charge the antibody intermediate to R-201.",
+                            requires_verification=True),
+                    pb.Step(id="S2", name="Reduce with TCEP", kind=pb.STEP_KIND_PROCESS_PARAMETER,
+                            instruction="Add TCEP and hold.", requires_verification=True,
+                            parameters=[parameter("TCEP", "mol/mol", "2.5", "2.0", "3.0", True),
+                                        parameter("temperature", "Cel", "25", "20", "30", True),
+                                        parameter("hold time", "min", "90", "60", "120")]),
+                ]),
+                pb.Operation(id="OP2", name="Conjugation and quench", steps=[
+                    pb.Step(id="S3", name="Add drug-linker", kind=pb.STEP_KIND_PROCESS_PARAMETER,
+                            instruction="Add maleimide drug-linker in DMSO.",
+                            parameters=[parameter("co-solvent", "%", "8", "5", "10", True)]),
+                    pb.Step(id="S4", name="Quench", kind=pb.STEP_KIND_MATERIAL_ADDITION,
+                            instruction="Quench with N-acetyl-cysteine."),
+                ]),
+            ]),
+        ],
+    )
+
+
+def signed(job: str, reason: str) -> signature_pb2.SignatureInput:
+    return signature_pb2.SignatureInput(password=demo_password(job), reason=reason)
+
+
+def show(step: str, record: pb.MasterBatchRecord, who: str) -> None:
+    console.print(
+        f"[bold green]✓[/] {step:<28} [cyan]{record.name}[/]  state={STATE[record.state]:<10} "
+        f"etag={record.etag:<6} by {who}"
+    )
+
+
+async def run() -> None:
+    settings = Settings()
+    registry = settings.registry
+    syracuse, songdo = registry.get("syracuse"), registry.get("songdo")
+    records_at = f"127.0.0.1:{grpc_port(registry, syracuse, 'batch_records')}"
+    view_at = f"127.0.0.1:{grpc_port(registry, songdo, 'site_view')}"
+    try:
+        author = await Session.login(records_at, "syracuse.author", demo_password("author"))
+    except grpc.aio.AioRpcError as error:
+        console.print(f"[red]Cannot reach Syracuse at {records_at}: is `make run` up?[/] "
+                      f"({error.code().name}: {error.details()})")
+        raise SystemExit(1) from None
+    reviewer = await Session.login(records_at, "syracuse.reviewer", demo_password("reviewer"))
+    qa = await Session.login(records_at, "syracuse.qa", demo_password("qa"))
+    viewer = await Session.login(view_at, "songdo.qa", demo_password("qa"))
+    console.rule("Syracuse: a master batch record, authored → reviewed → approved → effective")
+    stub = author.stub(MasterBatchRecordServiceStub)
+    record = (await stub.CreateMasterBatchRecord(api.CreateMasterBatchRecordRequest(
+        request_id=str(uuid.uuid4()), master_batch_record=recipe()), metadata=author.metadata
+    )).master_batch_record
+    show("created (draft)", record, author.user.printed_name)
+    record = (await stub.SubmitMasterBatchRecordForReview(
+        api.SubmitMasterBatchRecordForReviewRequest(
+            request_id=str(uuid.uuid4()), name=record.name, etag=record.etag),
+        metadata=author.metadata)).master_batch_record
+    show("submitted for review", record, author.user.printed_name)
+    record = (await reviewer.stub(MasterBatchRecordServiceStub).ReviewMasterBatchRecord(
+        api.ReviewMasterBatchRecordRequest(
+            request_id=str(uuid.uuid4()), name=record.name, etag=record.etag,
+            signature=signed("reviewer", "structure, limits and CPPs checked")),
+        metadata=reviewer.metadata)).master_batch_record
+    show("reviewed (e-signed)", record, reviewer.user.printed_name)
+    qa_stub = qa.stub(MasterBatchRecordServiceStub)
+    record = (await qa_stub.ApproveMasterBatchRecord(api.ApproveMasterBatchRecordRequest(
+        request_id=str(uuid.uuid4()), name=record.name, etag=record.etag,
+        signature=signed("qa", "approved for GMP manufacture")), metadata=qa.metadata
+    )).master_batch_record
+    show("approved (e-signed)", record, qa.user.printed_name)
+    record = (await qa_stub.MakeMasterBatchRecordEffective(
+        api.MakeMasterBatchRecordEffectiveRequest(
+            request_id=str(uuid.uuid4()), name=record.name, etag=record.etag,
+            signature=signed("qa", "effective at Syracuse")), metadata=qa.metadata
+    )).master_batch_record
+    committed = time.perf_counter()
+    show("made effective (e-signed)", record, qa.user.printed_name)
+
+    signatures = Table(title="Signatures on the record")
+    for column in ("meaning", "printed name", "signed (UTC)", "reason"):
+        signatures.add_column(column)
+    for signature in record.signatures:
+        signatures.add_row(
+            signature_pb2.SignatureMeaning.Name(signature.meaning).removeprefix(
+                "SIGNATURE_MEANING_"),
+            signature.printed_name, signature.sign_time.ToDatetime().isoformat(timespec="seconds"),
+            signature.reason,
+        )
+    console.print(signatures)
+
+    console.rule("Songdo: the site view")
+    view_stub = viewer.stub(SiteViewServiceStub)
+    deadline = committed + 10
+    while True:
+        try:
+            seen = (await view_stub.GetMasterBatchRecord(
+                view.GetMasterBatchRecordRequest(name=record.name), metadata=viewer.metadata
+            )).master_batch_record
+            if seen.etag == record.etag:
+                break
+        except grpc.aio.AioRpcError as error:
+            if error.code() != grpc.StatusCode.NOT_FOUND:
+                raise
+        if time.perf_counter() > deadline:
+            console.print("[red]Songdo did not list the record within 10 s — is the leaf link up?")
+            raise SystemExit(1)
+        await asyncio.sleep(0.001)
+    delay_ms = (time.perf_counter() - committed) * 1000
+    console.print(
+        f"[bold green]✓[/] Songdo lists [cyan]{seen.name}[/] as {STATE[seen.state]} "
+        f"[bold]{delay_ms:.1f} ms[/] after Syracuse committed it"
+    )
+    audit = await qa.stub(AuditTrailServiceStub).VerifyAuditTrail(
+        audit_pb2.VerifyAuditTrailRequest(), metadata=qa.metadata)
+    console.print(
+        f"[bold green]✓[/] Syracuse audit trail: {audit.entries_checked} entries, "
+        f"{'intact' if audit.intact else 'BROKEN at ' + str(audit.first_broken_sequence)}"
+    )
+    for session in (author, reviewer, qa, viewer):
+        await session.close()
+
+
+def main() -> None:
+    asyncio.run(run())
+
+
+if __name__ == "__main__":
+    main()
