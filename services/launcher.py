@@ -67,13 +67,10 @@ class Deployment:
         return f"127.0.0.1:{self.service_ports[(site_id, service)]}"
 
     def settings(self, site_id: str) -> Settings:
-        return Settings(site=site_id, data_dir=self.data_dir, **self._settings_overrides())
-
-    def _settings_overrides(self) -> dict[str, object]:
-        overrides: dict[str, object] = {}
+        settings = Settings(site=site_id, data_dir=self.data_dir)
         if "TWINLINE_SITES_FILE" in self.env:
-            overrides["sites_file"] = Path(self.env["TWINLINE_SITES_FILE"])
-        return overrides
+            settings.sites_file = Path(self.env["TWINLINE_SITES_FILE"])
+        return settings
 
     def seed_demo_users(self) -> list[DemoUser]:
         users: list[DemoUser] = []

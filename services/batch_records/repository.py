@@ -50,7 +50,7 @@ def effective(session: Session, record_id: str) -> MasterBatchRecord | None:
 
 
 def next_record_number(session: Session) -> int:
-    highest = session.execute(select(func.max(MasterBatchRecordRow.record_number))).scalar()
+    highest = session.execute(select(func.max(col(MasterBatchRecordRow.record_number)))).scalar()
     return (highest or 0) + 1
 
 
@@ -74,7 +74,7 @@ def save(session: Session, record: MasterBatchRecord, *, record_number: int = 0)
 
 def record_number_of(session: Session, record_id: str) -> int:
     row = session.execute(
-        select(MasterBatchRecordRow.record_number)
+        select(col(MasterBatchRecordRow.record_number))
         .where(col(MasterBatchRecordRow.record_id) == record_id)
         .limit(1)
     ).scalar_one_or_none()

@@ -23,7 +23,9 @@ from services.common.signatures import SignatureMeaning, SignatureRecord
 from services.common.sites import Site
 from services.common.unit_of_work import Writer
 
-NAME = re.compile(r"^masterBatchRecords/(?P<record_id>[A-Z]{2,8}-MBR-\d{6})/versions/(?P<version>\d+|latest)$")
+NAME = re.compile(
+    r"^masterBatchRecords/(?P<record_id>[A-Z]{2,8}-MBR-\d{6})/versions/(?P<version>\d+|latest)$"
+)
 SERVICE = "/twinline.batchrecords.v1.MasterBatchRecordService/"
 
 
@@ -218,7 +220,9 @@ class MasterBatchRecordServicer(api_grpc.MasterBatchRecordServiceServicer):
         key = _key(request.name)
         _require_etag(request.etag)
         if not request.signature.reason.strip():
-            raise InvalidArgument([FieldViolation("signature.reason", "a rejection needs a reason")])
+            raise InvalidArgument(
+                [FieldViolation("signature.reason", "a rejection needs a reason")]
+            )
         signature = await self._sign(
             principal, request.signature, SignatureMeaning.REJECTED, domain.REVIEWER_ROLES
         )
@@ -293,7 +297,9 @@ class MasterBatchRecordServicer(api_grpc.MasterBatchRecordServiceServicer):
             if request.state not in STATE_FROM_PROTO:
                 raise InvalidArgument([FieldViolation("state", "is not a known state")])
             state = STATE_FROM_PROTO[request.state]
-        filters = domain.ListFilter(state=state, product=request.product, record_id=request.record_id)
+        filters = domain.ListFilter(
+            state=state, product=request.product, record_id=request.record_id
+        )
         with read_session(self._engine) as session:
             records = repository.page(session, filters, after=after, size=size + 1)
         response = api.ListMasterBatchRecordsResponse(

@@ -172,7 +172,7 @@ def record_to_proto(record: MasterBatchRecord) -> pb.MasterBatchRecord:
 
 def record_from_proto(message: pb.MasterBatchRecord) -> MasterBatchRecord:
     """A stored record back to the domain (the proto is the stored form)."""
-    version, revision = (int(part) for part in message.etag.split("-"))
+    revision = int(message.etag.split("-")[1])
     return MasterBatchRecord(
         record_id=message.record_id, version=message.version, home_site=message.home_site,
         content=content_from_proto(message), state=STATE_FROM_PROTO[message.state],

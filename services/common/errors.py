@@ -146,7 +146,7 @@ async def abort_with(context: grpc.aio.ServicerContext, exc: BaseException) -> N
 
 
 def details_of(error: grpc.aio.AioRpcError | grpc.RpcError) -> dict[str, object]:
-    """Client side: the ErrorInfo reason and BadRequest fields of a failed call (for tests, CLIs)."""
+    """Client side: the ErrorInfo reason and BadRequest fields of a failed call."""
     status = rpc_status.from_call(error)  # type: ignore[arg-type]
     found: dict[str, object] = {"reason": None, "fields": [], "metadata": {}}
     if status is None:

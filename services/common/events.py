@@ -86,7 +86,10 @@ def decode(
         time = from_text(headers["ce-time"])
     except KeyError as missing:
         raise ValueError(f"{subject}: missing CloudEvents header {missing}") from None
-    payload = message_class(event_type).FromString(data)
+    try:
+        payload = message_class(event_type).FromString(data)
+    except (KeyError, message.DecodeError) as problem:
+        raise ValueError(f"{subject}: cannot decode a {event_type!r}: {problem}") from None
     return ReceivedEvent(
         event_id, subject, event_type, time, site_of_subject(subject), payload, stream_sequence
     )

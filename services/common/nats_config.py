@@ -12,7 +12,8 @@ from pathlib import Path
 
 from services.common.sites import Site, SiteRegistry
 
-DEPLOY_DIR = Path(__file__).resolve().parents[2] / "deploy" / "nats"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEPLOY_DIR = REPO_ROOT / "deploy" / "nats"
 
 # A leaf retries its hub this often; the server default (1 s) delays every heal.
 LEAF_RECONNECT = "50ms"

@@ -13,6 +13,14 @@ from typing import IO
 
 import nats
 
+from services.common.nats_config import (
+    REPO_ROOT,
+    default_client_port,
+    default_config_path,
+    default_store_dir,
+)
+from services.common.sites import Site, SiteRegistry
+
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 10.0
 POLL_INTERVAL = 0.02
@@ -48,11 +56,12 @@ class NatsServerProcess:
     ) -> None:
         self.config_path = config_path
         self.client_port = client_port
-        self.store_dir = store_dir
+        # A relative store_dir in the config is relative to the server's working directory.
+        self.store_dir = cwd / store_dir if cwd is not None else store_dir
         self.cwd = cwd
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
-        self.log_path = store_dir.parent / "nats-server.log"
+        self.log_path = self.store_dir.parent / "nats-server.log"
         self._process: subprocess.Popen[bytes] | None = None
         self._log_file: IO[bytes] | None = None
 
@@ -158,3 +167,15 @@ class NatsServerProcess:
 async def _ignore_error(error: Exception) -> None:
     # Readiness probes fail by design until the server is up; the caller polls again.
     pass
+
+
+def default_site_server(
+    site: Site, registry: SiteRegistry, *, cwd: Path = REPO_ROOT
+) -> NatsServerProcess:
+    """The server `make run` starts for `site`, from deploy/nats/<site>.conf; data under cwd/var."""
+    return NatsServerProcess(
+        default_config_path(site),
+        default_client_port(site, registry),
+        store_dir=Path(default_store_dir(site)),
+        cwd=cwd,
+    )

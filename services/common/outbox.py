@@ -73,7 +73,7 @@ class OutboxRelay:
     def pending_count(self) -> int:
         with read_session(self._engine) as session:
             rows = session.execute(
-                select(OutboxRow.position).where(col(OutboxRow.published_time).is_(None)).limit(1)
+                select(col(OutboxRow.position)).where(col(OutboxRow.published_time).is_(None)).limit(1)
             ).all()
             return len(rows)
 

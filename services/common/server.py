@@ -162,6 +162,7 @@ async def serve_until_signalled(host: ServiceHost, register: Register) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     await host.start(register)
-    print(f"READY {host.kernel.service_name} {host.kernel.settings.site} port={host.port}", flush=True)
+    kernel = host.kernel
+    print(f"READY {kernel.service_name} {kernel.settings.site} port={host.port}", flush=True)
     await stop.wait()
     await host.stop()

@@ -19,6 +19,11 @@ def site_subjects(site_id: str) -> str:
     return f"{ROOT}.{site_id}.>"
 
 
+def all_subjects() -> str:
+    """Every site's events, as a site's stream holds them (its own and the sourced ones)."""
+    return f"{ROOT}.>"
+
+
 def site_of_subject(subject: str) -> str:
     """The origin site of an event subject."""
     parts = subject.split(".")

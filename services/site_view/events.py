@@ -21,7 +21,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from services.common.bus import Bus
 from services.common.events import decode
 from services.common.sites import Site
-from services.common.subjects import ROOT, stream_name
+from services.common.subjects import all_subjects, stream_name
 from services.common.unit_of_work import Writer
 from services.site_view import handlers
 
@@ -30,13 +30,13 @@ T = TypeVar("T")
 
 CONSUMER_NAME = "site_view"
 # Every origin site's subjects: the view lists this site's own records beside the others'.
-ALL_SITES_SUBJECTS = f"{ROOT}.>"
+ALL_SITES_SUBJECTS = all_subjects()
 FETCH_BATCH = 256
 # The fetch returns as soon as one message is there; this only bounds an idle wait, and so how
 # soon a pull request lost in a server restart is replaced.
 FETCH_TIMEOUT_S = 0.5
 # Unacked this long (the process died mid-batch), a message is delivered again.
-ACK_WAIT_S = 30.0
+ACK_WAIT_S = 10.0
 # An event whose transaction failed is offered again after this long, not at once.
 REDELIVERY_DELAY_S = 1.0
 RETRY_FIRST_S = 0.05

@@ -190,7 +190,8 @@ async def test_authentication_and_authorisation(stack: Stack) -> None:
 
 
 def stack_stub(stack: Stack, job: str) -> MasterBatchRecordServiceStub:
-    return MasterBatchRecordServiceStub(grpc.aio.insecure_channel(stack.address("syracuse", "batch_records")))
+    channel = grpc.aio.insecure_channel(stack.address("syracuse", "batch_records"))
+    return MasterBatchRecordServiceStub(channel)
 
 
 async def test_a_row_edited_in_the_database_is_reported_at_its_entry(stack: Stack) -> None:
@@ -206,11 +207,12 @@ async def test_a_row_edited_in_the_database_is_reported_at_its_entry(stack: Stac
     database = stack.base_dir / "data" / "syracuse" / "batch_records.db"
     with sqlite3.connect(database) as connection:
         connection.execute("UPDATE audit_entry SET reason = 'nothing to see' WHERE sequence = 3")
-    broken = await audit.VerifyAuditTrail(audit_pb2.VerifyAuditTrailRequest(), metadata=qa.metadata)
+    verify = audit_pb2.VerifyAuditTrailRequest()
+    broken = await audit.VerifyAuditTrail(verify, metadata=qa.metadata)
     assert (broken.intact, broken.first_broken_sequence) == (False, 3)
     assert "content" in broken.problem
     with sqlite3.connect(database) as connection:
         connection.execute("DELETE FROM audit_entry WHERE sequence = 3")
-    deleted = await audit.VerifyAuditTrail(audit_pb2.VerifyAuditTrailRequest(), metadata=qa.metadata)
+    deleted = await audit.VerifyAuditTrail(verify, metadata=qa.metadata)
     assert (deleted.intact, deleted.first_broken_sequence) == (False, 3)
     assert "missing" in deleted.problem

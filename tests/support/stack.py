@@ -88,11 +88,14 @@ class Stack:
         await self.nats.close()
 
 
+def write_default_registry(path: Path) -> SiteRegistry:
+    path.write_text(Path(Settings().sites_file).read_text())
+    return SiteRegistry.load(path)
+
+
 @pytest_asyncio.fixture
 async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    registry_text = Path(Settings().sites_file).read_text()
-    (tmp_path / "sites.toml").write_text(registry_text)
-    registry = SiteRegistry.load(tmp_path / "sites.toml")
+    registry = write_default_registry(tmp_path / "sites.toml")
     running = Stack(tmp_path, registry, NatsSites(tmp_path / "nats", registry))
     try:
         await running.start()

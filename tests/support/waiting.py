@@ -1,7 +1,6 @@
 """Polls a condition until it holds or a deadline passes: the tests' only way to wait."""
 
 # `timeout` is the condition's deadline, named in the failure message; not a cancel scope.
-# ruff: noqa: ASYNC109
 
 from __future__ import annotations
 
