@@ -148,6 +148,15 @@ async def test_crash_after_ack_before_mark_is_not_published_twice(stack: Stack) 
     assert list(counts.values()) == [1]
 
 
+def _count_rows(stack: Stack, table: str) -> int:
+    import sqlite3
+
+    database = stack.base_dir / "data" / "syracuse" / "batch_records.db"
+    with sqlite3.connect(database) as connection:
+        (count,) = connection.execute(f"SELECT count(*) FROM {table}").fetchone()
+    return int(count)
+
+
 def _outbox_empty(stack: Stack) -> bool:
     import sqlite3
 
@@ -171,3 +180,24 @@ async def test_nats_down_during_writes_events_flow_when_it_is_back(stack: Stack)
                      message="events flowed after NATS came back")
     counts = await stream_event_ids(await stack.nats.client("syracuse"), "syracuse")
     assert sorted(counts.values()) == [1] * 5
+
+
+async def test_sigterm_finishes_in_flight_calls_and_flushes_the_outbox(stack: Stack) -> None:
+    author = await stack.login("syracuse", "author")
+    service = stack.service("syracuse", "batch_records")
+    calls = [asyncio.create_task(create(author, f"IN-FLIGHT-{i}")) for i in range(20)]
+    await asyncio.wait(calls, return_when=asyncio.FIRST_COMPLETED)
+    code = await service.stop()
+    assert code == 0
+    answered = []
+    for call in calls:
+        try:
+            answered.append(await call)
+        except grpc.aio.AioRpcError as error:  # not yet started when the server closed
+            assert error.code() == grpc.StatusCode.UNAVAILABLE
+    assert answered
+    assert await asyncio.to_thread(_outbox_empty, stack)  # flushed before exit
+    counts = await stream_event_ids(await stack.nats.client("syracuse"), "syracuse")
+    committed = await asyncio.to_thread(_count_rows, stack, "master_batch_record")
+    assert committed >= len(answered)
+    assert sorted(counts.values()) == [1] * committed  # every committed change, exactly once

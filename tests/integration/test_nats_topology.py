@@ -83,7 +83,7 @@ async def publish_everywhere(sites: NatsSites, per_site: int = 1) -> list[str]:
 
 @contextlib.asynccontextmanager
 async def source_watchdogs(sites: NatsSites) -> AsyncIterator[list[SourceWatchdog]]:
-    """Each site's watchdog, as its services run it; stopped on exit."""
+    """One SourceWatchdog per site, as a site's services should run one; stopped on exit."""
     watchdogs = [
         SourceWatchdog(await sites.client(site.id), site, sites.registry)
         for site in sites.registry.sites
@@ -165,6 +165,26 @@ async def test_a_site_starts_alone_takes_writes_and_catches_up(nats_sites: NatsS
 
     print(f"caught up after the hub's first start: {caught_up_in:.2f} s")
     await assert_exactly_once(nats_sites, early + later)
+
+
+async def test_watchdog_readds_and_repairs_sources_losing_nothing(nats_sites: NatsSites) -> None:
+    registry = nats_sites.registry
+    hub, leaf = registry.hub, registry.others(registry.hub.id)[0]
+    before = await linked_and_flowing(nats_sites)
+    hub_client = await nats_sites.client(hub.id)
+
+    # With no quiet allowance every source counts as stalled: re-adding must be harmless.
+    eager = SourceWatchdog(hub_client, hub, registry, stalled_after_ms=0)
+    assert await wait_until(eager.check_once, 3.0) == [stream_name(leaf.id)]
+    # A stream update that failed half-way left the stream without its sources.
+    config = (await hub_client.jetstream().stream_info(stream_name(hub.id))).config
+    await hub_client.jetstream().update_stream(config.evolve(sources=None))
+    assert await SourceWatchdog(hub_client, hub, registry).check_once() == []
+    assert [s["name"] for s in await source_status(hub_client, hub)] == [stream_name(leaf.id)]
+
+    after = await publish_everywhere(nats_sites, per_site=3)
+    await wait_converged(nats_sites, after, RESUME_DEADLINE)
+    await assert_exactly_once(nats_sites, before + after)
 
 
 async def sources_quiet_for(sites: NatsSites, milliseconds: int) -> bool:

@@ -76,6 +76,10 @@ class TcpProxy:
         except OSError:
             client.transport.abort()  # the target is down: the caller sees a dropped connection
             return
+        if self._cut:  # cut while we were dialing
+            client.transport.abort()
+            upstream.transport.abort()
+            return
         self._writers.update((client, upstream))
         for reader, writer, other in (
             (client_reader, upstream, client),
