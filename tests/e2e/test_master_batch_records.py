@@ -216,3 +216,45 @@ async def test_a_row_edited_in_the_database_is_reported_at_its_entry(stack: Stac
     deleted = await audit.VerifyAuditTrail(verify, metadata=qa.metadata)
     assert (deleted.intact, deleted.first_broken_sequence) == (False, 3)
     assert "missing" in deleted.problem
+
+
+async def test_list_pages_and_filters(stack: Stack) -> None:
+    author = await stack.login("syracuse", "author")
+    stub = author.stub(MasterBatchRecordServiceStub)
+    made = [await create(author, product) for product in ("A", "B", "A")]
+    submitted = await stub.SubmitMasterBatchRecordForReview(
+        api.SubmitMasterBatchRecordForReviewRequest(
+            request_id=request_id(), name=made[0].name, etag=made[0].etag
+        ),
+        metadata=author.metadata,
+    )
+    first = await stub.ListMasterBatchRecords(
+        api.ListMasterBatchRecordsRequest(page_size=2), metadata=author.metadata
+    )
+    assert [r.name for r in first.master_batch_records] == [r.name for r in made[:2]]
+    rest = await stub.ListMasterBatchRecords(
+        api.ListMasterBatchRecordsRequest(page_size=2, page_token=first.next_page_token),
+        metadata=author.metadata,
+    )
+    assert [r.name for r in rest.master_batch_records] == [made[2].name]
+    assert rest.next_page_token == ""
+    by_product = await stub.ListMasterBatchRecords(
+        api.ListMasterBatchRecordsRequest(product="A"), metadata=author.metadata
+    )
+    assert [r.name for r in by_product.master_batch_records] == [made[0].name, made[2].name]
+    in_review = await stub.ListMasterBatchRecords(
+        api.ListMasterBatchRecordsRequest(state=pb.MASTER_BATCH_RECORD_STATE_IN_REVIEW),
+        metadata=author.metadata,
+    )
+    assert list(in_review.master_batch_records) == [submitted.master_batch_record]
+    with pytest.raises(grpc.aio.AioRpcError) as bad_token:
+        await stub.ListMasterBatchRecords(
+            api.ListMasterBatchRecordsRequest(page_token="not-a-token"), metadata=author.metadata
+        )
+    assert details_of(bad_token.value)["fields"] == ["page_token"]
+    with pytest.raises(grpc.aio.AioRpcError) as missing:
+        await stub.GetMasterBatchRecord(
+            api.GetMasterBatchRecordRequest(name="masterBatchRecords/SYR-MBR-999999/versions/1"),
+            metadata=author.metadata,
+        )
+    assert missing.value.code() == grpc.StatusCode.NOT_FOUND
