@@ -8,7 +8,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
@@ -25,7 +25,7 @@ from services.common.database import KERNEL_MIGRATIONS, create_database_engine, 
 from services.common.identity import UserDirectory, open_user_directory
 from services.common.outbox import OutboxRelay
 from services.common.settings import Settings
-from services.common.streams import ensure_site_stream
+from services.common.streams import SourceWatchdog, ensure_site_stream
 from services.common.tokens import TokenIssuer
 from services.common.unit_of_work import Writer
 
@@ -44,6 +44,8 @@ class Kernel:
     relay: OutboxRelay
     directory: UserDirectory
     tokens: TokenIssuer
+    # Re-applies stalled cross-site sources; one process per site runs it (the site view).
+    watchdogs: list[SourceWatchdog] = field(default_factory=list)
 
 
 Register = Callable[[grpc.aio.Server, Kernel], Sequence[str]]
@@ -55,7 +57,10 @@ def configure_logging() -> None:
     )
 
 
-def build_kernel(settings: Settings, service_name: str, migrations: Sequence[Path]) -> Kernel:
+def build_kernel(
+    settings: Settings, service_name: str, migrations: Sequence[Path], *,
+    watch_sources: bool = False,
+) -> Kernel:
     engine = create_database_engine(
         settings.database_url_for(service_name), sqlite_synchronous=settings.sqlite_synchronous
     )
@@ -63,8 +68,14 @@ def build_kernel(settings: Settings, service_name: str, migrations: Sequence[Pat
     writer = Writer(engine, settings.site)
     site = settings.home_site
 
+    watchdogs: list[SourceWatchdog] = []
+
     async def provision(client: Client) -> None:
         await ensure_site_stream(client, site, settings.registry)
+        if watch_sources and not watchdogs:
+            watchdog = SourceWatchdog(client, site, settings.registry)
+            watchdog.start()
+            watchdogs.append(watchdog)
 
     bus = Bus(settings.nats_url, name=f"{service_name}@{settings.site}", on_first_connect=provision)
     relay = OutboxRelay(engine, writer, bus, exit_after_publish=settings.fault_exit_after_publish)
@@ -78,6 +89,7 @@ def build_kernel(settings: Settings, service_name: str, migrations: Sequence[Pat
         relay=relay,
         directory=open_user_directory(settings),
         tokens=TokenIssuer(settings.token_secret(), settings.token_ttl_seconds),
+        watchdogs=watchdogs,
     )
 
 
@@ -150,6 +162,8 @@ class ServiceHost:
             if not flushed:
                 log.warning("outbox not empty at shutdown; it will be published at next start")
         await kernel.relay.stop()
+        for watchdog in kernel.watchdogs:
+            await watchdog.stop()
         await kernel.writer.stop()
         await kernel.bus.close()
         kernel.engine.dispose()

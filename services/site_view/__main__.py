@@ -33,7 +33,7 @@ def register(server: grpc.aio.Server, kernel: Kernel) -> Sequence[str]:
 
 
 def build_host(settings: Settings) -> ServiceHost:
-    kernel = build_kernel(settings, SERVICE_NAME, [MIGRATIONS])
+    kernel = build_kernel(settings, SERVICE_NAME, [MIGRATIONS], watch_sources=True)
     host = ServiceHost(kernel)
     consumer = SiteViewConsumer(bus=kernel.bus, writer=kernel.writer, site=settings.home_site)
     host.add_background(consumer.start, consumer.stop)
