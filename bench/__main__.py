@@ -1,0 +1,284 @@
+"""``make bench``: starts both sites (and a bare echo server) on free ports with a temporary data
+directory, measures the MBR create throughput ratio and the cross-site latency in one run,
+writes bench/results/<UTC time>-mbr.json and latest.json, and prints the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    SpinnerColumn,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from bench import cpu, report
+from bench.children import BenchChildError, run_child
+from bench.deployment import EchoServerProcess, bench_deployment
+from bench.reporting import TOKEN_ENV, VIEW_TOKEN_ENV
+from bench.stats import latency_summary_ms
+from services.client import Session
+from services.common.demo_users import demo_password
+from services.common.nats_server import NatsServerError
+from services.common.settings import Settings
+from services.launcher import Deployment
+from services.processes import PROJECT_ROOT, ServiceProcessError
+
+# Between runs, wait until our processes are this idle (the views have caught up).
+SETTLE_CORES = 0.15
+SETTLE_WINDOW_S = 0.5
+SETTLE_MAX_S = 90.0
+CHILD_SLACK_S = 60.0
+# The first cross-site record waits for the sourcing to attach on a fresh deployment.
+READY_TIMEOUT_S = 60.0
+
+
+class Bench:
+    """The servers of one bench run and the measurements taken against them."""
+
+    def __init__(self, args: argparse.Namespace, progress: Progress, data_dir: Path) -> None:
+        self.args = args
+        self.progress = progress
+        self.data_dir = data_dir
+        self.settings = Settings()
+        self.deployment: Deployment = bench_deployment(self.settings.registry, data_dir)
+        self.echo = EchoServerProcess(log_path=data_dir / "bench" / "echo.log")
+        self.tokens: dict[str, str] = {}
+        self.unsettled: list[str] = []
+
+    async def start(self) -> None:
+        step = self.progress.add_task("starting nats-servers, services, echo server", total=None)
+        await asyncio.to_thread(self.deployment.seed_demo_users)
+        await self.deployment.start()
+        await self.echo.start()
+        self.tokens[TOKEN_ENV] = await self._token(self.args.origin, "batch_records")
+        self.tokens[VIEW_TOKEN_ENV] = await self._token(self.args.other, "site_view")
+        self.progress.update(step, total=1, completed=1)
+
+    async def stop(self) -> None:
+        step = self.progress.add_task("stopping servers", total=None)
+        await asyncio.gather(self.echo.stop(), self.deployment.stop(), return_exceptions=True)
+        self.progress.update(step, total=1, completed=1)
+
+    async def _token(self, site: str, service: str) -> str:
+        session = await Session.login(
+            self.deployment.address(site, service), f"{site}.author", demo_password("author")
+        )
+        await session.close()
+        return session.token
+
+    async def settle(self, before: str) -> None:
+        """Waits until our processes are idle, e.g. the views have taken in a create run."""
+        began = time.monotonic()
+        previous = cpu.snapshot()
+        while time.monotonic() - began < SETTLE_MAX_S:
+            await asyncio.sleep(SETTLE_WINDOW_S)
+            current = cpu.snapshot()
+            cores = cpu.cores_used(previous, current)["cores_ours"]
+            if isinstance(cores, float) and cores < SETTLE_CORES:
+                return
+            previous = current
+        self.unsettled.append(before)
+
+    async def child(self, description: str, module: str, args: list[str], budget: float
+                    ) -> tuple[dict[str, Any], dict[str, object]]:
+        step = self.progress.add_task(description, total=1.0)
+        result = await run_child(
+            module, args, env=self.tokens, timeout=budget + CHILD_SLACK_S,
+            log_path=self.data_dir / "bench" / f"{module}.log",
+            on_progress=lambda done: self.progress.update(step, completed=done),
+        )
+        self.progress.update(step, completed=1.0)
+        return result
+
+    async def cross_site(self) -> dict[str, Any]:
+        args = self.args
+        await self.settle("cross-site")
+        result, usage = await self.child(
+            f"cross-site: {args.records} records {args.origin} → {args.other}", "bench.cross_site",
+            [
+                "--create-address", self.deployment.address(args.origin, "batch_records"),
+                "--view-address", self.deployment.address(args.other, "site_view"),
+                "--records", str(args.records), "--interval", str(args.poll_interval),
+                "--deadline", str(args.record_deadline), "--time-limit", str(args.time_limit),
+                "--ready-timeout", str(READY_TIMEOUT_S),
+            ],
+            budget=args.time_limit + READY_TIMEOUT_S + args.record_deadline,
+        )
+        p99 = result["delay"].get("p99_ms")
+        met = result["missed"] == 0 and p99 is not None and p99 <= report.P99_TARGET_MS
+        return {**result, "target_p99_ms": report.P99_TARGET_MS, "met": met, "cpu": usage}
+
+    async def throughput(self) -> dict[str, Any]:
+        args = self.args
+        addresses = {
+            "echo": self.echo.address,
+            "create": self.deployment.address(args.origin, "batch_records"),
+        }
+        runs: list[dict[str, Any]] = []
+        for round_number in range(1, args.rounds + 1):
+            for target in ("echo", "create"):
+                await self.settle(f"{target} round {round_number}")
+                result, usage = await self.child(
+                    f"{target} round {round_number}/{args.rounds}", "bench.load",
+                    [
+                        "--target", target, "--address", addresses[target],
+                        "--concurrency", str(args.concurrency), "--channels", str(args.channels),
+                        "--warmup", str(args.warmup), "--duration", str(args.duration),
+                        "--max-calls", str(args.max_calls),
+                    ],
+                    budget=args.warmup + args.duration,
+                )
+                runs.append({**result, "round": round_number, "cpu": usage})
+        echo, create = _combined(runs, "echo"), _combined(runs, "create")
+        ratio = create["requests_per_s"] / echo["requests_per_s"] if echo["requests_per_s"] else 0
+        for run in runs:
+            del run["latencies_us"]
+        return {
+            "ratio": round(ratio, 3), "target_min": report.RATIO_TARGET,
+            "met": ratio >= report.RATIO_TARGET, "create": create, "echo": echo, "runs": runs,
+        }
+
+
+def _combined(runs: list[dict[str, Any]], target: str) -> dict[str, Any]:
+    """Every round of ``target`` as one: total completions over total measured time."""
+    mine = [run for run in runs if run["target"] == target]
+    seconds = sum(run["duration_s"] for run in mine)
+    errors: dict[str, int] = {}
+    for run in mine:
+        for code, count in run["errors"].items():
+            errors[code] = errors.get(code, 0) + count
+    return {
+        "requests_per_s": round(sum(run["completed"] for run in mine) / seconds, 1),
+        "per_round_requests_per_s": [run["requests_per_s"] for run in mine],
+        "latency": latency_summary_ms(
+            [latency / 1e6 for run in mine for latency in run["latencies_us"]]
+        ),
+        "errors": errors,
+        "client_cpu_cores": round(sum(run["client_cpu_cores"] for run in mine) / len(mine), 3),
+        "cpu": _mean_usage([run["cpu"] for run in mine]),
+    }
+
+
+def _mean_usage(usages: list[dict[str, Any]]) -> dict[str, Any]:
+    usages = [usage for usage in usages if usage]
+    if not usages:
+        return {}
+    labels = sorted({label for usage in usages for label in usage["cores_by_process"]})
+    return {
+        "cores_by_process": {
+            label: round(
+                sum(usage["cores_by_process"].get(label, 0.0) for usage in usages) / len(usages), 3
+            )
+            for label in labels
+        },
+        **{
+            key: round(sum(u[key] for u in usages) / len(usages), 3)
+            for key in ("cores_ours", "cores_machine", "cores_others")
+        },
+    }
+
+
+async def measure(args: argparse.Namespace, console: Console) -> dict[str, Any]:
+    data_dir = Path(tempfile.mkdtemp(prefix="twinline-bench-"))
+    failed = False
+    progress = Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+        TimeElapsedColumn(), console=console,
+    )
+    with progress:
+        bench = Bench(args, progress, data_dir)
+        try:
+            await bench.start()
+            cross = await bench.cross_site()
+            throughput = await bench.throughput()
+        except Exception:
+            failed = True  # the logs say why: keep them
+            raise
+        finally:
+            await bench.stop()
+            if failed or args.keep_data:
+                console.print(f"data and logs kept in {data_dir}")
+            else:
+                shutil.rmtree(data_dir, ignore_errors=True)
+    return {
+        "config": {
+            "origin": args.origin, "other": args.other,
+            "sqlite_synchronous": bench.settings.sqlite_synchronous,
+            "concurrency": args.concurrency, "channels": args.channels,
+            "warmup_s": args.warmup, "duration_s": args.duration, "rounds": args.rounds,
+            "records": args.records, "poll_interval_ms": args.poll_interval * 1000,
+            "record_deadline_s": args.record_deadline,
+        },
+        "unsettled_before": bench.unsettled,
+        "mbr_create_throughput": throughput,
+        "cross_site_latency": cross,
+    }
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--concurrency", type=int, default=32, help="calls in flight")
+    parser.add_argument("--channels", type=int, default=1, help="gRPC channels of the client")
+    parser.add_argument("--warmup", type=float, default=1.0, help="seconds before measuring")
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds measured per run")
+    parser.add_argument("--rounds", type=int, default=2, help="echo/create pairs, interleaved")
+    parser.add_argument("--max-calls", type=int, default=500_000, help="bound per run")
+    parser.add_argument("--records", type=int, default=200, help="cross-site records")
+    parser.add_argument("--poll-interval", type=float, default=0.001, help="seconds")
+    parser.add_argument("--record-deadline", type=float, default=5.0, help="seconds per record")
+    parser.add_argument("--time-limit", type=float, default=180.0,
+                        help="seconds after which the cross-site probe starts no more records")
+    parser.add_argument("--origin", default="syracuse", help="site where records are created")
+    parser.add_argument("--other", default="songdo", help="site whose view is polled")
+    parser.add_argument("--keep-data", action="store_true", help="keep the temporary data dir")
+    return parser.parse_args()
+
+
+async def run(args: argparse.Namespace) -> None:
+    console = Console()
+    started = datetime.now(UTC)
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    measured = await measure(args, console)
+    results = {
+        "benchmark": "twinline-mbr",
+        "started": started.isoformat(timespec="seconds"),
+        "command": " ".join(["python -m bench", *sys.argv[1:]]),
+        **report.commit(),
+        "machine": report.machine(),
+        **measured,
+    }
+    report.print_tables(console, results, report.write(results, started))
+
+
+def main() -> None:
+    os.chdir(PROJECT_ROOT)
+    try:
+        asyncio.run(run(parse_args()))
+    except (KeyboardInterrupt, asyncio.CancelledError):  # Ctrl-C, or SIGTERM
+        Console(stderr=True).print("bench interrupted; servers stopped")
+        sys.exit(130)
+    except (BenchChildError, ServiceProcessError, NatsServerError) as exc:
+        Console(stderr=True).print(f"[red]bench failed:[/] {exc}", markup=True, highlight=False)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

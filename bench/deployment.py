@@ -1,0 +1,57 @@
+"""The system under test on free loopback ports with its data in a fresh temporary directory
+(so ``make bench`` runs beside ``make run``), and the echo server started like a service.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from services.common.sites import SiteRegistry
+from services.launcher import SERVICES, Deployment
+from services.processes import PROJECT_ROOT, ServiceProcess
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct ports free on 127.0.0.1 (all held open until all are chosen)."""
+    with contextlib.ExitStack() as stack:
+        probes = [
+            stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            for _ in range(count)
+        ]
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [int(probe.getsockname()[1]) for probe in probes]
+
+
+def bench_deployment(registry: SiteRegistry, data_dir: Path) -> Deployment:
+    sites = [site.id for site in registry.sites]
+    ports = iter(free_ports(len(sites) * (1 + len(SERVICES)) + 1))
+    return Deployment(
+        registry=registry,
+        data_dir=data_dir,
+        nats_ports={site: next(ports) for site in sites},
+        leaf_port=next(ports),
+        service_ports={(site, service): next(ports) for site in sites for service in SERVICES},
+    )
+
+
+class EchoServerProcess(ServiceProcess):
+    """``python -m bench.echo_server``, with the environment, readiness wait and SIGTERM stop
+    of a service process."""
+
+    def __init__(self, *, log_path: Path) -> None:
+        (port,) = free_ports(1)
+        super().__init__("echo", site="bench", grpc_port=port, env={}, log_path=log_path)
+
+    def spawn(self, **extra_env: str) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = self.log_path.open("ab")
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "bench.echo_server"],
+            env={**self.env, **extra_env}, cwd=PROJECT_ROOT, stdout=self._log,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )

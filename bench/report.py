@@ -1,0 +1,137 @@
+"""The results file (bench/results/<UTC time>-mbr.json and latest.json) and the console tables."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import subprocess
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from services.processes import PROJECT_ROOT
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+RATIO_TARGET = 0.6
+P99_TARGET_MS = 25.0
+
+
+def commit() -> dict[str, object]:
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(
+                ["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10,
+                check=True,
+            ).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    return {"commit": git("rev-parse", "--short", "HEAD") or "unknown",
+            "worktree_dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+
+
+def machine() -> dict[str, object]:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.partition(":")[2].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "nproc": os.cpu_count(),
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "cpu_model": model,
+    }
+
+
+def write(results: dict[str, Any], started: datetime) -> Path:
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(results, indent=2) + "\n"
+    path = RESULTS_DIR / f"{started.strftime('%Y%m%dT%H%M%SZ')}-mbr.json"
+    path.write_text(text)
+    (RESULTS_DIR / "latest.json").write_text(text)
+    return path
+
+
+def _verdict(met: bool) -> str:
+    return "[green]✔ met[/]" if met else "[red]✘ missed[/]"
+
+
+def print_tables(console: Console, results: dict[str, Any], path: Path) -> None:
+    config = results["config"]
+    host = results["machine"]
+    console.print(
+        f"commit {results['commit']}{' (dirty tree)' if results['worktree_dirty'] else ''} · "
+        f"nproc {host['nproc']} · Python {host['python']} · "
+        f"SQLite synchronous={config['sqlite_synchronous']}"
+    )
+    throughput = results["mbr_create_throughput"]
+    table = Table(
+        title=f"MBR create throughput ({config['concurrency']} in flight, "
+        f"{config['channels']} channel, {config['rounds']} runs of {config['duration_s']:g} s)"
+    )
+    for column in ("server", "req/s", "p50 ms", "p99 ms", "errors", "client cores"):
+        table.add_column(column, justify="left" if column == "server" else "right")
+    for label, key in (("MBR create", "create"), ("bare echo", "echo")):
+        figures = throughput[key]
+        table.add_row(
+            label, f"{figures['requests_per_s']:.0f}", f"{figures['latency'].get('p50_ms', 0):.2f}",
+            f"{figures['latency'].get('p99_ms', 0):.2f}", str(sum(figures["errors"].values())),
+            f"{figures['client_cpu_cores']:.2f}",
+        )
+    table.caption = (
+        f"ratio create/echo = {throughput['ratio']:.3f} (target ≥ {RATIO_TARGET}) "
+        f"{_verdict(throughput['met'])}"
+    )
+    console.print(table)
+
+    cross = results["cross_site_latency"]
+    delay = cross["delay"]
+    table = Table(
+        title=f"Cross-site: commit at {config['origin']} → listed by {config['other']}'s "
+        f"view ({cross['records_measured']} records)"
+    )
+    for column in ("p50 ms", "p90 ms", "p99 ms", "max ms", "missed", "create p50", "poll p50"):
+        table.add_column(column, justify="right")
+    table.add_row(
+        *(f"{delay.get(key, math.nan):.2f}" for key in ("p50_ms", "p90_ms", "p99_ms", "max_ms")),
+        f"{cross['missed']}/{cross['records_measured']}",
+        f"{cross['create_latency'].get('p50_ms', math.nan):.2f}",
+        f"{cross['poll_round_trip'].get('p50_ms', math.nan):.2f}",
+    )
+    table.caption = (
+        f"target p99 ≤ {P99_TARGET_MS:g} ms {_verdict(cross['met'])}; polled every "
+        f"{cross['poll_interval_ms']:g} ms, {cross['deadline_s']:g} s deadline per record"
+    )
+    console.print(table)
+
+    cpu = Table(title="CPU (cores, averaged over the measured windows)")
+    cpu.add_column("process")
+    windows = [("echo", "echo rounds"), ("create", "create rounds"), ("cross_site", "cross-site")]
+    for _, title in windows:
+        cpu.add_column(title, justify="right")
+    usage = {
+        "echo": throughput["echo"]["cpu"], "create": throughput["create"]["cpu"],
+        "cross_site": cross.get("cpu", {}),
+    }
+    labels = sorted(
+        {label for window in usage.values() for label in window.get("cores_by_process", {})}
+    )
+    for label in labels:
+        cpu.add_row(label, *(
+            f"{usage[key].get('cores_by_process', {}).get(label, 0.0):.2f}" for key, _ in windows
+        ))
+    cpu.add_row("[dim]other processes on the machine[/]", *(
+        f"{usage[key].get('cores_others', 0.0):.2f}" for key, _ in windows
+    ))
+    console.print(cpu)
+    console.print(f"written {path.relative_to(PROJECT_ROOT)} and latest.json")
