@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from decimal import Decimal
 
 from google.protobuf import message
 from twinline.events.v1 import master_batch_record_events_pb2 as events
@@ -21,22 +21,76 @@ CONTEXT, AGGREGATE = "batchrecords", "master_batch_record"
 
 
 def _state_json(record: MasterBatchRecord | None) -> str:
+    """What the audit trail records of a version: its state, signatures and recipe."""
     if record is None:
         return ""
     return canonical_json(
         {
             "name": record.name, "state": record.state.value, "etag": record.etag,
-            "author": record.author, "content": asdict(record.content),
+            "author": record.author, "content": _content_dict(record.content),
             "signatures": [signature.as_dict() for signature in record.signatures],
             "supersedes": record.supersedes, "supersededBy": record.superseded_by,
         }
     )
 
 
-def _record_change(
+def _content_dict(content: RecipeContent) -> dict[str, object]:
+    # Written out rather than dataclasses.asdict, whose deep copies cost more than the rest.
+    return {
+        "product": content.product, "process": content.process, "title": content.title,
+        "unitProcedures": [
+            {"id": unit.id, "name": unit.name, "operations": [
+                {"id": operation.id, "name": operation.name, "steps": [
+                    {"id": step.id, "name": step.name, "instruction": step.instruction,
+                     "kind": step.kind.value if step.kind else "",
+                     "requiresVerification": step.requires_verification,
+                     "parallelAllowed": step.parallel_allowed,
+                     "parameters": [
+                         {"name": p.name, "unit": p.unit, "target": _text(p.target),
+                          "lowLimit": _text(p.low_limit), "highLimit": _text(p.high_limit),
+                          "critical": p.critical, "alertLow": _text(p.alert_low),
+                          "alertHigh": _text(p.alert_high)}
+                         for p in step.parameters
+                     ]}
+                    for step in operation.steps
+                ]}
+                for operation in unit.operations
+            ]}
+            for unit in content.unit_procedures
+        ],
+    }
+
+
+def _text(value: Decimal | None) -> str:
+    return "" if value is None else str(value)
+
+
+EVENT_PAYLOADS: dict[str, type[message.Message]] = {
+    "created": events.MasterBatchRecordCreated,
+    "updated": events.MasterBatchRecordUpdated,
+    "submitted": events.MasterBatchRecordSubmitted,
+    "reviewed": events.MasterBatchRecordReviewed,
+    "approved": events.MasterBatchRecordApproved,
+    "rejected": events.MasterBatchRecordRejected,
+    "made_effective": events.MasterBatchRecordMadeEffective,
+    "superseded": events.MasterBatchRecordSuperseded,
+}
+
+
+def _save(
     uow: UnitOfWork, *, actor: str, event: str, before: MasterBatchRecord | None,
-    after: MasterBatchRecord, payload: message.Message, reason: str = "",
+    after: MasterBatchRecord, reason: str = "", record_number: int = 0,
+    signature: SignatureRecord | None = None, **payload_fields: object,
 ) -> None:
+    """Stores ``after`` with its audit entry (old → new) and its event, in the open transaction."""
+    stored = record_to_proto(after)
+    if before is None:
+        repository.add(uow.session, after, stored, record_number=record_number)
+    else:
+        repository.replace(uow.session, after, stored)
+    if signature is not None:
+        payload_fields["signature"] = signature_to_proto(signature)
+    payload = EVENT_PAYLOADS[event](master_batch_record=stored, **payload_fields)
     uow.audit(
         AuditChange(
             actor=actor, action=f"{AGGREGATE}.{event}", aggregate_type=AGGREGATE,
@@ -55,29 +109,21 @@ def _record_change(
 def create(
     uow: UnitOfWork, *, principal: Principal, site_code: str, content: RecipeContent
 ) -> MasterBatchRecord:
-    number = repository.next_record_number(uow.session)
+    number = repository.next_record_number(uow.session, uow.group_memo)
     record = domain.create_draft(
         record_id=domain.record_id_for(site_code, number), home_site=uow.site, content=content,
         author=principal.username, now=uow.now,
     )
-    repository.save(uow.session, record, record_number=number)
-    _record_change(
-        uow, actor=principal.username, event="created", before=None, after=record,
-        payload=events.MasterBatchRecordCreated(master_batch_record=record_to_proto(record)),
-    )
+    _save(uow, actor=principal.username, event="created", before=None, after=record,
+          record_number=number)
     return record
 
 
 def create_version(uow: UnitOfWork, *, principal: Principal, record_id: str) -> MasterBatchRecord:
     latest = repository.latest(uow.session, record_id)
     record = domain.new_version(latest, author=principal.username, now=uow.now)
-    repository.save(
-        uow.session, record, record_number=repository.record_number_of(uow.session, record_id)
-    )
-    _record_change(
-        uow, actor=principal.username, event="created", before=None, after=record,
-        payload=events.MasterBatchRecordCreated(master_batch_record=record_to_proto(record)),
-    )
+    _save(uow, actor=principal.username, event="created", before=None, after=record,
+          record_number=repository.record_number_of(uow.session, record_id))
     return record
 
 
@@ -87,24 +133,15 @@ def update(
 ) -> MasterBatchRecord:
     before = repository.get(uow.session, key)
     after = domain.update_draft(before, content=content, paths=paths, etag=etag, now=uow.now)
-    repository.save(uow.session, after)
-    _record_change(
-        uow, actor=principal.username, event="updated", before=before, after=after,
-        payload=events.MasterBatchRecordUpdated(
-            master_batch_record=record_to_proto(after), updated_paths=sorted(paths)
-        ),
-    )
+    _save(uow, actor=principal.username, event="updated", before=before, after=after,
+          updated_paths=sorted(paths))
     return after
 
 
 def submit(uow: UnitOfWork, *, principal: Principal, key: str, etag: str) -> MasterBatchRecord:
     before = repository.get(uow.session, key)
     after = domain.submit_for_review(before, etag=etag, now=uow.now)
-    repository.save(uow.session, after)
-    _record_change(
-        uow, actor=principal.username, event="submitted", before=before, after=after,
-        payload=events.MasterBatchRecordSubmitted(master_batch_record=record_to_proto(after)),
-    )
+    _save(uow, actor=principal.username, event="submitted", before=before, after=after)
     return after
 
 
@@ -113,14 +150,8 @@ def review(
 ) -> MasterBatchRecord:
     before = repository.get(uow.session, key)
     after = domain.review(before, signature=signature, etag=etag, now=uow.now)
-    repository.save(uow.session, after)
-    _record_change(
-        uow, actor=principal.username, event="reviewed", before=before, after=after,
-        reason=signature.reason,
-        payload=events.MasterBatchRecordReviewed(
-            master_batch_record=record_to_proto(after), signature=signature_to_proto(signature)
-        ),
-    )
+    _save(uow, actor=principal.username, event="reviewed", before=before, after=after,
+          reason=signature.reason, signature=signature)
     return after
 
 
@@ -129,14 +160,8 @@ def approve(
 ) -> MasterBatchRecord:
     before = repository.get(uow.session, key)
     after = domain.approve(before, signature=signature, etag=etag, now=uow.now)
-    repository.save(uow.session, after)
-    _record_change(
-        uow, actor=principal.username, event="approved", before=before, after=after,
-        reason=signature.reason,
-        payload=events.MasterBatchRecordApproved(
-            master_batch_record=record_to_proto(after), signature=signature_to_proto(signature)
-        ),
-    )
+    _save(uow, actor=principal.username, event="approved", before=before, after=after,
+          reason=signature.reason, signature=signature)
     return after
 
 
@@ -145,14 +170,8 @@ def reject(
 ) -> MasterBatchRecord:
     before = repository.get(uow.session, key)
     after = domain.reject(before, signature=signature, etag=etag, now=uow.now)
-    repository.save(uow.session, after)
-    _record_change(
-        uow, actor=principal.username, event="rejected", before=before, after=after,
-        reason=signature.reason,
-        payload=events.MasterBatchRecordRejected(
-            master_batch_record=record_to_proto(after), signature=signature_to_proto(signature)
-        ),
-    )
+    _save(uow, actor=principal.username, event="rejected", before=before, after=after,
+          reason=signature.reason, signature=signature)
     return after
 
 
@@ -164,21 +183,9 @@ def make_effective(
     after, superseded = domain.make_effective(
         before, signature=signature, etag=etag, site=uow.site, current=current, now=uow.now
     )
-    repository.save(uow.session, after)
     if superseded is not None and current is not None:
-        repository.save(uow.session, superseded)
-        _record_change(
-            uow, actor=principal.username, event="superseded", before=current, after=superseded,
-            reason=f"superseded by {after.name}",
-            payload=events.MasterBatchRecordSuperseded(
-                master_batch_record=record_to_proto(superseded)
-            ),
-        )
-    _record_change(
-        uow, actor=principal.username, event="made_effective", before=before, after=after,
-        reason=signature.reason,
-        payload=events.MasterBatchRecordMadeEffective(
-            master_batch_record=record_to_proto(after), signature=signature_to_proto(signature)
-        ),
-    )
+        _save(uow, actor=principal.username, event="superseded", before=current,
+              after=superseded, reason=f"superseded by {after.name}")
+    _save(uow, actor=principal.username, event="made_effective", before=before, after=after,
+          reason=signature.reason, signature=signature)
     return after, superseded

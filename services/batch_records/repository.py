@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
 from sqlmodel import Session, col
 from twinline.batchrecords.v1 import master_batch_record_pb2 as pb
 
 from services.batch_records.domain import ListFilter, MasterBatchRecord, MbrState
 from services.batch_records.tables import MasterBatchRecordRow
-from services.batch_records.translate import record_from_proto, record_to_proto
+from services.batch_records.translate import record_from_proto
 from services.common.clock import to_text
 from services.common.errors import NotFound
 
+# SQLAlchemy Core, not the ORM unit of work: one statement per read or write, nothing to flush.
+TABLE = MasterBatchRecordRow.__table__  # type: ignore[attr-defined]
+INSERT = insert(TABLE)
 
-def _load(row: MasterBatchRecordRow) -> MasterBatchRecord:
+
+def _load(row: Any) -> MasterBatchRecord:
     return record_from_proto(pb.MasterBatchRecord.FromString(row.document))
 
 
 def get(session: Session, key: str) -> MasterBatchRecord:
-    row = session.get(MasterBatchRecordRow, key)
+    row = session.execute(select(TABLE.c.document).where(TABLE.c.key == key)).first()
     if row is None:
         raise NotFound("MASTER_BATCH_RECORD_NOT_FOUND", f"no master batch record {key}", key=key)
     return _load(row)
@@ -26,11 +32,11 @@ def get(session: Session, key: str) -> MasterBatchRecord:
 
 def latest(session: Session, record_id: str) -> MasterBatchRecord:
     row = session.execute(
-        select(MasterBatchRecordRow)
-        .where(col(MasterBatchRecordRow.record_id) == record_id)
-        .order_by(col(MasterBatchRecordRow.version).desc())
+        select(TABLE.c.document)
+        .where(TABLE.c.record_id == record_id)
+        .order_by(TABLE.c.version.desc())
         .limit(1)
-    ).scalar_one_or_none()
+    ).first()
     if row is None:
         raise NotFound(
             "MASTER_BATCH_RECORD_NOT_FOUND", f"no master batch record {record_id}",
@@ -41,35 +47,49 @@ def latest(session: Session, record_id: str) -> MasterBatchRecord:
 
 def effective(session: Session, record_id: str) -> MasterBatchRecord | None:
     row = session.execute(
-        select(MasterBatchRecordRow).where(
-            col(MasterBatchRecordRow.record_id) == record_id,
-            col(MasterBatchRecordRow.state) == MbrState.EFFECTIVE.value,
+        select(TABLE.c.document).where(
+            TABLE.c.record_id == record_id, TABLE.c.state == MbrState.EFFECTIVE.value
         )
-    ).scalar_one_or_none()
+    ).first()
     return None if row is None else _load(row)
 
 
-def next_record_number(session: Session) -> int:
-    highest = session.execute(select(func.max(col(MasterBatchRecordRow.record_number)))).scalar()
-    return (highest or 0) + 1
+def next_record_number(session: Session, group_memo: dict[str, Any]) -> int:
+    """The number of the next new record. Read once per group commit, then counted on: the
+    group holds the write lock, so nobody else can take a number meanwhile."""
+    if "record_number" not in group_memo:
+        highest = session.execute(select(func.max(TABLE.c.record_number))).scalar()
+        group_memo["record_number"] = highest or 0
+    group_memo["record_number"] += 1
+    return int(group_memo["record_number"])
 
 
-def save(session: Session, record: MasterBatchRecord, *, record_number: int = 0) -> None:
-    """Inserts a new version (record_number given) or overwrites the stored one."""
-    document = record_to_proto(record).SerializeToString()
-    row = session.get(MasterBatchRecordRow, record.key)
-    if row is None:
-        session.add(
-            MasterBatchRecordRow(
-                key=record.key, record_id=record.record_id, record_number=record_number,
-                version=record.version, home_site=record.home_site,
-                product=record.content.product, state=record.state.value, document=document,
-                update_time=to_text(record.update_time),
-            )
+def add(
+    session: Session, record: MasterBatchRecord, message: pb.MasterBatchRecord, *,
+    record_number: int,
+) -> None:
+    """Inserts a new version; ``message`` is the record's protobuf form, which is stored."""
+    session.execute(
+        INSERT,
+        {
+            "key": record.key, "record_id": record.record_id, "record_number": record_number,
+            "version": record.version, "home_site": record.home_site,
+            "product": record.content.product, "state": record.state.value,
+            "document": message.SerializeToString(), "update_time": to_text(record.update_time),
+        },
+    )
+
+
+def replace(session: Session, record: MasterBatchRecord, message: pb.MasterBatchRecord) -> None:
+    """Overwrites a stored version with its new state."""
+    session.execute(
+        update(TABLE)
+        .where(TABLE.c.key == record.key)
+        .values(
+            product=record.content.product, state=record.state.value,
+            document=message.SerializeToString(), update_time=to_text(record.update_time),
         )
-        return
-    row.product, row.state, row.document = record.content.product, record.state.value, document
-    row.update_time = to_text(record.update_time)
+    )
 
 
 def record_number_of(session: Session, record_id: str) -> int:

@@ -18,8 +18,8 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from google.protobuf import message
-from sqlalchemy import Engine, insert
-from sqlmodel import Session
+from sqlalchemy import Engine, insert, select
+from sqlmodel import Session, col
 
 from services.common.audit import AuditChange, chain_entries, chain_head
 from services.common.clock import Clock, to_text, utc_now
@@ -39,6 +39,9 @@ class UnitOfWork:
     session: Session
     now: datetime
     site: str
+    # Shared by the use cases of one group commit (e.g. the next record number): whatever a
+    # use case keeps here is valid only inside this transaction.
+    group_memo: dict[str, Any] = field(default_factory=dict)
     changes: list[AuditChange] = field(default_factory=list)
     events: list[OutboxEvent] = field(default_factory=list)
 
@@ -49,10 +52,21 @@ class UnitOfWork:
         self.events.append(event)
 
 
+@dataclass(frozen=True)
+class RequestKey:
+    """What makes a mutation idempotent: its request_id, and what it was sent with."""
+
+    request_id: str
+    method: str
+    principal: str
+    fingerprint: str
+
+
 @dataclass
 class _Job(Generic[T]):
     command: Callable[[UnitOfWork], T]
     future: asyncio.Future[T]
+    request: RequestKey | None = None
     result: Any = None
     error: BaseException | None = None
 
@@ -100,26 +114,10 @@ class Writer:
         command: Callable[[UnitOfWork], bytes],
     ) -> bytes:
         """Like ``run``, but a retry with the same ``request_id`` gets the first answer back."""
-        fingerprint = request_fingerprint(method, request)
-
-        def once(uow: UnitOfWork) -> bytes:
-            earlier = uow.session.get(RequestRecordRow, request_id)
-            if earlier is not None:
-                if earlier.fingerprint != fingerprint or earlier.principal != principal:
-                    raise InvalidArgument(
-                        [FieldViolation("request_id", "already used for a different request")]
-                    )
-                return earlier.response
-            response = command(uow)
-            uow.session.add(
-                RequestRecordRow(
-                    request_id=request_id, method=method, principal=principal,
-                    fingerprint=fingerprint, response=response, created_time=to_text(uow.now),
-                )
-            )
-            return response
-
-        return await self.run(once)
+        key = RequestKey(request_id, method, principal, request_fingerprint(method, request))
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Job(command, future, key))
+        return await future
 
     async def _run(self) -> None:
         while True:
@@ -167,18 +165,30 @@ class Writer:
             changes: list[AuditChange] = []
             events: list[OutboxEvent] = []
             results: list[Any] = []
+            memo: dict[str, Any] = {}
             try:
                 with session.begin():
+                    answered = _earlier_answers(session, jobs)
+                    requests: list[dict[str, object]] = []
                     for index, job in enumerate(jobs):
-                        uow = UnitOfWork(session, now, self._site)
+                        uow = UnitOfWork(session, now, self._site, memo)
                         try:
+                            earlier = _earlier_answer(job.request, answered)
+                            if earlier is not None:
+                                results.append(earlier)
+                                continue
                             results.append(job.command(uow))
                         except Exception as exc:
                             if not isinstance(exc, DomainError):
                                 log.warning("command failed; retrying it alone", exc_info=exc)
                             return index, exc
+                        if job.request is not None:
+                            answered[job.request.request_id] = (job.request, results[-1])
+                            requests.append(_request_row(job.request, results[-1], now))
                         changes.extend(uow.changes)
                         events.extend(uow.events)
+                    if requests:
+                        session.execute(INSERT_REQUEST, requests)
                     self._append(session, changes, events, now)
             except Exception as exc:
                 log.warning("group commit of %d failed", len(jobs), exc_info=exc)
@@ -213,6 +223,45 @@ class Writer:
                     for event in events
                 ],
             )
+
+
+INSERT_REQUEST = insert(RequestRecordRow)
+Answered = dict[str, tuple[RequestKey, bytes]]
+
+
+def _earlier_answers(session: Session, jobs: list[_Job[Any]]) -> Answered:
+    """The stored answers of this group's request ids, read with one query."""
+    ids = [job.request.request_id for job in jobs if job.request is not None]
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(RequestRecordRow).where(col(RequestRecordRow.request_id).in_(ids))
+    ).scalars()
+    return {
+        row.request_id: (
+            RequestKey(row.request_id, row.method, row.principal, row.fingerprint), row.response
+        )
+        for row in rows
+    }
+
+
+def _earlier_answer(request: RequestKey | None, answered: Answered) -> bytes | None:
+    if request is None or request.request_id not in answered:
+        return None
+    first, response = answered[request.request_id]
+    if first.fingerprint != request.fingerprint or first.principal != request.principal:
+        raise InvalidArgument(
+            [FieldViolation("request_id", "already used for a different request")]
+        )
+    return response
+
+
+def _request_row(request: RequestKey, response: bytes, now: datetime) -> dict[str, object]:
+    return {
+        "request_id": request.request_id, "method": request.method,
+        "principal": request.principal, "fingerprint": request.fingerprint,
+        "response": response, "created_time": to_text(now),
+    }
 
 
 def _headers_text(headers: dict[str, str]) -> str:
