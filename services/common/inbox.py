@@ -2,20 +2,52 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from sqlalchemy import insert, select
+from sqlmodel import col
+
 from services.common.clock import to_text
 from services.common.events import ReceivedEvent
 from services.common.tables import InboxRow
 from services.common.unit_of_work import UnitOfWork
 
+E = TypeVar("E")
+INSERT = insert(InboxRow)
+
 
 def first_time(uow: UnitOfWork, event: ReceivedEvent) -> bool:
     """True, and the event recorded as handled, unless it was handled before."""
-    if uow.session.get(InboxRow, event.event_id) is not None:
-        return False
-    uow.session.add(
-        InboxRow(
-            event_id=event.event_id, subject=event.subject,
-            stream_sequence=event.stream_sequence, handled_time=to_text(uow.now),
+    return bool(new_events(uow, [event], lambda item: item))
+
+
+def new_events(
+    uow: UnitOfWork, items: Sequence[E], event_of: Callable[[E], ReceivedEvent]
+) -> list[E]:
+    """The items whose event was not handled before (nor earlier in ``items``), recorded as
+    handled now; one query and one insert for the whole batch."""
+    ids = [event_of(item).event_id for item in items]
+    handled = set(
+        uow.session.execute(
+            select(col(InboxRow.event_id)).where(col(InboxRow.event_id).in_(ids))
+        ).scalars()
+    ) if ids else set()
+    fresh: list[E] = []
+    rows: list[dict[str, object]] = []
+    handled_time = to_text(uow.now)
+    for item in items:
+        event = event_of(item)
+        if event.event_id in handled:
+            continue
+        handled.add(event.event_id)
+        fresh.append(item)
+        rows.append(
+            {
+                "event_id": event.event_id, "subject": event.subject,
+                "stream_sequence": event.stream_sequence, "handled_time": handled_time,
+            }
         )
-    )
-    return True
+    if rows:
+        uow.session.execute(INSERT, rows)
+    return fresh

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sqlalchemy import bindparam, insert, select, update
 from twinline.batchrecords.v1 import master_batch_record_pb2 as pb
 from twinline.events.v1 import master_batch_record_events_pb2 as mbr_events
 
@@ -12,10 +13,20 @@ from services.batch_records.domain import version_key
 from services.batch_records.translate import STATE_FROM_PROTO
 from services.common.clock import from_text, to_text
 from services.common.events import ReceivedEvent
-from services.common.inbox import first_time
+from services.common.inbox import new_events
 from services.common.unit_of_work import UnitOfWork
 from services.site_view import domain
 from services.site_view.tables import ReplicaMasterBatchRecordRow, WatermarkRow
+
+REPLICA = ReplicaMasterBatchRecordRow.__table__  # type: ignore[attr-defined]
+UPDATE_REPLICA = (
+    update(REPLICA)
+    .where(REPLICA.c.key == bindparam("row_key"))
+    .values({column: bindparam(column) for column in (
+        "record_id", "version", "home_site", "state", "revision", "document",
+        "last_event_time", "stream_sequence",
+    )})
+)
 
 # Every master batch record event carries the record's full state after the change.
 REPLICATED_EVENT_TYPES = frozenset(
@@ -55,60 +66,80 @@ def replica_event(event: ReceivedEvent) -> ReplicaEvent:
 
 
 def apply_events(uow: UnitOfWork, batch: Sequence[ReplicaEvent]) -> int:
-    """Takes in each event not handled before; returns how many were new."""
-    taken_in = 0
-    for item in batch:
-        if not first_time(uow, item.event):
+    """Takes in each event not handled before; returns how many were new.
+
+    Reads and writes per batch, not per event: one inbox query, one query of the stored
+    revisions, one write per changed record version and per origin site.
+    """
+    fresh = new_events(uow, batch, lambda item: item.event)
+    if not fresh:
+        return 0
+    _advance_watermarks(uow, fresh)
+    newest: dict[str, ReplicaEvent] = {}
+    for item in fresh:
+        if item.replica is None:
             continue
-        taken_in += 1
-        _advance_watermark(uow, item.event)
-        if item.replica is not None and item.record is not None:
-            _apply_record(uow, item)
-    return taken_in
+        key = version_key(item.replica.record_id, item.replica.version)
+        held = newest.get(key)
+        if held is None or domain.supersedes(item.replica, held.replica):
+            newest[key] = item
+    if newest:
+        _apply_records(uow, newest)
+    return len(fresh)
 
 
-def _apply_record(uow: UnitOfWork, item: ReplicaEvent) -> None:
-    assert item.replica is not None and item.record is not None
-    incoming = item.replica
-    key = version_key(incoming.record_id, incoming.version)
-    row = uow.session.get(ReplicaMasterBatchRecordRow, key)
-    stored = None if row is None else _version_of(row)
-    if not domain.supersedes(incoming, stored):
-        return
-    document = item.record.SerializeToString(deterministic=True)
-    event_time = to_text(item.event.time)
-    if row is None:
-        uow.session.add(
-            ReplicaMasterBatchRecordRow(
-                key=key, record_id=incoming.record_id, version=incoming.version,
-                home_site=incoming.home_site, state=incoming.state, revision=incoming.revision,
-                document=document, last_event_time=event_time,
-                stream_sequence=item.event.stream_sequence,
-            )
+def _apply_records(uow: UnitOfWork, newest: dict[str, ReplicaEvent]) -> None:
+    stored = {
+        row.key: domain.ReplicaVersion(
+            record_id=row.record_id, version=row.version, home_site=row.home_site,
+            state=row.state, revision=row.revision,
         )
-        return
-    row.home_site, row.state, row.revision = incoming.home_site, incoming.state, incoming.revision
-    row.document, row.last_event_time = document, event_time
-    row.stream_sequence = item.event.stream_sequence
+        for row in uow.session.execute(
+            select(
+                REPLICA.c.key, REPLICA.c.record_id, REPLICA.c.version, REPLICA.c.home_site,
+                REPLICA.c.state, REPLICA.c.revision,
+            ).where(REPLICA.c.key.in_(list(newest)))
+        )
+    }
+    inserts, updates = [], []
+    for key, item in newest.items():
+        assert item.replica is not None and item.record is not None
+        if not domain.supersedes(item.replica, stored.get(key)):
+            continue  # stale or repeated: the view already holds this state or a newer one
+        values = {
+            "record_id": item.replica.record_id, "version": item.replica.version,
+            "home_site": item.replica.home_site, "state": item.replica.state,
+            "revision": item.replica.revision,
+            "document": item.record.SerializeToString(deterministic=True),
+            "last_event_time": to_text(item.event.time),
+            "stream_sequence": item.event.stream_sequence,
+        }
+        if key in stored:
+            updates.append({"row_key": key, **values})
+        else:
+            inserts.append({"key": key, **values})
+    if inserts:
+        uow.session.execute(insert(REPLICA), inserts)
+    if updates:
+        uow.session.execute(UPDATE_REPLICA, updates)
 
 
-def _version_of(row: ReplicaMasterBatchRecordRow) -> domain.ReplicaVersion:
-    return domain.ReplicaVersion(
-        record_id=row.record_id, version=row.version, home_site=row.home_site, state=row.state,
-        revision=row.revision,
-    )
-
-
-def _advance_watermark(uow: UnitOfWork, event: ReceivedEvent) -> None:
-    row = uow.session.get(WatermarkRow, event.origin_site)
-    if row is None:
-        row = WatermarkRow(site=event.origin_site)
-        uow.session.add(row)
-    mark = domain.advance(
-        watermark_of(row), event_time=event.time, stream_sequence=event.stream_sequence
-    )
-    row.last_event_time = to_text(mark.last_event_time) if mark.last_event_time else None
-    row.stream_sequence, row.events_applied = mark.stream_sequence, mark.events_applied
+def _advance_watermarks(uow: UnitOfWork, fresh: Sequence[ReplicaEvent]) -> None:
+    marks = {
+        row.site: row
+        for row in uow.session.execute(select(WatermarkRow)).scalars()
+    }
+    for item in fresh:
+        event = item.event
+        row = marks.get(event.origin_site)
+        if row is None:
+            row = marks[event.origin_site] = WatermarkRow(site=event.origin_site)
+            uow.session.add(row)
+        mark = domain.advance(
+            watermark_of(row), event_time=event.time, stream_sequence=event.stream_sequence
+        )
+        row.last_event_time = to_text(mark.last_event_time) if mark.last_event_time else None
+        row.stream_sequence, row.events_applied = mark.stream_sequence, mark.events_applied
 
 
 def watermark_of(row: WatermarkRow) -> domain.Watermark:
