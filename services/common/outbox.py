@@ -115,18 +115,26 @@ class OutboxRelay:
         if not rows:
             return 0
         js = await self._bus.jetstream()
+        # Pipelined: every row goes out before the first ack is awaited. One connection keeps
+        # them in order, and acks are taken in order, so only a contiguous prefix is marked.
+        acks = [
+            await js.publish_async(
+                row.subject, row.payload, wait_stall=PUBLISH_TIMEOUT,
+                headers=json.loads(row.headers),
+            )
+            for row in rows
+        ]
         done: list[int] = []
         try:
-            for row in rows:
-                await js.publish(
-                    row.subject, row.payload, timeout=PUBLISH_TIMEOUT,
-                    headers=json.loads(row.headers),
-                )
+            for row, ack in zip(rows, acks, strict=True):
+                await asyncio.wait_for(ack, PUBLISH_TIMEOUT)
                 if self._exit_after_publish:
                     os._exit(17)  # fault injection: the ack arrived, the mark never will
                 assert row.position is not None
                 done.append(row.position)
         finally:
+            for ack in acks[len(done):]:
+                ack.cancel()  # republished next round; JetStream drops what it already has
             if done:
                 await self._mark_published(done)
         return len(done)
