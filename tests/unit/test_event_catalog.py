@@ -1,0 +1,30 @@
+"""The event catalog lists every payload and every event a producer publishes, and the
+committed AsyncAPI document is what the catalog renders."""
+
+from __future__ import annotations
+
+from twinline.events.v1 import master_batch_record_events_pb2 as mbr_events
+
+from services.batch_records.handlers import AGGREGATE, CONTEXT, EVENT_PAYLOADS
+from services.event_catalog import ASYNCAPI_FILE, CATALOG, render
+
+
+def test_every_payload_message_is_in_the_catalog() -> None:
+    listed = {spec.payload.full_name for spec in CATALOG}
+    defined = {m.full_name for m in mbr_events.DESCRIPTOR.message_types_by_name.values()}
+    assert defined <= listed
+
+
+def test_every_event_batch_records_publishes_is_in_the_catalog() -> None:
+    published = {
+        (CONTEXT, AGGREGATE, event, payload.DESCRIPTOR.full_name)
+        for event, payload in EVENT_PAYLOADS.items()
+    }
+    listed = {
+        (spec.context, spec.aggregate, spec.event, spec.payload.full_name) for spec in CATALOG
+    }
+    assert published == {item for item in listed if item[0] == CONTEXT}
+
+
+def test_the_committed_asyncapi_document_is_current() -> None:
+    assert ASYNCAPI_FILE.read_text() == render(), "run: python -m services.event_catalog"
