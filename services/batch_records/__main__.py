@@ -7,9 +7,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import grpc
+from twinline.batchrecords.v1 import batch_service_pb2 as batch_api
+from twinline.batchrecords.v1 import batch_service_pb2_grpc as batch_api_grpc
+from twinline.batchrecords.v1 import equipment_service_pb2 as equipment_api
+from twinline.batchrecords.v1 import equipment_service_pb2_grpc as equipment_grpc
 from twinline.batchrecords.v1 import master_batch_record_service_pb2 as api
 from twinline.batchrecords.v1 import master_batch_record_service_pb2_grpc as api_grpc
 
+from services.batch_records.batch_servicer import BatchRecordServicer, EquipmentServicer
 from services.batch_records.servicer import MasterBatchRecordServicer
 from services.common.server import (
     Kernel,
@@ -32,7 +37,24 @@ def register(server: grpc.aio.Server, kernel: Kernel) -> Sequence[str]:
         ),
         server,
     )
-    return [api.DESCRIPTOR.services_by_name["MasterBatchRecordService"].full_name]
+    batch_api_grpc.add_BatchRecordServiceServicer_to_server(
+        BatchRecordServicer(
+            writer=kernel.writer, engine=kernel.engine, directory=kernel.directory,
+            site=kernel.settings.home_site,
+        ),
+        server,
+    )
+    equipment_grpc.add_EquipmentServiceServicer_to_server(
+        EquipmentServicer(
+            writer=kernel.writer, engine=kernel.engine, site=kernel.settings.home_site
+        ),
+        server,
+    )
+    return [
+        api.DESCRIPTOR.services_by_name["MasterBatchRecordService"].full_name,
+        batch_api.DESCRIPTOR.services_by_name["BatchRecordService"].full_name,
+        equipment_api.DESCRIPTOR.services_by_name["EquipmentService"].full_name,
+    ]
 
 
 def build_host(settings: Settings) -> ServiceHost:

@@ -10,11 +10,9 @@ from twinline.events.v1 import master_batch_record_events_pb2 as events
 from services.batch_records import domain, repository
 from services.batch_records.domain import MasterBatchRecord, RecipeContent
 from services.batch_records.translate import record_to_proto, signature_to_proto
-from services.common.audit import AuditChange, canonical_json
-from services.common.events import new_event
+from services.common.audit import canonical_json
 from services.common.identity import Principal
 from services.common.signatures import SignatureRecord
-from services.common.subjects import event_subject
 from services.common.unit_of_work import UnitOfWork
 
 CONTEXT, AGGREGATE = "batchrecords", "master_batch_record"
@@ -91,18 +89,10 @@ def _save(
     if signature is not None:
         payload_fields["signature"] = signature_to_proto(signature)
     payload = EVENT_PAYLOADS[event](master_batch_record=stored, **payload_fields)
-    uow.audit(
-        AuditChange(
-            actor=actor, action=f"{AGGREGATE}.{event}", aggregate_type=AGGREGATE,
-            aggregate_id=after.key, old_value=_state_json(before), new_value=_state_json(after),
-            reason=reason,
-        )
-    )
-    uow.publish(
-        new_event(
-            subject=event_subject(uow.site, CONTEXT, AGGREGATE, event), payload=payload,
-            source=f"twinline/{uow.site}/batch_records", ce_subject=after.name, time=uow.now,
-        )
+    uow.record_change(
+        actor=actor, service="batch_records", context=CONTEXT, aggregate=AGGREGATE, event=event,
+        aggregate_id=after.key, resource_name=after.name, old_value=_state_json(before),
+        new_value=_state_json(after), payload=payload, reason=reason,
     )
 
 

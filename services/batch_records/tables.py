@@ -19,3 +19,26 @@ class MasterBatchRecordRow(SQLModel, table=True):
     state: str
     document: bytes
     update_time: str
+
+
+class BatchRow(SQLModel, table=True):
+    """An executed batch record; the full record is kept as its protobuf form."""
+
+    __tablename__ = "batch"
+
+    batch_id: str = Field(primary_key=True)  # "SYR-B-2026-00042"
+    year: int
+    number: int
+    state: str
+    document: bytes
+    update_time: str
+
+
+class EquipmentRow(SQLModel, table=True):
+    """The site's equipment register."""
+
+    __tablename__ = "equipment"
+
+    equipment_id: str = Field(primary_key=True)
+    description: str
+    status: str

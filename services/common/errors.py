@@ -50,6 +50,26 @@ class FailedPrecondition(DomainError):
     code = grpc.StatusCode.FAILED_PRECONDITION
 
 
+@dataclass(frozen=True)
+class Precondition:
+    """One unmet condition: its type (UPPER_SNAKE_CASE), what it is about, and why."""
+
+    type: str
+    subject: str
+    description: str
+
+
+class PreconditionFailed(DomainError):
+    """Several conditions are unmet; the status lists every one (PreconditionFailure)."""
+
+    code = grpc.StatusCode.FAILED_PRECONDITION
+
+    def __init__(self, reason: str, message: str, conditions: list[Precondition]) -> None:
+        self.conditions = conditions
+        listed = "; ".join(f"{c.subject}: {c.description}" for c in conditions)
+        super().__init__(reason, f"{message}: {listed}")
+
+
 class NotFound(DomainError):
     code = grpc.StatusCode.NOT_FOUND
 
@@ -113,6 +133,20 @@ def to_status(error: DomainError) -> status_pb2.Status:
                 )
             )
         )
+    if isinstance(error, PreconditionFailed):
+        details.append(
+            _pack(
+                error_details_pb2.PreconditionFailure(
+                    violations=[
+                        error_details_pb2.PreconditionFailure.Violation(
+                            type=condition.type, subject=condition.subject,
+                            description=condition.description,
+                        )
+                        for condition in error.conditions
+                    ]
+                )
+            )
+        )
     return status_pb2.Status(code=error.code.value[0], message=error.message, details=details)
 
 
@@ -148,7 +182,7 @@ async def abort_with(context: grpc.aio.ServicerContext, exc: BaseException) -> N
 def details_of(error: grpc.aio.AioRpcError | grpc.RpcError) -> dict[str, object]:
     """Client side: the ErrorInfo reason and BadRequest fields of a failed call."""
     status = rpc_status.from_call(error)  # type: ignore[arg-type]
-    found: dict[str, object] = {"reason": None, "fields": [], "metadata": {}}
+    found: dict[str, object] = {"reason": None, "fields": [], "metadata": {}, "preconditions": []}
     if status is None:
         return found
     for detail in status.details:
@@ -161,4 +195,8 @@ def details_of(error: grpc.aio.AioRpcError | grpc.RpcError) -> dict[str, object]
             bad_request = error_details_pb2.BadRequest()
             detail.Unpack(bad_request)
             found["fields"] = [violation.field for violation in bad_request.field_violations]
+        elif detail.Is(error_details_pb2.PreconditionFailure.DESCRIPTOR):
+            failure = error_details_pb2.PreconditionFailure()
+            detail.Unpack(failure)
+            found["preconditions"] = [(v.type, v.subject) for v in failure.violations]
     return found

@@ -24,7 +24,8 @@ from sqlmodel import Session, col
 from services.common.audit import AuditChange, chain_entries, chain_head
 from services.common.clock import Clock, to_text, utc_now
 from services.common.errors import DomainError, FieldViolation, InvalidArgument
-from services.common.events import OutboxEvent
+from services.common.events import OutboxEvent, new_event
+from services.common.subjects import event_subject
 from services.common.tables import AuditEntryRow, OutboxRow, RequestRecordRow
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,27 @@ class UnitOfWork:
 
     def publish(self, event: OutboxEvent) -> None:
         self.events.append(event)
+
+    def record_change(
+        self, *, actor: str, service: str, context: str, aggregate: str, event: str,
+        aggregate_id: str, resource_name: str, old_value: str, new_value: str,
+        payload: message.Message, reason: str = "",
+    ) -> None:
+        """The audit entry (old → new) and the event of one change, in this transaction."""
+        self.audit(
+            AuditChange(
+                actor=actor, action=f"{aggregate}.{event}", aggregate_type=aggregate,
+                aggregate_id=aggregate_id, old_value=old_value, new_value=new_value,
+                reason=reason,
+            )
+        )
+        self.publish(
+            new_event(
+                subject=event_subject(self.site, context, aggregate, event), payload=payload,
+                source=f"twinline/{self.site}/{service}", ce_subject=resource_name,
+                time=self.now,
+            )
+        )
 
 
 @dataclass(frozen=True)
