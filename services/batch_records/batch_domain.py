@@ -691,7 +691,8 @@ def submit_for_review(batch: Batch, *, now: datetime) -> Batch:
 
 def approve(batch: Batch, *, signature: SignatureRecord, now: datetime) -> Batch:
     """QA approval: refused with every unmet condition listed at once."""
-    _require_state(batch, BatchState.IN_REVIEW, action="approve")
+    if batch.state in (BatchState.APPROVED, BatchState.REJECTED):
+        _require_state(batch, BatchState.IN_REVIEW, action="approve")
     if signature.signer in batch.executors():
         raise PermissionDenied(
             "EXECUTOR_CANNOT_APPROVE",
@@ -704,7 +705,10 @@ def approve(batch: Batch, *, signature: SignatureRecord, now: datetime) -> Batch
             f"{signature.signer} authored {batch.name} or its master record and cannot approve it",
             signer=signature.signer,
         )
-    unmet = [
+    unmet: list[Precondition] = []
+    if batch.state != BatchState.IN_REVIEW:
+        unmet.append(Precondition("BATCH_NOT_IN_REVIEW", batch.name, f"is {batch.state.value}"))
+    unmet += [
         Precondition("EXCEPTION_NOT_DISPOSITIONED", e.id, f"{e.severity.value}: {e.description}")
         for e in batch.open_exceptions()
     ] + [

@@ -169,9 +169,14 @@ def test_a_non_critical_excursion_is_minor_and_a_late_entry_is_flagged() -> None
     }
 
 
-def test_a_hold_refuses_recording_until_a_disposition() -> None:
+def test_a_hold_refuses_recording_and_approval_until_a_disposition() -> None:
     b, _ = record(batch(), S1)
     b, found = record(b, s2("36"))
+    with pytest.raises(PreconditionFailed) as refused:
+        bd.approve(b, signature=sig("quinn", SignatureMeaning.APPROVED), now=T0)
+    assert [(c.type, c.subject) for c in refused.value.conditions] == [
+        ("BATCH_NOT_IN_REVIEW", b.name), ("EXCEPTION_NOT_DISPOSITIONED", found[0].id),
+    ]
     with pytest.raises(FailedPrecondition) as raised:
         record(b, StepRecord("S3"))
     assert raised.value.reason == "BATCH_ON_HOLD"
