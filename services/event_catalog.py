@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from google.protobuf import descriptor
+from twinline.events.v1 import batch_events_pb2 as batch_events
 from twinline.events.v1 import master_batch_record_events_pb2 as mbr_events
 
 from services.common.subjects import ROOT
@@ -54,6 +55,41 @@ CATALOG: tuple[EventSpec, ...] = (
          "A later version became effective."),
 )
 
+
+
+def _batch(event: str, payload: descriptor.Descriptor, meaning: str) -> EventSpec:
+    return EventSpec("batchrecords", "batch", event, payload, "batch_records", meaning)
+
+
+CATALOG += (
+    _batch("created", batch_events.BatchCreated.DESCRIPTOR,
+           "A batch was created from a master record effective at its site."),
+    _batch("step_recorded", batch_events.BatchStepRecorded.DESCRIPTOR,
+           "One or more steps were recorded and signed (with the exceptions they raised)."),
+    _batch("step_verified", batch_events.BatchStepVerified.DESCRIPTOR,
+           "A step was verified by a second person."),
+    _batch("value_corrected", batch_events.BatchValueCorrected.DESCRIPTOR,
+           "A recorded value was corrected with a signed reason; the original is kept."),
+    _batch("exception_dispositioned", batch_events.BatchExceptionDispositioned.DESCRIPTOR,
+           "A supervisor or QA decided an exception; a hold may be released."),
+    _batch("deviation_raised", batch_events.BatchDeviationChanged.DESCRIPTOR,
+           "A deviation was raised against the batch."),
+    _batch("deviation_updated", batch_events.BatchDeviationChanged.DESCRIPTOR,
+           "A deviation's investigation or CAPA reference changed."),
+    _batch("deviation_closed", batch_events.BatchDeviationChanged.DESCRIPTOR,
+           "QA closed a deviation with an e-signature."),
+    _batch("completed", batch_events.BatchStateChanged.DESCRIPTOR,
+           "Execution ended; missing verifications became exceptions."),
+    _batch("submitted", batch_events.BatchStateChanged.DESCRIPTOR,
+           "The batch record went to QA for review by exception."),
+    _batch("approved", batch_events.BatchStateChanged.DESCRIPTOR,
+           "QA approved the batch record with an e-signature."),
+    _batch("rejected", batch_events.BatchStateChanged.DESCRIPTOR,
+           "QA rejected the batch record with a signed reason."),
+    EventSpec("batchrecords", "equipment", "set", batch_events.EquipmentSet.DESCRIPTOR,
+              "batch_records", "The equipment register changed (added, or status changed)."),
+)
+
 CLOUDEVENT_HEADERS = {
     "ce-specversion": "CloudEvents version, always 1.0",
     "ce-id": "event id (UUID); also Nats-Msg-Id for de-duplication",
@@ -75,7 +111,7 @@ def asyncapi() -> dict[str, object]:
     for spec in CATALOG:
         name = spec.payload.name
         channel = f"{spec.aggregate}.{spec.event}"
-        messages[name] = {
+        messages.setdefault(name, {
             "name": name,
             "summary": spec.meaning,
             "contentType": "application/protobuf",
@@ -90,7 +126,7 @@ def asyncapi() -> dict[str, object]:
                     for header, meaning in CLOUDEVENT_HEADERS.items()
                 },
             },
-        }
+        })
         channels[channel] = {
             "address": spec.subject(),
             "parameters": {"site": {"description": "origin site id, e.g. syracuse"}},

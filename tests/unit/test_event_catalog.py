@@ -3,16 +3,31 @@ committed AsyncAPI document is what the catalog renders."""
 
 from __future__ import annotations
 
+import inspect
+import re
+
+from twinline.events.v1 import batch_events_pb2 as batch_events
 from twinline.events.v1 import master_batch_record_events_pb2 as mbr_events
 
+from services.batch_records import batch_handlers
 from services.batch_records.handlers import AGGREGATE, CONTEXT, EVENT_PAYLOADS
 from services.event_catalog import ASYNCAPI_FILE, CATALOG, render
 
 
 def test_every_payload_message_is_in_the_catalog() -> None:
     listed = {spec.payload.full_name for spec in CATALOG}
-    defined = {m.full_name for m in mbr_events.DESCRIPTOR.message_types_by_name.values()}
-    assert defined <= listed
+    for module in (mbr_events, batch_events):
+        defined = {m.full_name for m in module.DESCRIPTOR.message_types_by_name.values()}
+        assert defined <= listed
+
+
+def test_every_event_a_batch_handler_publishes_is_in_the_catalog() -> None:
+    source = inspect.getsource(batch_handlers)
+    published = set(re.findall(r'event="([a-z_]+)"', source))
+    listed = {
+        spec.event for spec in CATALOG if spec.aggregate in (batch_handlers.AGGREGATE, "equipment")
+    }
+    assert published == listed
 
 
 def test_every_event_batch_records_publishes_is_in_the_catalog() -> None:
@@ -23,7 +38,7 @@ def test_every_event_batch_records_publishes_is_in_the_catalog() -> None:
     listed = {
         (spec.context, spec.aggregate, spec.event, spec.payload.full_name) for spec in CATALOG
     }
-    assert published == {item for item in listed if item[0] == CONTEXT}
+    assert published == {item for item in listed if item[1] == AGGREGATE}
 
 
 def test_the_committed_asyncapi_document_is_current() -> None:
