@@ -177,3 +177,29 @@ def test_role_and_site_checks(alice: Principal) -> None:
     assert denied.value.reason == "WRONG_SITE"
     with pytest.raises(errors.Unauthenticated):
         current_principal()  # outside a call
+
+
+def test_a_recent_verification_is_recognised_without_argon2_until_the_password_changes(
+    tmp_path: Path,
+) -> None:
+    directory = UserDirectory(create_database_engine(f"sqlite:///{tmp_path / 'recent.db'}"))
+    migrate(directory.engine, IDENTITY_MIGRATIONS)
+    directory.add_user("syracuse.op", "Op", "first password", [Role.OPERATOR], "syracuse")
+    directory.authenticate("syracuse.op", "first password")
+    calls: list[str] = []
+
+    class CountingHasher(PasswordHasher):
+        def verify(self, hash: str | bytes, password: str | bytes) -> bool:
+            calls.append(str(password))
+            return super().verify(hash, password)
+
+    directory.hasher = CountingHasher(time_cost=1, memory_cost=8, parallelism=1)
+    directory.authenticate("syracuse.op", "first password")
+    assert calls == []  # recognised from the recent verification
+    with pytest.raises(errors.Unauthenticated):
+        directory.authenticate("syracuse.op", "wrong password")
+    assert calls == ["wrong password"]  # a different password is always checked in full
+    directory.set_password("syracuse.op", "second password")
+    with pytest.raises(errors.Unauthenticated):
+        directory.authenticate("syracuse.op", "first password")  # the old one is gone
+    directory.authenticate("syracuse.op", "second password")
