@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import grpc
@@ -11,7 +12,7 @@ from twinline.batchrecords.v1 import master_batch_record_service_pb2 as api
 from twinline.batchrecords.v1 import master_batch_record_service_pb2_grpc as api_grpc
 from twinline.common.v1 import signature_pb2
 
-from services.batch_records import domain, handlers, repository
+from services.batch_records import batchml, domain, handlers, repository
 from services.batch_records.translate import STATE_FROM_PROTO, content_from_proto, record_to_proto
 from services.common.auth import current_principal, require_home_site, require_role, sign_async
 from services.common.database import read_session
@@ -309,6 +310,41 @@ class MasterBatchRecordServicer(api_grpc.MasterBatchRecordServiceServicer):
             last = records[size - 1]
             response.next_page_token = encode_token([_number(last.record_id), last.version])
         return response
+
+    @rpc_method
+    async def ExportMasterRecipe(
+        self, request: api.ExportMasterRecipeRequest, context: grpc.aio.ServicerContext
+    ) -> api.ExportMasterRecipeResponse:
+        current_principal()
+        record_id, version = parse_name(request.name)
+        with read_session(self._engine) as session:
+            if version is None:
+                record = repository.latest(session, record_id)
+            else:
+                record = repository.get(session, domain.version_key(record_id, version))
+        return api.ExportMasterRecipeResponse(
+            document=batchml.export_master_recipe(record), content_type="application/xml"
+        )
+
+    @rpc_method
+    async def ImportMasterRecipe(
+        self, request: api.ImportMasterRecipeRequest, context: grpc.aio.ServicerContext
+    ) -> api.ImportMasterRecipeResponse:
+        principal = self._writer_principal(*domain.AUTHOR_ROLES)
+        # In a thread: the schema loads once (about a second) and validation is CPU work.
+        content = await asyncio.to_thread(batchml.import_master_recipe, request.document)
+        domain.validate_content(content, prefix="document")
+        return await mutate(
+            self._writer, method=SERVICE + "ImportMasterRecipe", request=request,
+            response_type=api.ImportMasterRecipeResponse,
+            command=lambda uow: api.ImportMasterRecipeResponse(
+                master_batch_record=record_to_proto(
+                    handlers.create(
+                        uow, principal=principal, site_code=self._site.code, content=content
+                    )
+                )
+            ),
+        )
 
 
 def _number(record_id: str) -> int:

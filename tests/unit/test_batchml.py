@@ -1,0 +1,279 @@
+"""BatchML master recipes: export validates against the MESA schema, import keeps the structure,
+and a bad document is refused naming its line."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+import xmlschema
+from lxml import etree
+
+from services.batch_records import domain
+from services.batch_records.batchml import export_master_recipe, import_master_recipe
+from services.batch_records.batchml.schema import SCHEMA_FILE
+from services.batch_records.batchml.vocabulary import B2MML, WBF_BATCHML
+from services.batch_records.domain import (
+    MasterBatchRecord,
+    Operation,
+    ProcessParameter,
+    RecipeContent,
+    Step,
+    StepKind,
+    UnitProcedure,
+)
+from services.common.errors import InvalidArgument
+from services.common.signatures import SignatureMeaning, SignatureRecord
+
+NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+NS = {"b": B2MML}
+
+
+def conjugation() -> RecipeContent:
+    temperature = ProcessParameter(
+        name="temperature", unit="Cel", target=Decimal("25.0"), low_limit=Decimal("20"),
+        high_limit=Decimal("30"), critical=True, alert_low=Decimal("22"),
+        alert_high=Decimal("28"),
+    )
+    return RecipeContent(
+        product="TWX-101", process="cysteine conjugation, 200 L", title="TWX-101 conjugation",
+        unit_procedures=(
+            UnitProcedure("UP1", "Conjugation", (
+                Operation("OP1", "Partial reduction", (
+                    Step("S1", "Add TCEP", "Add 2.5 molar eq. TCEP; hold 90 min.",
+                         StepKind.PROCESS_PARAMETER,
+                         (temperature, ProcessParameter(name="pH", unit="[pH]")),
+                         requires_verification=True),
+                    Step("S2", "Check bag", "Inspect the bag for leaks.",
+                         StepKind.EQUIPMENT_CHECK, parallel_allowed=True),
+                )),
+                Operation("OP2", "Conjugation", (
+                    Step("S3", "Add drug-linker", "Add drug-linker in DMSO (≤ 10 % v/v).",
+                         StepKind.MATERIAL_ADDITION),
+                )),
+            )),
+            UnitProcedure("UP2", "Purification", (
+                Operation("OP1", "TFF", (
+                    Step("S4", "Sample", "Take 2 x 1 mL for SEC.", StepKind.SAMPLING),
+                )),
+            )),
+        ),
+    )
+
+
+def record(content: RecipeContent | None = None) -> MasterBatchRecord:
+    draft = domain.create_draft(
+        record_id="SYR-MBR-000042", home_site="syracuse", content=content or conjugation(),
+        author="syracuse.author", now=NOW,
+    )
+    reviewed = SignatureRecord(
+        signer="syracuse.reviewer", printed_name="Marcus Okafor",
+        meaning=SignatureMeaning.REVIEWED, sign_time=NOW, reason="limits checked",
+    )
+    return replace(draft, signatures=(reviewed,))
+
+
+def refusal(document: bytes) -> str:
+    """The one violation of a refused document, as 'field: description'."""
+    with pytest.raises(InvalidArgument) as refused:
+        import_master_recipe(document)
+    [violation] = refused.value.violations
+    return f"{violation.field}: {violation.description}"
+
+
+def test_export_validates_against_the_mesa_schema() -> None:
+    document = export_master_recipe(record())
+
+    xmlschema.XMLSchema(str(SCHEMA_FILE)).validate(xmlschema.XMLResource(document))
+    libxml2_schema = etree.XMLSchema(etree.parse(str(SCHEMA_FILE)))
+    root = etree.fromstring(document)
+    assert libxml2_schema.validate(root), libxml2_schema.error_log
+    assert root.tag == f"{{{B2MML}}}MasterRecipe"
+
+
+def test_export_nests_the_isa88_levels_in_order() -> None:
+    root = etree.fromstring(export_master_recipe(record()))
+
+    def types(path: str) -> list[str]:
+        elements = root.xpath(path, namespaces=NS)
+        return [element.findtext("b:RecipeElementType", namespaces=NS) for element in elements]
+
+    assert types("b:RecipeElement") == ["Procedure"]
+    assert types("b:RecipeElement/b:RecipeElement") == ["UnitProcedure", "UnitProcedure"]
+    assert types("b:RecipeElement/b:RecipeElement/b:RecipeElement") == ["Operation"] * 3
+    phases = root.xpath("b:RecipeElement/b:RecipeElement/b:RecipeElement/b:RecipeElement/b:ID",
+                        namespaces=NS)
+    assert [phase.text for phase in phases] == ["S1", "S2", "S3", "S4"]
+    assert root.findtext("b:Header/b:ProductID", namespaces=NS) == "TWX-101"
+    approval = root.find("b:Header/b:ApprovalHistory/b:IndividualApproval", NS)
+    assert approval.findtext("b:ApprovedBy", namespaces=NS) == "Marcus Okafor (syracuse.reviewer)"
+
+
+def test_round_trip_keeps_the_recipe() -> None:
+    original = record()
+    document = export_master_recipe(original)
+
+    imported = import_master_recipe(document)
+
+    assert imported == original.content
+    assert export_master_recipe(replace(original, content=imported)) == document
+
+
+def test_wbf_batchml_v02_namespace_imports() -> None:
+    v0701 = export_master_recipe(record())
+    wbf = v0701.replace(B2MML.encode(), WBF_BATCHML.encode())
+    assert import_master_recipe(wbf) == conjugation()
+
+
+FOREIGN_WBF = f"""<?xml version="1.0" encoding="UTF-8"?>
+<BatchInformation xmlns="{WBF_BATCHML}">
+  <MasterRecipe>
+    <ID>MR-7</ID>
+    <Description>Buffer A preparation</Description>
+    <Header><ProductID>BUF-A</ProductID></Header>
+    <ProcedureLogic>
+      <Link><ID>L1</ID>
+        <FromID><FromIDValue>S-B</FromIDValue><FromType>Step</FromType><IDScope>Internal</IDScope></FromID>
+        <ToID><ToIDValue>S-A</ToIDValue><ToType>Step</ToType><IDScope>Internal</IDScope></ToID>
+        <LinkType>ControlLink</LinkType><Depiction>LineAndArrow</Depiction></Link>
+      <Step><ID>S-A</ID><RecipeElementID>MIX</RecipeElementID><RecipeElementVersion>1</RecipeElementVersion></Step>
+      <Step><ID>S-B</ID><RecipeElementID>PREP</RecipeElementID><RecipeElementVersion>1</RecipeElementVersion></Step>
+    </ProcedureLogic>
+    <RecipeElement><ID>MIX</ID><Description>Mixing</Description>
+      <RecipeElementType>UnitProcedure</RecipeElementType>
+      <RecipeElement><ID>OP</ID><Description>Mix</Description>
+        <RecipeElementType>Operation</RecipeElementType>
+        <RecipeElement><ID>P1</ID><Description>Stir</Description>
+          <Description>Stir for 10 min.</Description>
+          <RecipeElementType>Phase</RecipeElementType>
+          <Parameter><ID>speed</ID><ParameterType>ProcessParameter</ParameterType>
+            <ParameterSubType>Critical</ParameterSubType>
+            <Value><ValueString>100</ValueString><DataInterpretation>Constant</DataInterpretation>
+              <DataType>decimal</DataType><UnitOfMeasure>/min</UnitOfMeasure></Value>
+            <Parameter><ID>HighLimit</ID><ParameterType>ProcessParameter</ParameterType>
+              <Value><ValueString>120</ValueString><DataInterpretation>Constant</DataInterpretation>
+                <DataType>decimal</DataType><UnitOfMeasure>/min</UnitOfMeasure></Value></Parameter>
+          </Parameter>
+        </RecipeElement>
+      </RecipeElement>
+    </RecipeElement>
+    <RecipeElement><ID>PREP</ID><Description>Preparation</Description>
+      <RecipeElementType>UnitProcedure</RecipeElementType>
+      <RecipeElement><ID>OP</ID><Description>Check</Description>
+        <RecipeElementType>Operation</RecipeElementType>
+        <RecipeElement><ID>P2</ID><Description>Tank</Description>
+          <Description>Tank T-101 is clean.</Description>
+          <RecipeElementType>Phase</RecipeElementType></RecipeElement>
+      </RecipeElement>
+    </RecipeElement>
+  </MasterRecipe>
+</BatchInformation>
+""".encode()
+
+
+def test_a_foreign_wbf_recipe_imports_in_link_order() -> None:
+    content = import_master_recipe(FOREIGN_WBF)
+
+    assert (content.product, content.title) == ("BUF-A", "Buffer A preparation")
+    assert [unit.id for unit in content.unit_procedures] == ["PREP", "MIX"]
+    stir = content.unit_procedures[1].operations[0].steps[0]
+    assert (stir.instruction, stir.kind) == ("Stir for 10 min.", StepKind.PROCESS_PARAMETER)
+    assert stir.parameters == (
+        ProcessParameter(name="speed", unit="/min", target=Decimal(100),
+                         high_limit=Decimal(120), critical=True),
+    )
+    domain.validate_content(content)
+
+
+VALID = export_master_recipe(record())
+
+
+def _edit(old: bytes, new: bytes) -> bytes:
+    assert VALID.count(old) >= 1, old
+    return VALID.replace(old, new, 1)
+
+
+def _line_of(document: bytes, pattern: bytes) -> int:
+    found = re.search(pattern, document)
+    assert found is not None, pattern
+    return document.count(b"\n", 0, found.start()) + 1
+
+
+@pytest.mark.parametrize(
+    ("document", "at", "problem"),
+    [
+        pytest.param(
+            _edit(b"</Version>", b"</Versoin>"), b"</Versoin>",
+            "not well-formed XML: Opening and ending tag mismatch", id="malformed",
+        ),
+        pytest.param(
+            _edit(b"<Header>", b"<Foo>bar</Foo>\n  <Header>"), b"<Foo>",
+            "element 'Foo' is not expected in 'MasterRecipe'", id="wrong-element",
+        ),
+        pytest.param(
+            _edit(b"<RecipeElementVersion>1</RecipeElementVersion>", b""), b"<Step>",
+            "element 'Step' is incomplete: 'RecipeElementVersion' expected", id="missing-element",
+        ),
+        pytest.param(
+            _edit(b"<RecipeElementType>Phase<", b"<RecipeElementType>Stage<"), b">Stage<",
+            "element 'RecipeElementType': value must be one of", id="bad-enumeration",
+        ),
+        pytest.param(
+            _edit(b"<ValueString>20</ValueString>", b"<ValueString>twenty</ValueString>"),
+            b"<ValueString>twenty",
+            "LowLimit of parameter 'temperature': 'twenty' is not a decimal number",
+            id="bad-decimal",
+        ),
+        pytest.param(
+            _edit(b"<RecipeElementType>Operation<", b"<RecipeElementType>Phase<"),
+            rb"<RecipeElement>\s*<ID>OP1</ID>",
+            "RecipeElement 'OP1' has RecipeElementType 'Phase' where 'Operation' is expected",
+            id="wrong-level",
+        ),
+    ],
+)
+def test_an_invalid_document_is_refused_naming_the_line(
+    document: bytes, at: bytes, problem: str
+) -> None:
+    line = _line_of(document, at)
+    assert refusal(document).startswith(f"document: line {line}: {problem}")
+
+
+def test_a_document_with_no_procedure_structure_is_refused() -> None:
+    bare = f'<MasterRecipe xmlns="{B2MML}">\n  <ID>MR-1</ID>\n</MasterRecipe>'.encode()
+    assert refusal(bare) == (
+        "document: line 1: MasterRecipe 'MR-1' has no procedure structure: "
+        "no UnitProcedure recipe element"
+    )
+
+
+@pytest.mark.parametrize(
+    "document",
+    [b"", b"  \n", b"<Recipe/>", b'<MasterRecipe xmlns="urn:example"><ID>x</ID></MasterRecipe>'],
+)
+def test_an_empty_document_or_unknown_root_is_refused(document: bytes) -> None:
+    assert re.match(r"document: (is empty|line 1: root element)", refusal(document))
+
+
+def test_external_entities_are_refused() -> None:
+    xxe = (
+        b'<?xml version="1.0"?>\n<!DOCTYPE r [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>\n'
+        + f'<MasterRecipe xmlns="{B2MML}"><ID>&xxe;</ID></MasterRecipe>'.encode()
+    )
+    problem = refusal(xxe)
+    assert problem.startswith("document: line 2: Entities are forbidden")
+    assert "root:" not in problem
+
+
+def test_entity_expansion_is_refused() -> None:
+    laughs = "".join(
+        f'  <!ENTITY lol{n} "{f"&lol{n - 1};" * 10 if n else "lol"}">\n' for n in range(9)
+    )
+    bomb = (
+        f'<?xml version="1.0"?>\n<!DOCTYPE lolz [\n{laughs}]>\n'
+        f'<MasterRecipe xmlns="{B2MML}"><ID>&lol8;</ID></MasterRecipe>'
+    ).encode()
+    assert refusal(bomb).startswith("document: line 3: Entities are forbidden")
