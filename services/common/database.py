@@ -7,17 +7,21 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlmodel import Session
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 KERNEL_MIGRATIONS = MIGRATIONS / "kernel"
 IDENTITY_MIGRATIONS = MIGRATIONS / "identity"
+# PostgreSQL: processes starting at once migrate one after the other (SQLite: BEGIN IMMEDIATE).
+MIGRATION_LOCK = text("SELECT pg_advisory_xact_lock(8392292353614376550)")
 
 
 def create_database_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Engine:
     """An engine tuned for one writer and many readers."""
     if not url.startswith("sqlite"):
+        # PostgreSQL: the execution option readonly means nothing to it, so a read session is
+        # a plain READ COMMITTED transaction, which never blocks the writer either.
         return create_engine(url, pool_pre_ping=True)
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
@@ -58,5 +62,7 @@ def migrate(engine: Engine, *locations: Path) -> None:
     config.set_main_option("version_locations", " ".join(str(path) for path in locations))
     config.set_main_option("path_separator", "space")
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(MIGRATION_LOCK)
         config.attributes["connection"] = connection
         command.upgrade(config, "heads")

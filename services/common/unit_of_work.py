@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from google.protobuf import message
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, insert, select, text
 from sqlmodel import Session, col
 
 from services.common.audit import AuditChange, chain_entries, chain_head
@@ -31,6 +31,14 @@ from services.common.tables import AuditEntryRow, OutboxRow, RequestRecordRow
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_BATCH = 256
+# PostgreSQL only: every group transaction first takes this transaction-level advisory lock, so
+# writers on one database (two processes, or two services sharing it) commit one at a time:
+# each reads the chain head only after the one before it committed (READ COMMITTED takes a new
+# snapshot per statement), so the chain never forks, and outbox positions follow commit order.
+# An advisory lock rather than LOCK TABLE audit_entry: it also covers groups that append no
+# audit entry (outbox, inbox), leaves the table to readers and to DDL, and ends with the
+# transaction. SQLite needs none: BEGIN IMMEDIATE already admits one writer at a time.
+CHAIN_LOCK = text("SELECT pg_advisory_xact_lock(8392292353614376549)")  # b"twinline"
 
 
 @dataclass
@@ -190,6 +198,8 @@ class Writer:
             memo: dict[str, Any] = {}
             try:
                 with session.begin():
+                    if self._engine.dialect.name == "postgresql":
+                        session.execute(CHAIN_LOCK)
                     answered = _earlier_answers(session, jobs)
                     requests: list[dict[str, object]] = []
                     for index, job in enumerate(jobs):
@@ -203,7 +213,9 @@ class Writer:
                         except Exception as exc:
                             if not isinstance(exc, DomainError):
                                 log.warning("command failed; retrying it alone", exc_info=exc)
-                            return index, exc
+                            # Raised, not returned: leaving the block by an exception rolls
+                            # the whole group back; a return would commit it.
+                            raise _CommandFailed(index, exc) from exc
                         if job.request is not None:
                             answered[job.request.request_id] = (job.request, results[-1])
                             requests.append(_request_row(job.request, results[-1], now))
@@ -212,6 +224,8 @@ class Writer:
                     if requests:
                         session.execute(INSERT_REQUEST, requests)
                     self._append(session, changes, events, now)
+            except _CommandFailed as failed:
+                return failed.index, failed.error
             except Exception as exc:
                 log.warning("group commit of %d failed", len(jobs), exc_info=exc)
                 return None, exc
@@ -245,6 +259,15 @@ class Writer:
                     for event in events
                 ],
             )
+
+
+class _CommandFailed(Exception):
+    """A command of a group failed: the group is rolled back and split around it."""
+
+    def __init__(self, index: int, error: Exception) -> None:
+        super().__init__(index, error)
+        self.index = index
+        self.error = error
 
 
 INSERT_REQUEST = insert(RequestRecordRow)

@@ -88,3 +88,25 @@ async def test_the_same_request_id_in_one_group_has_one_effect(engine) -> None: 
     assert answers[:5] == [b"call-0"] * 5
     assert isinstance(answers[5], InvalidArgument)
     assert entries(engine) == ["call-0"]
+
+
+async def test_a_failing_command_leaves_nothing_of_its_group_behind(engine) -> None:  # type: ignore[no-untyped-def]
+    def half_written(uow: UnitOfWork) -> bytes:
+        uow.session.execute(
+            text("INSERT INTO inbox VALUES ('half', 's', 1, '2026-11-25T00:00:00.000000Z')")
+        )
+        raise FailedPrecondition("NOPE", "refused after writing")
+
+    writer = Writer(engine, "syracuse")
+    writer.start()
+    try:
+        results = await asyncio.gather(
+            writer.run(audited("before")), writer.run(half_written), writer.run(audited("after")),
+            return_exceptions=True,
+        )
+    finally:
+        await writer.stop()
+    assert isinstance(results[1], FailedPrecondition)
+    assert entries(engine) == ["before", "after"]
+    with read_session(engine) as session:
+        assert session.execute(text("SELECT count(*) FROM inbox")).scalar() == 0
