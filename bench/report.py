@@ -75,22 +75,34 @@ def print_tables(console: Console, results: dict[str, Any], path: Path) -> None:
         f"SQLite synchronous={config['sqlite_synchronous']}"
     )
     throughput = results["mbr_create_throughput"]
+    step_record = results["step_record_throughput"]
     table = Table(
-        title=f"MBR create throughput ({config['concurrency']} in flight, "
-        f"{config['channels']} channel, {config['rounds']} runs of {config['duration_s']:g} s)"
+        title=f"Throughput ({config['concurrency']} in flight, "
+        f"{config['channels']} channel, {config['rounds']} runs of {config['duration_s']:g} s each)"
     )
-    for column in ("server", "req/s", "p50 ms", "p99 ms", "errors", "client cores"):
+    for column in ("server", "req/s", "p50 ms", "p99 ms", "errors", "client cores", "÷ echo"):
         table.add_column(column, justify="left" if column == "server" else "right")
-    for label, key in (("MBR create", "create"), ("bare echo", "echo")):
-        figures = throughput[key]
+    rows = (
+        ("MBR create", throughput["create"], f"{throughput['ratio']:.3f}"),
+        ("step record", step_record["record"], f"{step_record['ratio']:.3f}"),
+        ("bare echo", throughput["echo"], ""),
+    )
+    for label, figures, ratio in rows:
         table.add_row(
             label, f"{figures['requests_per_s']:.0f}", f"{figures['latency'].get('p50_ms', 0):.2f}",
             f"{figures['latency'].get('p99_ms', 0):.2f}", str(sum(figures["errors"].values())),
-            f"{figures['client_cpu_cores']:.2f}",
+            f"{figures['client_cpu_cores']:.2f}", ratio,
         )
+    prepared = step_record["preparation"]
+    ran_out = " [red]— ran out of batches: measured less than asked[/]" if (
+        step_record["ran_out_of_batches"]) else ""
     table.caption = (
         f"ratio create/echo = {throughput['ratio']:.3f} (target ≥ {RATIO_TARGET}) "
-        f"{_verdict(throughput['met'])}"
+        f"{_verdict(throughput['met'])}\n"
+        f"ratio step record/echo = {step_record['ratio']:.3f} (target ≥ {RATIO_TARGET}) "
+        f"{_verdict(step_record['met'])}{ran_out}\n"
+        f"step record: RecordStep of a one-step batch as the MES, one batch per call, "
+        f"{prepared['batches_created']} batches prepared"
     )
     console.print(table)
 
@@ -116,12 +128,13 @@ def print_tables(console: Console, results: dict[str, Any], path: Path) -> None:
 
     cpu = Table(title="CPU (cores, averaged over the measured windows)")
     cpu.add_column("process")
-    windows = [("echo", "echo rounds"), ("create", "create rounds"), ("cross_site", "cross-site")]
+    windows = [("echo", "echo rounds"), ("create", "create rounds"),
+               ("record", "step-record rounds"), ("cross_site", "cross-site")]
     for _, title in windows:
         cpu.add_column(title, justify="right")
     usage = {
         "echo": throughput["echo"]["cpu"], "create": throughput["create"]["cpu"],
-        "cross_site": cross.get("cpu", {}),
+        "record": step_record["record"]["cpu"], "cross_site": cross.get("cpu", {}),
     }
     labels = sorted(
         {label for window in usage.values() for label in window.get("cores_by_process", {})}

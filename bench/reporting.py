@@ -10,6 +10,8 @@ from typing import Any
 
 TOKEN_ENV = "TWINLINE_BENCH_TOKEN"
 VIEW_TOKEN_ENV = "TWINLINE_BENCH_VIEW_TOKEN"
+# The MES integration account, which records steps.
+MES_TOKEN_ENV = "TWINLINE_BENCH_MES_TOKEN"
 MEASURE_START = "measure-start"
 MEASURE_END = "measure-end"
 
