@@ -1,6 +1,11 @@
-"""Fixtures shared by the suite: real nats-servers per site, and the whole two-site system."""
+"""Fixtures shared by the suite: real nats-servers per site, the whole two-site system, and a
+throwaway PostgreSQL server."""
 
 from tests.support.nats_harness import nats_sites, start_nats_sites
+from tests.support.postgres import postgres_database, postgres_server, postgres_url
 from tests.support.stack import stack
 
-__all__ = ["nats_sites", "stack", "start_nats_sites"]
+__all__ = [
+    "nats_sites", "postgres_database", "postgres_server", "postgres_url", "stack",
+    "start_nats_sites",
+]

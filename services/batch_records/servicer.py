@@ -14,7 +14,7 @@ from twinline.common.v1 import signature_pb2
 
 from services.batch_records import batchml, domain, handlers, repository
 from services.batch_records.translate import STATE_FROM_PROTO, content_from_proto, record_to_proto
-from services.common.auth import current_principal, require_home_site, require_role, sign_async
+from services.common.auth import current_principal, signature_from, site_writer
 from services.common.database import read_session
 from services.common.errors import FieldViolation, InvalidArgument, NotFound, Violations
 from services.common.identity import Principal, Role, UserDirectory
@@ -63,22 +63,15 @@ class MasterBatchRecordServicer(api_grpc.MasterBatchRecordServiceServicer):
         self._site = site
 
     def _writer_principal(self, *roles: Role) -> Principal:
-        principal = current_principal()
-        require_role(principal, *roles)
-        require_home_site(principal, self._site.id)
-        return principal
+        return site_writer(self._site.id, *roles)
 
     async def _sign(
         self, principal: Principal, signature: signature_pb2.SignatureInput,
-        meaning: SignatureMeaning, roles: tuple[Role, ...],
+        meaning: SignatureMeaning, roles: tuple[Role, ...], *, reason_required: bool = False,
     ) -> SignatureRecord:
-        if not signature.password:
-            raise InvalidArgument(
-                [FieldViolation("signature.password", "re-enter your password to sign")]
-            )
-        return await sign_async(
-            self._directory, principal, signature.password, meaning, signature.reason,
-            roles=roles,
+        return await signature_from(
+            self._directory, principal, signature, meaning, roles,
+            reason_required=reason_required,
         )
 
     @rpc_method
@@ -220,12 +213,9 @@ class MasterBatchRecordServicer(api_grpc.MasterBatchRecordServiceServicer):
         principal = self._writer_principal(*domain.REVIEWER_ROLES)
         key = _key(request.name)
         _require_etag(request.etag)
-        if not request.signature.reason.strip():
-            raise InvalidArgument(
-                [FieldViolation("signature.reason", "a rejection needs a reason")]
-            )
         signature = await self._sign(
-            principal, request.signature, SignatureMeaning.REJECTED, domain.REVIEWER_ROLES
+            principal, request.signature, SignatureMeaning.REJECTED, domain.REVIEWER_ROLES,
+            reason_required=True,
         )
         return await mutate(
             self._writer, method=SERVICE + "RejectMasterBatchRecord", request=request,

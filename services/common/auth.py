@@ -15,7 +15,7 @@ from datetime import UTC
 from typing import Any
 
 import grpc
-from twinline.common.v1 import auth_pb2, auth_pb2_grpc
+from twinline.common.v1 import auth_pb2, auth_pb2_grpc, signature_pb2
 
 from services.common import errors
 from services.common.clock import Clock, utc_now
@@ -251,3 +251,28 @@ class AuthenticationServicer(auth_pb2_grpc.AuthenticationServiceServicer):
         response = auth_pb2.LoginResponse(access_token=token, user=principal.to_proto())
         response.expire_time.FromDatetime(expires)
         return response
+
+
+def site_writer(site_id: str, *roles: Role) -> Principal:
+    """The caller, if they hold one of ``roles`` and belong to ``site_id``: a principal writes
+    only at its own site's services."""
+    principal = current_principal()
+    require_role(principal, *roles)
+    require_home_site(principal, site_id)
+    return principal
+
+
+async def signature_from(
+    directory: UserDirectory, principal: Principal, given: signature_pb2.SignatureInput,
+    meaning: SignatureMeaning, roles: Sequence[Role], *, reason_required: bool = False,
+) -> SignatureRecord:
+    """An e-signature from what the client sent: the password re-entered, and a reason."""
+    violations = errors.Violations()
+    if not given.password:
+        violations.add("signature.password", "re-enter your password to sign")
+    if reason_required and not given.reason.strip():
+        violations.add("signature.reason", "a reason is required")
+    violations.raise_if_any()
+    return await sign_async(
+        directory, principal, given.password, meaning, given.reason, roles=roles
+    )

@@ -205,21 +205,24 @@ class UserDirectory:
                 sa.select(app_user.c.username).where(app_user.c.username == username)
             ).first()
             if exists is not None:
-                raise errors.AlreadyExists(
-                    "USER_EXISTS", f"user {username} already exists", username=username
+                raise _user_exists(username)
+            try:
+                connection.execute(
+                    app_user.insert().values(
+                        username=username,
+                        printed_name=printed_name.strip(),
+                        password_hash=password_hash,
+                        roles=",".join(sorted(role_set)),
+                        home_site=home_site,
+                        active=True,
+                        created_time=now,
+                        password_changed_time=now,
+                    )
                 )
-            connection.execute(
-                app_user.insert().values(
-                    username=username,
-                    printed_name=printed_name.strip(),
-                    password_hash=password_hash,
-                    roles=",".join(sorted(role_set)),
-                    home_site=home_site,
-                    active=True,
-                    created_time=now,
-                    password_changed_time=now,
-                )
-            )
+            except sa.exc.IntegrityError:
+                # PostgreSQL: an add of the same name committed after the check above (SQLite's
+                # BEGIN IMMEDIATE lets no other writer in between).
+                raise _user_exists(username) from None
         log.info("user %s added at %s with roles %s", username, home_site, sorted(role_set))
         return UserAccount(username, printed_name.strip(), role_set, home_site, True, now, now)
 
@@ -307,6 +310,12 @@ class UserDirectory:
             )
         if result.rowcount == 0:
             raise errors.NotFound("USER_NOT_FOUND", f"no user {username}", username=username)
+
+
+def _user_exists(username: str) -> errors.AlreadyExists:
+    return errors.AlreadyExists(
+        "USER_EXISTS", f"user {username} already exists", username=username
+    )
 
 
 def _check_password(password: str, violations: errors.Violations) -> None:

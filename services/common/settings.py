@@ -24,7 +24,8 @@ class Settings(BaseSettings):
     nats_url: str = "nats://127.0.0.1:4222"
     grpc_host: str = "127.0.0.1"
     grpc_port: int = 50051
-    # Empty: SQLite (WAL) at <data_dir>/<site>/<service>.db. A postgresql+psycopg:// URL switches.
+    # Empty: SQLite (WAL) at <data_dir>/<site>/<service>.db. A postgresql+psycopg:// URL switches;
+    # "{service}" in it is replaced by the service's name (one database per service).
     database_url: str = ""
     # The site's user directory (shared by the site's services). Empty: SQLite beside the others.
     identity_database_url: str = ""
@@ -54,8 +55,9 @@ class Settings(BaseSettings):
         return path
 
     def database_url_for(self, service: str) -> str:
+        """Each service has its own database: ``{service}`` in the URL names it."""
         if self.database_url:
-            return self.database_url
+            return self.database_url.replace("{service}", service)
         return f"sqlite:///{self.site_dir() / f'{service}.db'}"
 
     def identity_url(self) -> str:

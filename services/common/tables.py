@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import BigInteger
 from sqlmodel import Field, SQLModel
 
 
@@ -40,7 +41,7 @@ class InboxRow(SQLModel, table=True):
 
     event_id: str = Field(primary_key=True)
     subject: str
-    stream_sequence: int
+    stream_sequence: int = Field(sa_type=BigInteger)
     handled_time: str
 
 

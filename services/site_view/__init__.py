@@ -1,1 +1,2 @@
-"""SiteViewService: each site's read-only view of the master batch records of every site."""
+"""SiteViewService: each site's read-only view of the master batch records and the executed
+batches of every site."""

@@ -1,4 +1,5 @@
-"""The rules of the replica: which state of a record version the view keeps, and how far it is.
+"""The rules of the replica: which state of a record version or of a batch the view keeps, and
+how far it is.
 
 Pure: no database, no bus, no clock. Events arrive at least once and, across the sourcing of
 two streams, not necessarily in the order they were made; these rules make that harmless.
@@ -8,6 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Protocol
+
+
+class Revised(Protocol):
+    """Anything replicated that its home site counts the changes of."""
+
+    @property
+    def revision(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -32,7 +41,25 @@ def revision_of(etag: str, version: int) -> int:
     return int(revision_text)
 
 
-def supersedes(incoming: ReplicaVersion, stored: ReplicaVersion | None) -> bool:
+@dataclass(frozen=True)
+class ReplicaBatch:
+    """What the view knows of one executed batch."""
+
+    batch_id: str
+    home_site: str
+    state: str
+    # Counts the changes of the batch at its home site; the etag is this number in decimal.
+    revision: int
+
+
+def batch_revision_of(etag: str) -> int:
+    """The revision a batch's etag "<revision>" carries; ValueError if the etag is not one."""
+    if not etag.isascii() or not etag.isdigit():
+        raise ValueError(f"etag {etag!r} is not a decimal revision")
+    return int(etag)
+
+
+def supersedes(incoming: Revised, stored: Revised | None) -> bool:
     """True if ``incoming`` is newer than what the view holds and so replaces it.
 
     Only a higher revision wins: a redelivered or late event carries the same or a lower one,

@@ -162,7 +162,7 @@ class SiteViewConsumer:
         done = []
         for msg, item in batch:
             try:
-                await self._writer.run(functools.partial(handlers.apply_events, batch=[item]))
+                await self._writer.run(functools.partial(handlers.apply_events, events=[item]))
                 done.append(msg)
             except Exception:
                 log.exception(

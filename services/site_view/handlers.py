@@ -1,12 +1,14 @@
-"""The one use case of the site view: take in a batch of events from the site's stream."""
+"""The one use case of the site view: take in a fetched batch of events from the site's stream."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
+from twinline.batchrecords.v1 import batch_pb2
 from twinline.batchrecords.v1 import master_batch_record_pb2 as pb
+from twinline.events.v1 import batch_events_pb2 as batch_events
 from twinline.events.v1 import master_batch_record_events_pb2 as mbr_events
 
 from services.batch_records.domain import version_key
@@ -16,7 +18,13 @@ from services.common.events import ReceivedEvent
 from services.common.inbox import new_events
 from services.common.unit_of_work import UnitOfWork
 from services.site_view import domain
-from services.site_view.tables import ReplicaMasterBatchRecordRow, WatermarkRow
+from services.site_view.tables import (
+    ReplicaBatchMaterialRow,
+    ReplicaBatchRow,
+    ReplicaMasterBatchRecordRow,
+    WatermarkRow,
+)
+from services.site_view.translate import batch_state_text
 
 REPLICA = ReplicaMasterBatchRecordRow.__table__  # type: ignore[attr-defined]
 UPDATE_REPLICA = (
@@ -28,26 +36,51 @@ UPDATE_REPLICA = (
     )})
 )
 
+BATCH = ReplicaBatchRow.__table__  # type: ignore[attr-defined]
+BATCH_MATERIAL = ReplicaBatchMaterialRow.__table__  # type: ignore[attr-defined]
+UPDATE_BATCH = (
+    update(BATCH)
+    .where(BATCH.c.batch_id == bindparam("row_batch_id"))
+    .values({column: bindparam(column) for column in (
+        "home_site", "state", "revision", "master_batch_record", "document",
+        "last_event_time", "stream_sequence",
+    )})
+)
+
 # Every master batch record event carries the record's full state after the change.
 REPLICATED_EVENT_TYPES = frozenset(
     message.full_name for message in mbr_events.DESCRIPTOR.message_types_by_name.values()
 )
+# Every batch event but the equipment register's carries the batch's full state after the
+# change; the equipment register is not part of the view.
+BATCH_EVENT_TYPES = frozenset(
+    message.full_name
+    for message in batch_events.DESCRIPTOR.message_types_by_name.values()
+    if "batch" in message.fields_by_name
+)
+# Longest batch id the replica's key column holds.
+MAX_BATCH_ID = 64
 
 
 @dataclass(frozen=True)
 class ReplicaEvent:
-    """An event read from the stream, with the record version it carries (if it carries one)."""
+    """An event read from the stream, with the record version or the batch it carries (if
+    it carries one)."""
 
     event: ReceivedEvent
     record: pb.MasterBatchRecord | None = None
     replica: domain.ReplicaVersion | None = None
+    batch: batch_pb2.Batch | None = None
+    replica_batch: domain.ReplicaBatch | None = None
 
 
 def replica_event(event: ReceivedEvent) -> ReplicaEvent:
-    """The record version an event carries; ValueError if it carries a malformed one.
+    """The record version or batch an event carries; ValueError if it carries a malformed one.
 
     Events of other kinds still move their site's watermark: the view has seen that far.
     """
+    if event.event_type in BATCH_EVENT_TYPES:
+        return _batch_event(event)
     if event.event_type not in REPLICATED_EVENT_TYPES:
         return ReplicaEvent(event)
     record: pb.MasterBatchRecord = event.payload.master_batch_record  # type: ignore[attr-defined]
@@ -65,26 +98,56 @@ def replica_event(event: ReceivedEvent) -> ReplicaEvent:
     return ReplicaEvent(event, record, replica)
 
 
-def apply_events(uow: UnitOfWork, batch: Sequence[ReplicaEvent]) -> int:
+def _batch_event(event: ReceivedEvent) -> ReplicaEvent:
+    batch: batch_pb2.Batch = event.payload.batch  # type: ignore[attr-defined]
+    if not batch.batch_id or not batch.home_site:
+        raise ValueError(f"{event.subject} {event.event_id}: the batch has no id/site")
+    if len(batch.batch_id) > MAX_BATCH_ID:
+        raise ValueError(f"{event.subject} {event.event_id}: batch id longer than {MAX_BATCH_ID}")
+    replica = domain.ReplicaBatch(
+        batch_id=batch.batch_id,
+        home_site=batch.home_site,
+        state=batch_state_text(batch.state),
+        revision=domain.batch_revision_of(batch.etag),
+    )
+    return ReplicaEvent(event, batch=batch, replica_batch=replica)
+
+
+def apply_events(uow: UnitOfWork, events: Sequence[ReplicaEvent]) -> int:
     """Takes in each event not handled before; returns how many were new.
 
-    Reads and writes per batch, not per event: one inbox query, one query of the stored
-    revisions, one write per changed record version and per origin site.
+    Reads and writes per fetched batch of events, not per event: one inbox query, one query
+    of the stored revisions per kind of replica, one write per changed record version or
+    batch and per origin site.
     """
-    fresh = new_events(uow, batch, lambda item: item.event)
+    # All or nothing on its own: the Writer's group commit keeps what a failed command wrote
+    # before it raised, and then the inbox would hold these events as handled with part of the
+    # replica missing, which no redelivery could ever repair.
+    with uow.session.begin_nested():
+        return _apply_events(uow, events)
+
+
+def _apply_events(uow: UnitOfWork, events: Sequence[ReplicaEvent]) -> int:
+    fresh = new_events(uow, events, lambda item: item.event)
     if not fresh:
         return 0
     _advance_watermarks(uow, fresh)
     newest: dict[str, ReplicaEvent] = {}
+    newest_batches: dict[str, ReplicaEvent] = {}
     for item in fresh:
-        if item.replica is None:
-            continue
-        key = version_key(item.replica.record_id, item.replica.version)
-        held = newest.get(key)
-        if held is None or domain.supersedes(item.replica, held.replica):
-            newest[key] = item
+        if item.replica is not None:
+            key = version_key(item.replica.record_id, item.replica.version)
+            held = newest.get(key)
+            if held is None or domain.supersedes(item.replica, held.replica):
+                newest[key] = item
+        elif item.replica_batch is not None:
+            held = newest_batches.get(item.replica_batch.batch_id)
+            if held is None or domain.supersedes(item.replica_batch, held.replica_batch):
+                newest_batches[item.replica_batch.batch_id] = item
     if newest:
         _apply_records(uow, newest)
+    if newest_batches:
+        _apply_batches(uow, newest_batches)
     return len(fresh)
 
 
@@ -122,6 +185,59 @@ def _apply_records(uow: UnitOfWork, newest: dict[str, ReplicaEvent]) -> None:
         uow.session.execute(insert(REPLICA), inserts)
     if updates:
         uow.session.execute(UPDATE_REPLICA, updates)
+
+
+def _apply_batches(uow: UnitOfWork, newest: dict[str, ReplicaEvent]) -> None:
+    stored = {
+        row.batch_id: domain.ReplicaBatch(
+            batch_id=row.batch_id, home_site=row.home_site, state=row.state,
+            revision=row.revision,
+        )
+        for row in uow.session.execute(
+            select(BATCH.c.batch_id, BATCH.c.home_site, BATCH.c.state, BATCH.c.revision)
+            .where(BATCH.c.batch_id.in_(list(newest)))
+        )
+    }
+    inserts, updates, materials = [], [], []
+    for batch_id, item in newest.items():
+        assert item.replica_batch is not None and item.batch is not None
+        if not domain.supersedes(item.replica_batch, stored.get(batch_id)):
+            continue  # stale or repeated: the view already holds this state or a newer one
+        values = {
+            "home_site": item.replica_batch.home_site, "state": item.replica_batch.state,
+            "revision": item.replica_batch.revision,
+            "master_batch_record": item.batch.master_batch_record,
+            "document": item.batch.SerializeToString(deterministic=True),
+            "last_event_time": to_text(item.event.time),
+            "stream_sequence": item.event.stream_sequence,
+        }
+        if batch_id in stored:
+            updates.append({"row_batch_id": batch_id, **values})
+        else:
+            inserts.append({"batch_id": batch_id, **values})
+        materials += _material_rows(item.batch)
+    if inserts:
+        uow.session.execute(insert(BATCH), inserts)
+    if updates:
+        uow.session.execute(UPDATE_BATCH, updates)
+        # A newer revision may have dropped or corrected an addition: its lots are rewritten.
+        changed = [update["row_batch_id"] for update in updates]
+        uow.session.execute(delete(BATCH_MATERIAL).where(BATCH_MATERIAL.c.batch_id.in_(changed)))
+    if materials:
+        uow.session.execute(insert(BATCH_MATERIAL), materials)
+
+
+def _material_rows(batch: batch_pb2.Batch) -> list[dict[str, object]]:
+    """The genealogy rows of a batch: each lot added, in recipe then recorded order."""
+    additions = [(step.step_id, added) for step in batch.steps for added in step.materials]
+    return [
+        {
+            "batch_id": batch.batch_id, "line": line, "home_site": batch.home_site,
+            "step_id": step_id, "material": added.material, "lot_id": added.lot_id,
+            "quantity": added.quantity.value, "unit": added.quantity.unit,
+        }
+        for line, (step_id, added) in enumerate(additions)
+    ]
 
 
 def _advance_watermarks(uow: UnitOfWork, fresh: Sequence[ReplicaEvent]) -> None:

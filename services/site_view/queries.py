@@ -6,16 +6,24 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, tuple_
 from sqlmodel import Session, col
+from twinline.batchrecords.v1 import batch_pb2
 from twinline.batchrecords.v1 import master_batch_record_pb2 as pb
 
 from services.batch_records.domain import version_key
 from services.common.errors import NotFound
 from services.site_view import domain
 from services.site_view.handlers import watermark_of
-from services.site_view.tables import ReplicaMasterBatchRecordRow, WatermarkRow
+from services.site_view.tables import (
+    ReplicaBatchMaterialRow,
+    ReplicaBatchRow,
+    ReplicaMasterBatchRecordRow,
+    WatermarkRow,
+)
 
 # Where a page ends: (home site, record id, version) of its last record.
 Position = tuple[str, str, int]
+# Where a page of batches ends: (home site, batch id) of its last batch.
+BatchPosition = tuple[str, str]
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,73 @@ def page(
     return [
         ((row.home_site, row.record_id, row.version), pb.MasterBatchRecord.FromString(row.document))
         for row in session.execute(query).scalars()
+    ]
+
+
+@dataclass(frozen=True)
+class BatchFilter:
+    site: str = ""  # home site; empty: all
+    state: str = ""  # as the replica stores it, "in_progress"; empty: all
+
+
+@dataclass(frozen=True)
+class LotConsumption:
+    """One addition of a lot to a step of a batch, with the batch's state."""
+
+    batch_id: str
+    home_site: str
+    step_id: str
+    material: str
+    quantity: str  # decimal, as recorded
+    unit: str
+    batch_state: str
+
+
+def get_batch(session: Session, batch_id: str) -> batch_pb2.Batch:
+    row = session.get(ReplicaBatchRow, batch_id)
+    if row is None:
+        raise NotFound(
+            "BATCH_NOT_FOUND", f"this site's view holds no batches/{batch_id}", batchId=batch_id
+        )
+    return batch_pb2.Batch.FromString(row.document)
+
+
+def batch_page(
+    session: Session, filters: BatchFilter, *, after: BatchPosition | None, size: int
+) -> list[tuple[BatchPosition, bytes]]:
+    """Up to ``size`` batches after ``after``, by home site and batch id, as stored (the
+    serialized Batch), so that the caller can weigh them before decoding."""
+    replica = ReplicaBatchRow
+    order = (col(replica.home_site), col(replica.batch_id))
+    query = select(col(replica.home_site), col(replica.batch_id), col(replica.document))
+    query = query.order_by(*order).limit(size)
+    if filters.site:
+        query = query.where(col(replica.home_site) == filters.site)
+    if filters.state:
+        query = query.where(col(replica.state) == filters.state)
+    if after is not None:
+        query = query.where(tuple_(*order) > tuple_(*after))
+    return [
+        ((home_site, batch_id), document)
+        for home_site, batch_id, document in session.execute(query)
+    ]
+
+
+def lot_consumptions(session: Session, lot_id: str) -> list[LotConsumption]:
+    """Every addition of the lot to a step of a batch the view holds, of any site."""
+    material, batch = ReplicaBatchMaterialRow, ReplicaBatchRow
+    query = (
+        select(material, col(batch.state))
+        .join(batch, col(batch.batch_id) == col(material.batch_id))
+        .where(col(material.lot_id) == lot_id)
+        .order_by(col(material.home_site), col(material.batch_id), col(material.line))
+    )
+    return [
+        LotConsumption(
+            batch_id=row.batch_id, home_site=row.home_site, step_id=row.step_id,
+            material=row.material, quantity=row.quantity, unit=row.unit, batch_state=state,
+        )
+        for row, state in session.execute(query)
     ]
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 import grpc
 from google.protobuf import duration_pb2, timestamp_pb2
 from sqlalchemy import Engine
+from twinline.batchrecords.v1 import batch_pb2
+from twinline.common.v1 import quantity_pb2
 from twinline.siteview.v1 import site_view_service_pb2 as api
 from twinline.siteview.v1 import site_view_service_pb2_grpc as api_grpc
 
@@ -19,9 +22,15 @@ from services.common.paging import decode_token, encode_token, page_size_of
 from services.common.rpc import rpc_method
 from services.common.sites import SiteRegistry
 from services.site_view import domain, queries
+from services.site_view.translate import batch_state_text, batch_state_value
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
+# A page of batches stops before this many bytes of batches (each holds its control recipe),
+# well under gRPC's default 4 MiB message limit; it always holds at least one batch.
+MAX_BATCH_PAGE_BYTES = 3 * 1024 * 1024
+# The view does not judge the home site's numbering; it only needs a plain id.
+BATCH_NAME = re.compile(r"^batches/(?P<batch_id>[A-Za-z0-9][A-Za-z0-9._-]{0,63})$")
 
 
 def _position(token: str) -> queries.Position | None:
@@ -35,6 +44,45 @@ def _position(token: str) -> queries.Position | None:
     ):
         return position[0], position[1], position[2]
     raise InvalidArgument([FieldViolation("page_token", "is not a token from a previous response")])
+
+
+def _batch_position(token: str) -> queries.BatchPosition | None:
+    if not token:
+        return None
+    position = decode_token(token)
+    if (
+        isinstance(position, list) and len(position) == 2
+        and all(isinstance(part, str) for part in position)
+    ):
+        return position[0], position[1]
+    raise InvalidArgument([FieldViolation("page_token", "is not a token from a previous response")])
+
+
+def _batch_id(name: str) -> str:
+    match = BATCH_NAME.match(name)
+    if match is None:
+        raise InvalidArgument([FieldViolation("name", "must look like batches/SYR-B-2026-00042")])
+    return match["batch_id"]
+
+
+def _within_budget(found: list[tuple[queries.BatchPosition, bytes]], size: int) -> int:
+    """How many of ``found`` (at most ``size``) fit in one page's byte budget; at least one."""
+    taken, weight = 0, 0
+    for _, document in found[:size]:
+        weight += len(document)
+        if taken and weight > MAX_BATCH_PAGE_BYTES:
+            break
+        taken += 1
+    return taken
+
+
+def _consumption_to_proto(consumption: queries.LotConsumption) -> api.LotConsumption:
+    return api.LotConsumption(
+        batch=f"batches/{consumption.batch_id}", home_site=consumption.home_site,
+        step_id=consumption.step_id, material=consumption.material,
+        quantity=quantity_pb2.Quantity(value=consumption.quantity, unit=consumption.unit),
+        batch_state=batch_state_value(consumption.batch_state),
+    )
 
 
 def _watermark_to_proto(mark: domain.Watermark, now: datetime) -> api.Watermark:
@@ -91,6 +139,50 @@ class SiteViewServicer(api_grpc.SiteViewServiceServicer):
         with read_session(self._engine) as session:
             record = queries.get(session, record_id, version)
         return api.GetMasterBatchRecordResponse(master_batch_record=record)
+
+    @rpc_method
+    async def ListBatches(
+        self, request: api.ListBatchesRequest, context: grpc.aio.ServicerContext
+    ) -> api.ListBatchesResponse:
+        current_principal()
+        size = page_size_of(request.page_size, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
+        after = _batch_position(request.page_token)
+        state = "" if request.state == batch_pb2.BATCH_STATE_UNSPECIFIED else (
+            batch_state_text(request.state)
+        )
+        filters = queries.BatchFilter(site=request.site, state=state)
+        with read_session(self._engine) as session:
+            found = queries.batch_page(session, filters, after=after, size=size + 1)
+        taken = _within_budget(found, size)
+        response = api.ListBatchesResponse(
+            batches=[batch_pb2.Batch.FromString(document) for _, document in found[:taken]]
+        )
+        if len(found) > taken:
+            response.next_page_token = encode_token(list(found[taken - 1][0]))
+        return response
+
+    @rpc_method
+    async def GetBatch(
+        self, request: api.GetBatchRequest, context: grpc.aio.ServicerContext
+    ) -> api.GetBatchResponse:
+        current_principal()
+        batch_id = _batch_id(request.name)
+        with read_session(self._engine) as session:
+            batch = queries.get_batch(session, batch_id)
+        return api.GetBatchResponse(batch=batch)
+
+    @rpc_method
+    async def ListBatchesConsumingLot(
+        self, request: api.ListBatchesConsumingLotRequest, context: grpc.aio.ServicerContext
+    ) -> api.ListBatchesConsumingLotResponse:
+        current_principal()
+        if not request.lot_id:
+            raise InvalidArgument([FieldViolation("lot_id", "is required")])
+        with read_session(self._engine) as session:
+            found = queries.lot_consumptions(session, request.lot_id)
+        return api.ListBatchesConsumingLotResponse(
+            consumptions=[_consumption_to_proto(consumption) for consumption in found]
+        )
 
     @rpc_method
     async def ListWatermarks(

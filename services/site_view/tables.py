@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import BigInteger
 from sqlmodel import Field, SQLModel
 
 
@@ -19,7 +20,7 @@ class ReplicaMasterBatchRecordRow(SQLModel, table=True):
     # The MasterBatchRecord proto as the last applied event carried it: what Get returns.
     document: bytes
     last_event_time: str
-    stream_sequence: int
+    stream_sequence: int = Field(sa_type=BigInteger)
 
 
 class WatermarkRow(SQLModel, table=True):
@@ -29,5 +30,41 @@ class WatermarkRow(SQLModel, table=True):
 
     site: str = Field(primary_key=True)
     last_event_time: str | None = None
-    stream_sequence: int = 0
-    events_applied: int = 0
+    stream_sequence: int = Field(default=0, sa_type=BigInteger)
+    events_applied: int = Field(default=0, sa_type=BigInteger)
+
+
+class ReplicaBatchRow(SQLModel, table=True):
+    """The newest known state of one executed batch of any site."""
+
+    __tablename__ = "replica_batch"
+
+    batch_id: str = Field(primary_key=True)  # "SYR-B-2026-00042"
+    home_site: str
+    state: str  # "in_progress"; "unknown_<n>" for a state of a newer release
+    revision: int = Field(sa_type=BigInteger)
+    master_batch_record: str  # "masterBatchRecords/SYR-MBR-000001/versions/2"
+    # The Batch proto as the last applied event carried it: what Get and List return.
+    document: bytes
+    last_event_time: str
+    stream_sequence: int = Field(sa_type=BigInteger)
+
+
+class ReplicaBatchMaterialRow(SQLModel, table=True):
+    """One material lot added in a step of a replicated batch, as of the batch's newest state.
+
+    Rewritten with its batch: the rows of a batch always come from one revision of it.
+    """
+
+    __tablename__ = "replica_batch_material"
+
+    batch_id: str = Field(primary_key=True)
+    # Order of the addition in the batch (recipe order of steps, then recorded order).
+    line: int = Field(primary_key=True)
+    home_site: str
+    step_id: str
+    material: str
+    lot_id: str
+    # Decimal as recorded, as text; with its UCUM unit.
+    quantity: str
+    unit: str

@@ -1,15 +1,17 @@
 """The site view's consumer on a real nats-server and a SQLite file: latest state, exactly-once
-application, poison messages, restarts; and its gRPC servicer on a real grpc.aio server."""
+application, poison messages, restarts; its gRPC servicer on a real grpc.aio server; and the
+executed batches read through both — steps, exceptions, deviations and lot genealogy."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
 import grpc
@@ -19,7 +21,11 @@ import pytest_asyncio
 from google.protobuf import message
 from nats.aio.client import Client
 from sqlalchemy import Engine, func, select
+from twinline.batchrecords.v1 import batch_pb2 as batch_pb
+from twinline.batchrecords.v1 import equipment_service_pb2
 from twinline.batchrecords.v1 import master_batch_record_pb2 as pb
+from twinline.common.v1 import quantity_pb2, signature_pb2
+from twinline.events.v1 import batch_events_pb2 as batch_events
 from twinline.events.v1 import master_batch_record_events_pb2 as mbr_events
 from twinline.siteview.v1 import site_view_service_pb2 as api
 from twinline.siteview.v1 import site_view_service_pb2_grpc as api_grpc
@@ -42,11 +48,11 @@ from services.common.subjects import event_subject, stream_name
 from services.common.tables import InboxRow
 from services.common.tokens import TokenIssuer
 from services.common.unit_of_work import Writer
-from services.site_view import handlers, queries
+from services.site_view import handlers, queries, servicer
 from services.site_view.__main__ import MIGRATIONS
 from services.site_view.events import CONSUMER_NAME, SiteViewConsumer
 from services.site_view.servicer import SiteViewServicer
-from services.site_view.tables import ReplicaMasterBatchRecordRow, WatermarkRow
+from services.site_view.tables import ReplicaBatchRow, ReplicaMasterBatchRecordRow, WatermarkRow
 from tests.support.waiting import wait_until
 
 if TYPE_CHECKING:
@@ -279,6 +285,7 @@ async def test_a_new_consumer_process_resumes_where_the_last_one_stopped(view: V
 # The servicer, on events applied straight through the handler (the two-site flow is e2e).
 
 Metadata = tuple[tuple[str, str], ...]
+ViewClient = tuple[api_grpc.SiteViewServiceStub, Metadata]
 SECRET = "site-view-integration-secret-" + "x" * 32
 counter = itertools.count(1)
 
@@ -288,7 +295,7 @@ def received(event: OutboxEvent) -> ReceivedEvent:
 
 
 @pytest_asyncio.fixture
-async def stub(tmp_path: Path) -> AsyncIterator[tuple[api_grpc.SiteViewServiceStub, Metadata]]:
+async def stub(tmp_path: Path) -> AsyncIterator[ViewClient]:
     engine = create_database_engine(f"sqlite:///{tmp_path / 'site_view.db'}")
     migrate(engine, KERNEL_MIGRATIONS, MIGRATIONS)
     writer = Writer(engine, SITE)
@@ -306,6 +313,17 @@ async def stub(tmp_path: Path) -> AsyncIterator[tuple[api_grpc.SiteViewServiceSt
     )
     batch = [handlers.replica_event(received(event)) for event in events]
     await writer.run(lambda uow: handlers.apply_events(uow, batch))
+    try:
+        async with serving(engine) as client:
+            yield client
+    finally:
+        await writer.stop()
+        engine.dispose()
+
+
+@asynccontextmanager
+async def serving(engine: Engine) -> AsyncIterator[ViewClient]:
+    """The real servicer on a grpc.aio server over ``engine``, and a client with a token."""
     issuer = TokenIssuer(SECRET, ttl_seconds=600)
     server = grpc.aio.server(interceptors=[AuthInterceptor(issuer)])
     api_grpc.add_SiteViewServiceServicer_to_server(
@@ -322,8 +340,6 @@ async def stub(tmp_path: Path) -> AsyncIterator[tuple[api_grpc.SiteViewServiceSt
     finally:
         await channel.close()
         await server.stop(None)
-        await writer.stop()
-        engine.dispose()
 
 
 async def test_servicer_lists_gets_and_reports_watermarks(
@@ -372,3 +388,321 @@ async def test_servicer_lists_gets_and_reports_watermarks(
     with pytest.raises(grpc.aio.AioRpcError) as anonymous:
         await client.ListWatermarks(api.ListWatermarksRequest())
     assert anonymous.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+# Executed batches: the same consumer and servicer, the batch events of issue 3.
+
+BATCH_ID = "SYR-B-2026-00042"
+MASTER = "masterBatchRecords/SYR-MBR-000001/versions/2"
+TCEP, BUFFER, BUFFER_CORRECTED, MAB = "L-2026-0113", "L-2026-0200", "L-2026-0201", "L-2026-0300"
+
+
+def quantity(value: str, unit: str) -> quantity_pb2.Quantity:
+    return quantity_pb2.Quantity(value=value, unit=unit)
+
+
+def signed(
+    signer: str, meaning: signature_pb2.SignatureMeaning.ValueType
+) -> signature_pb2.Signature:
+    return signature_pb2.Signature(signer=signer, printed_name=signer.title(), meaning=meaning)
+
+
+def step(
+    step_id: str, *lots: tuple[str, str, str, str], verified: bool = False
+) -> batch_pb.StepExecution:
+    """A step executed by syr.op, adding each (material, lot, value, unit)."""
+    return batch_pb.StepExecution(
+        step_id=step_id,
+        status=batch_pb.STEP_STATUS_COMPLETE if verified else batch_pb.STEP_STATUS_EXECUTED,
+        materials=[
+            batch_pb.MaterialAddition(material=material, lot_id=lot, quantity=quantity(value, unit))
+            for material, lot, value, unit in lots
+        ],
+        executed=signed("syr.op", signature_pb2.SIGNATURE_MEANING_EXECUTED),
+        verified=signed("syr.op2", signature_pb2.SIGNATURE_MEANING_VERIFIED) if verified else None,
+    )
+
+
+def batch_at(
+    revision: int, state: batch_pb.BatchState.ValueType, steps: list[batch_pb.StepExecution], *,
+    batch_id: str = BATCH_ID, home_site: str = SITE,
+    exceptions: Sequence[batch_pb.BatchException] = (),
+    deviations: Sequence[batch_pb.Deviation] = (),
+) -> batch_pb.Batch:
+    return batch_pb.Batch(
+        name=f"batches/{batch_id}", batch_id=batch_id, home_site=home_site,
+        master_batch_record=MASTER, state=state, steps=steps, exceptions=exceptions,
+        deviations=deviations, planned_quantity=quantity("200", "L"), etag=str(revision),
+    )
+
+
+def batch_event(payload: message.Message, suffix: str, time: datetime) -> OutboxEvent:
+    found: batch_pb.Batch = payload.batch  # type: ignore[attr-defined]
+    return new_event(
+        subject=event_subject(found.home_site, "batchrecords", "batch", suffix), payload=payload,
+        source=f"twinline/{found.home_site}/batch_records", ce_subject=found.name, time=time,
+    )
+
+
+def batch_created(found: batch_pb.Batch, time: datetime = T0) -> OutboxEvent:
+    return batch_event(batch_events.BatchCreated(batch=found), "created", time)
+
+
+def step_recorded(found: batch_pb.Batch, time: datetime) -> OutboxEvent:
+    step_ids = [found.steps[-1].step_id] if found.steps else []
+    payload = batch_events.BatchStepRecorded(batch=found, step_ids=step_ids)
+    return batch_event(payload, "step_recorded", time)
+
+
+EXCEPTION = batch_pb.BatchException(
+    id="EX-1", kind=batch_pb.EXCEPTION_KIND_OUT_OF_LIMITS, severity=batch_pb.SEVERITY_MAJOR,
+    step_id="S2",
+    description="temperature 36 Cel outside 20..30 Cel (critical process parameter)",
+)
+
+
+def deviation(investigation: str = "") -> batch_pb.Deviation:
+    return batch_pb.Deviation(
+        id="DEV-1", classification=batch_pb.SEVERITY_MAJOR, title="Conjugation over temperature",
+        exception_ids=["EX-1"], investigation=investigation, state=batch_pb.DEVIATION_STATE_OPEN,
+    )
+
+
+TCEP_ADDED = ("TCEP-0.5M", TCEP, "12.5", "mL")
+BUFFER_ADDED = ("PBS", BUFFER, "150", "L")
+MAB_ADDED = ("MAB-7", MAB, "4.000", "kg")
+REVISIONS = {
+    1: batch_at(1, batch_pb.BATCH_STATE_CREATED, []),
+    2: batch_at(2, batch_pb.BATCH_STATE_IN_PROGRESS, [step("S1", TCEP_ADDED, BUFFER_ADDED)]),
+    3: batch_at(
+        3, batch_pb.BATCH_STATE_ON_HOLD,
+        [step("S1", TCEP_ADDED, BUFFER_ADDED), step("S2", MAB_ADDED)],
+        exceptions=[EXCEPTION], deviations=[deviation()],
+    ),
+    # The buffer addition of S1 now names another lot: the view must forget the first one.
+    4: batch_at(
+        4, batch_pb.BATCH_STATE_ON_HOLD,
+        [step("S1", TCEP_ADDED, ("PBS", BUFFER_CORRECTED, "150", "L"), verified=True),
+         step("S2", MAB_ADDED)],
+        exceptions=[EXCEPTION], deviations=[deviation("chiller setpoint drift")],
+    ),
+}
+
+
+async def test_songdo_reads_the_newest_batch_and_its_genealogy(view: View) -> None:
+    first = batch_created(REVISIONS[1])
+    newest = batch_event(
+        batch_events.BatchDeviationChanged(batch=REVISIONS[4], deviation_id="DEV-1"),
+        "deviation_updated", T0 + timedelta(minutes=3),
+    )
+    equipment = new_event(
+        subject=event_subject(SITE, "batchrecords", "equipment", "set"),
+        payload=batch_events.EquipmentSet(
+            equipment=equipment_service_pb2.Equipment(equipment_id="R-201")
+        ),
+        source=f"twinline/{SITE}/batch_records", ce_subject="equipment/R-201",
+        time=T0 + timedelta(minutes=4),
+    )
+    second = step_recorded(REVISIONS[2], T0 + timedelta(minutes=1))
+    # Applied in steps, so that each newer or older revision meets a stored one (within one
+    # fetch the newest wins before anything is stored).
+    await view.publish(first)
+    await view.applied_through(await view.publish(second))
+    newest_sequence = await view.publish(newest)
+    # The same event again, as a relay retrying after the duplicate window would publish it.
+    await view.publish(second, msg_id=str(uuid4()))
+    await view.applied_through(newest_sequence)  # and nothing left pending: the copy too
+    # Arrives after revision 4 (sourcing across sites does not keep order): must not win, nor
+    # bring back the buffer lot that revision 4 no longer has.
+    await view.publish(step_recorded(REVISIONS[3], T0 + timedelta(minutes=2)))
+    last = await view.publish(equipment)
+    await view.applied_through(last)
+
+    async with serving(view.engine) as (client, auth):
+        got = (await client.GetBatch(
+            api.GetBatchRequest(name=f"batches/{BATCH_ID}"), metadata=auth
+        )).batch
+        listed = await client.ListBatches(api.ListBatchesRequest(), metadata=auth)
+        consumed = {
+            lot: (await client.ListBatchesConsumingLot(
+                api.ListBatchesConsumingLotRequest(lot_id=lot), metadata=auth
+            )).consumptions
+            for lot in (TCEP, BUFFER, BUFFER_CORRECTED, MAB)
+        }
+
+    assert got == REVISIONS[4]
+    assert (got.etag, got.state) == ("4", batch_pb.BATCH_STATE_ON_HOLD)
+    assert [(s.step_id, s.status) for s in got.steps] == [
+        ("S1", batch_pb.STEP_STATUS_COMPLETE), ("S2", batch_pb.STEP_STATUS_EXECUTED)
+    ]
+    assert [e.id for e in got.exceptions] == ["EX-1"]
+    assert got.deviations[0].investigation == "chiller setpoint drift"
+    assert [found.etag for found in listed.batches] == ["4"]
+    assert listed.next_page_token == ""
+
+    assert consumed[TCEP] == [
+        api.LotConsumption(
+            batch=f"batches/{BATCH_ID}", home_site=SITE, step_id="S1", material="TCEP-0.5M",
+            quantity=quantity("12.5", "mL"), batch_state=batch_pb.BATCH_STATE_ON_HOLD,
+        )
+    ]
+    assert consumed[BUFFER] == []
+    assert [(c.step_id, c.material) for c in consumed[BUFFER_CORRECTED]] == [("S1", "PBS")]
+    assert [(c.step_id, c.quantity.value) for c in consumed[MAB]] == [("S2", "4.000")]
+
+    mark = view.watermark()
+    assert mark is not None
+    # Five distinct events, the equipment register's among them; the duplicate is not one.
+    assert (mark.events_applied, mark.stream_sequence) == (5, last)
+    assert view.handled(second.event_id) == 1
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each backend the view runs on: a SQLite file, and a database of a real PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'site_view.db'}"
+    return str(request.getfixturevalue("postgres_database"))
+
+
+async def test_a_fetch_that_fails_midway_leaves_nothing_behind(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = create_database_engine(database_url)
+    migrate(engine, KERNEL_MIGRATIONS, MIGRATIONS)
+    writer = Writer(engine, SITE)
+    writer.start()
+    event = step_recorded(REVISIONS[2], T0)
+    applied = [handlers.replica_event(received(event))]
+
+    def broken(found: batch_pb.Batch) -> list[dict[str, object]]:
+        raise RuntimeError("the lots of the batch could not be written")
+
+    try:
+        # Fails after the inbox, the watermark and the batch row were written.
+        monkeypatch.setattr(handlers, "_material_rows", broken)
+        with pytest.raises(RuntimeError):
+            await writer.run(lambda uow: handlers.apply_events(uow, applied))
+        with read_session(engine) as session:
+            assert session.get(WatermarkRow, SITE) is None
+            assert session.get(ReplicaBatchRow, BATCH_ID) is None
+        monkeypatch.undo()
+        # So the redelivery is not dropped as done, and takes the batch in whole.
+        assert await writer.run(lambda uow: handlers.apply_events(uow, applied)) == 1
+        with read_session(engine) as session:
+            assert queries.lot_consumptions(session, TCEP)[0].batch_id == BATCH_ID
+    finally:
+        await writer.stop()
+        engine.dispose()
+
+
+# Batch listing, filters, paging and refusals, on events applied straight through the handler.
+
+
+@pytest_asyncio.fixture
+async def batch_client(database_url: str) -> AsyncIterator[ViewClient]:
+    engine = create_database_engine(database_url)
+    migrate(engine, KERNEL_MIGRATIONS, MIGRATIONS)
+    writer = Writer(engine, SITE)
+    writer.start()
+    mab_lot = ("MAB-7", MAB, "2.0", "kg")
+    events = [
+        step_recorded(batch_at(2, batch_pb.BATCH_STATE_IN_PROGRESS, [step("S1", TCEP_ADDED)]), T0),
+        # Older than the one before it in the same fetch: the newest must win there too.
+        batch_created(batch_at(1, batch_pb.BATCH_STATE_CREATED, [])),
+        batch_created(batch_at(1, batch_pb.BATCH_STATE_CREATED, [], batch_id="SYR-B-2026-00043")),
+        step_recorded(
+            batch_at(
+                5, batch_pb.BATCH_STATE_COMPLETED, [step("S1", mab_lot), step("S2", mab_lot)],
+                batch_id="SDO-B-2026-00007", home_site="songdo",
+            ),
+            T0,
+        ),
+    ]
+    applied = [handlers.replica_event(received(event)) for event in events]
+    await writer.run(lambda uow: handlers.apply_events(uow, applied))
+    try:
+        async with serving(engine) as served:
+            yield served
+    finally:
+        await writer.stop()
+        engine.dispose()
+
+
+async def test_batches_list_by_site_and_state_and_page(
+    batch_client: ViewClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stub, auth = batch_client
+
+    async def names(request: api.ListBatchesRequest) -> list[str]:
+        pages: list[str] = []
+        while True:
+            page = await stub.ListBatches(request, metadata=auth)
+            pages += [found.name for found in page.batches]
+            if not page.next_page_token:
+                return pages
+            request.page_token = page.next_page_token
+
+    every = ["batches/SDO-B-2026-00007", "batches/SYR-B-2026-00042", "batches/SYR-B-2026-00043"]
+    assert await names(api.ListBatchesRequest()) == every
+    assert await names(api.ListBatchesRequest(page_size=1)) == every
+    assert await names(api.ListBatchesRequest(site=SITE)) == every[1:]
+    in_progress = api.ListBatchesRequest(state=batch_pb.BATCH_STATE_IN_PROGRESS)
+    assert await names(in_progress) == ["batches/SYR-B-2026-00042"]
+    # A page stops at its byte budget before its size, and the next page goes on from there.
+    monkeypatch.setattr(servicer, "MAX_BATCH_PAGE_BYTES", 1)
+    first = await stub.ListBatches(api.ListBatchesRequest(page_size=10), metadata=auth)
+    assert len(first.batches) == 1 and first.next_page_token
+    assert await names(api.ListBatchesRequest(page_size=10)) == every
+
+
+async def test_a_lot_is_traced_to_the_batches_of_both_sites(
+    batch_client: ViewClient,
+) -> None:
+    stub, auth = batch_client
+    found = (await stub.ListBatchesConsumingLot(
+        api.ListBatchesConsumingLotRequest(lot_id=MAB), metadata=auth
+    )).consumptions
+    assert [(c.batch, c.home_site, c.step_id, c.batch_state) for c in found] == [
+        ("batches/SDO-B-2026-00007", "songdo", "S1", batch_pb.BATCH_STATE_COMPLETED),
+        ("batches/SDO-B-2026-00007", "songdo", "S2", batch_pb.BATCH_STATE_COMPLETED),
+    ]
+    unknown = await stub.ListBatchesConsumingLot(
+        api.ListBatchesConsumingLotRequest(lot_id="L-NEVER-USED"), metadata=auth
+    )
+    assert list(unknown.consumptions) == []
+
+
+BatchCall = Callable[[api_grpc.SiteViewServiceStub, Metadata], Awaitable[Any]]
+
+
+@pytest.mark.parametrize(
+    ("call", "code", "reason"),
+    [
+        (lambda stub, auth: stub.GetBatch(
+            api.GetBatchRequest(name="batches/SYR-B-2026-09999"), metadata=auth
+        ), grpc.StatusCode.NOT_FOUND, "BATCH_NOT_FOUND"),
+        (lambda stub, auth: stub.GetBatch(
+            api.GetBatchRequest(name="SYR-B-2026-00042"), metadata=auth
+        ), grpc.StatusCode.INVALID_ARGUMENT, None),
+        (lambda stub, auth: stub.ListBatches(
+            api.ListBatchesRequest(page_token="bm90IGEgdG9rZW4"), metadata=auth
+        ), grpc.StatusCode.INVALID_ARGUMENT, None),
+        (lambda stub, auth: stub.ListBatchesConsumingLot(
+            api.ListBatchesConsumingLotRequest(), metadata=auth
+        ), grpc.StatusCode.INVALID_ARGUMENT, None),
+        (lambda stub, auth: stub.ListBatches(api.ListBatchesRequest()),
+         grpc.StatusCode.UNAUTHENTICATED, None),
+    ],
+    ids=["unknown batch", "bad name", "bad page token", "no lot id", "anonymous"],
+)
+async def test_batch_reads_are_refused(
+    batch_client: ViewClient, call: BatchCall,
+    code: grpc.StatusCode, reason: str | None,
+) -> None:
+    stub, auth = batch_client
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await call(stub, auth)
+    assert refused.value.code() == code
+    if reason is not None:
+        assert details_of(refused.value)["reason"] == reason

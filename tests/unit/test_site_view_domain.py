@@ -1,4 +1,5 @@
-"""The site view's rules: the newest revision of a version wins; watermarks only move forward."""
+"""The site view's rules: the newest revision of a record version or of a batch wins;
+watermarks only move forward."""
 
 from __future__ import annotations
 
@@ -47,6 +48,45 @@ def test_revision_is_read_from_the_etag() -> None:
 def test_a_malformed_etag_is_refused(etag: str) -> None:
     with pytest.raises(ValueError):
         domain.revision_of(etag, 2)
+
+
+def batch(revision: int, state: str = "in_progress") -> domain.ReplicaBatch:
+    return domain.ReplicaBatch(
+        batch_id="SYR-B-2026-00042", home_site="syracuse", state=state, revision=revision
+    )
+
+
+def test_the_first_state_of_a_batch_is_taken() -> None:
+    assert domain.supersedes(batch(1, "created"), None)
+
+
+def test_a_newer_batch_revision_replaces_the_stored_one() -> None:
+    assert domain.supersedes(batch(8, "on_hold"), batch(7))
+
+
+@pytest.mark.parametrize("revision", [6, 7], ids=["stale", "duplicate"])
+def test_a_stale_or_repeated_batch_revision_is_ignored(revision: int) -> None:
+    assert not domain.supersedes(batch(revision), batch(7))
+
+
+def test_batch_events_in_any_order_leave_the_newest_state() -> None:
+    stored: domain.ReplicaBatch | None = None
+    arrivals = [batch(2), batch(10, "approved"), batch(9, "in_review"), batch(1, "created")]
+    for incoming in arrivals:
+        if domain.supersedes(incoming, stored):
+            stored = incoming
+    assert stored == batch(10, "approved")
+
+
+def test_revisions_compare_as_numbers_not_text() -> None:
+    # "10" < "9" as text: the etag must be read as a number.
+    assert domain.batch_revision_of("10") > domain.batch_revision_of("9")
+
+
+@pytest.mark.parametrize("etag", ["", "-1", "1-7", "7.0", " 7", "x", "\u0667"])
+def test_a_malformed_batch_etag_is_refused(etag: str) -> None:
+    with pytest.raises(ValueError):
+        domain.batch_revision_of(etag)
 
 
 def test_watermark_counts_and_moves_to_the_event() -> None:

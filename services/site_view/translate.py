@@ -1,0 +1,24 @@
+"""The view's text for a batch state, in both directions: how the replica stores and filters it."""
+
+from __future__ import annotations
+
+from twinline.batchrecords.v1 import batch_pb2
+
+PREFIX = "BATCH_STATE_"
+UNKNOWN = "unknown_"
+
+
+def batch_state_text(value: int) -> str:
+    """The text of a state: "in_progress" for BATCH_STATE_IN_PROGRESS; "unknown_<n>" for a
+    state of a newer release at the home site, which is kept, not refused."""
+    if value not in batch_pb2.BatchState.values():
+        return f"{UNKNOWN}{value}"
+    name = batch_pb2.BatchState.Name(batch_pb2.BatchState.ValueType(value))
+    return name.removeprefix(PREFIX).lower()
+
+
+def batch_state_value(text: str) -> batch_pb2.BatchState.ValueType:
+    """The BatchState that ``batch_state_text`` wrote as ``text``."""
+    if text.startswith(UNKNOWN):
+        return batch_pb2.BatchState.ValueType(int(text.removeprefix(UNKNOWN)))
+    return batch_pb2.BatchState.Value(PREFIX + text.upper())
