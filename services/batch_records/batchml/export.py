@@ -23,10 +23,10 @@ from services.common.signatures import SignatureMeaning
 def export_master_recipe(record: MasterBatchRecord) -> bytes:
     content, version = record.content, str(record.version)
     recipe = etree.Element(v.qualified("MasterRecipe"), nsmap={None: v.B2MML})
-    _add(recipe, "ID", record.record_id)
-    _add(recipe, "Version", version)
-    _add(recipe, "VersionDate", _datetime(record.update_time))
-    _add(recipe, "Description", content.title)
+    add_element(recipe, "ID", record.record_id)
+    add_element(recipe, "Version", version)
+    add_element(recipe, "VersionDate", xml_datetime(record.update_time))
+    add_element(recipe, "Description", content.title)
     _header(recipe, record)
     _procedure_logic(recipe, [record.record_id], version)
     procedure = _recipe_element(recipe, record.record_id, version, content.process, v.PROCEDURE)
@@ -45,81 +45,81 @@ def export_master_recipe(record: MasterBatchRecord) -> bytes:
     return bytes(etree.tostring(recipe, xml_declaration=True, encoding="UTF-8", pretty_print=True))
 
 
-def _add(parent: Any, name: str, text: str | None = None) -> Any:
+def add_element(parent: Any, name: str, text: str | None = None) -> Any:
     child = etree.SubElement(parent, v.qualified(name))
     if text is not None:
         child.text = text
     return child
 
 
-def _datetime(moment: datetime) -> str:
+def xml_datetime(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _decimal(value: Decimal | None) -> str:
+def xml_decimal(value: Decimal | None) -> str:
     return "" if value is None else format(value, "f")
 
 
 def _header(recipe: Any, record: MasterBatchRecord) -> None:
-    header = _add(recipe, "Header")
-    log = _add(header, "ModificationLog")
-    _add(log, "ModifiedDate", _datetime(record.update_time))
-    _add(log, "Author", record.author)
+    header = add_element(recipe, "Header")
+    log = add_element(header, "ModificationLog")
+    add_element(log, "ModifiedDate", xml_datetime(record.update_time))
+    add_element(log, "Author", record.author)
     if record.signatures:
-        history = _add(header, "ApprovalHistory")
+        history = add_element(header, "ApprovalHistory")
         approvals = [s for s in record.signatures if s.meaning == SignatureMeaning.APPROVED]
         if approvals:
-            _add(history, "FinalApprovalDate", _datetime(approvals[-1].sign_time))
-        _add(history, "Version", str(record.version))
+            add_element(history, "FinalApprovalDate", xml_datetime(approvals[-1].sign_time))
+        add_element(history, "Version", str(record.version))
         for signature in record.signatures:
-            approval = _add(history, "IndividualApproval")
-            _add(approval, "ApprovedBy", f"{signature.printed_name} ({signature.signer})")
-            _add(approval, "ApprovalDate", _datetime(signature.sign_time))
+            approval = add_element(history, "IndividualApproval")
+            add_element(approval, "ApprovedBy", f"{signature.printed_name} ({signature.signer})")
+            add_element(approval, "ApprovalDate", xml_datetime(signature.sign_time))
             reason = f": {signature.reason}" if signature.reason else ""
-            _add(approval, "Description", f"{signature.meaning.value}{reason}")
+            add_element(approval, "Description", f"{signature.meaning.value}{reason}")
     if record.effective_time is not None:
-        _add(header, "EffectiveDate", _datetime(record.effective_time))
-    _add(header, "ProductID", record.content.product)
+        add_element(header, "EffectiveDate", xml_datetime(record.effective_time))
+    add_element(header, "ProductID", record.content.product)
 
 
 def _procedure_logic(parent: Any, element_ids: Sequence[str], version: str) -> None:
     """Runs the recipe elements in order: each step's completion is the next one's transition."""
-    logic = _add(parent, "ProcedureLogic")
+    logic = add_element(parent, "ProcedureLogic")
     for number, (before, after) in enumerate(pairwise(element_ids), 1):
         transition = f"T{number}"
         _link(logic, f"L{2 * number - 1}", ("Step", before), ("Transition", transition))
         _link(logic, f"L{2 * number}", ("Transition", transition), ("Step", after))
     for element_id in element_ids:
-        step = _add(logic, "Step")
-        _add(step, "ID", element_id)
-        _add(step, "RecipeElementID", element_id)
-        _add(step, "RecipeElementVersion", version)
+        step = add_element(logic, "Step")
+        add_element(step, "ID", element_id)
+        add_element(step, "RecipeElementID", element_id)
+        add_element(step, "RecipeElementVersion", version)
     for number, before in enumerate(element_ids[:-1], 1):
-        transition = _add(logic, "Transition")
-        _add(transition, "ID", f"T{number}")
-        _add(transition, "Condition", f"{before}.STATE = COMPLETE")
+        transition = add_element(logic, "Transition")
+        add_element(transition, "ID", f"T{number}")
+        add_element(transition, "Condition", f"{before}.STATE = COMPLETE")
 
 
 def _link(logic: Any, link_id: str, source: tuple[str, str], target: tuple[str, str]) -> None:
-    link = _add(logic, "Link")
-    _add(link, "ID", link_id)
+    link = add_element(logic, "Link")
+    add_element(link, "ID", link_id)
     for end, (kind, node_id) in (("From", source), ("To", target)):
-        node = _add(link, f"{end}ID")
-        _add(node, f"{end}IDValue", node_id)
-        _add(node, f"{end}Type", kind)
-        _add(node, "IDScope", "Internal")
-    _add(link, "LinkType", "ControlLink")
-    _add(link, "Depiction", "LineAndArrow")
+        node = add_element(link, f"{end}ID")
+        add_element(node, f"{end}IDValue", node_id)
+        add_element(node, f"{end}Type", kind)
+        add_element(node, "IDScope", "Internal")
+    add_element(link, "LinkType", "ControlLink")
+    add_element(link, "Depiction", "LineAndArrow")
 
 
 def _recipe_element(
     parent: Any, element_id: str, version: str, description: str, element_type: str
 ) -> Any:
-    element = _add(parent, "RecipeElement")
-    _add(element, "ID", element_id)
-    _add(element, "Version", version)
-    _add(element, "Description", description)
-    _add(element, "RecipeElementType", element_type)
+    element = add_element(parent, "RecipeElement")
+    add_element(element, "ID", element_id)
+    add_element(element, "Version", version)
+    add_element(element, "Description", description)
+    add_element(element, "RecipeElementType", element_type)
     return element
 
 
@@ -135,35 +135,35 @@ def _phase(operation: Any, step: Step, version: str) -> None:
 
 
 def _parameter(phase: Any, parameter: ProcessParameter) -> None:
-    element = _add(phase, "Parameter")
-    _add(element, "ID", parameter.name)
-    _add(element, "ParameterType", "ProcessParameter")
+    element = add_element(phase, "Parameter")
+    add_element(element, "ID", parameter.name)
+    add_element(element, "ParameterType", "ProcessParameter")
     if parameter.critical:
-        _add(element, "ParameterSubType", v.CRITICAL)
+        add_element(element, "ParameterSubType", v.CRITICAL)
     # No target: the value is entered when the step is executed.
     interpretation = "External" if parameter.target is None else "Constant"
-    _value(element, _decimal(parameter.target), interpretation, "decimal", parameter.unit)
+    _value(element, xml_decimal(parameter.target), interpretation, "decimal", parameter.unit)
     for limit_id, field in v.LIMITS.items():
         limit = getattr(parameter, field)
         if limit is not None:
-            child = _add(element, "Parameter")
-            _add(child, "ID", limit_id)
-            _add(child, "ParameterType", "ProcessParameter")
-            _value(child, _decimal(limit), "Constant", "decimal", parameter.unit)
+            child = add_element(element, "Parameter")
+            add_element(child, "ID", limit_id)
+            add_element(child, "ParameterType", "ProcessParameter")
+            _value(child, xml_decimal(limit), "Constant", "decimal", parameter.unit)
 
 
 def _other_information(parent: Any, info_id: str, text: str, data_type: str = "boolean") -> None:
-    info = _add(parent, "OtherInformation")
-    _add(info, "ID", info_id)
+    info = add_element(parent, "OtherInformation")
+    add_element(info, "ID", info_id)
     _value(info, text, "Constant", data_type, "")
 
 
 def _value(parent: Any, text: str, interpretation: str, data_type: str, unit: str) -> None:
-    value = _add(parent, "Value")
-    _add(value, "ValueString", text)
-    _add(value, "DataInterpretation", interpretation)
-    _add(value, "DataType", data_type)
-    _add(value, "UnitOfMeasure", unit)
+    value = add_element(parent, "Value")
+    add_element(value, "ValueString", text)
+    add_element(value, "DataInterpretation", interpretation)
+    add_element(value, "DataType", data_type)
+    add_element(value, "UnitOfMeasure", unit)
 
 
 def _boolean(flag: bool) -> str:

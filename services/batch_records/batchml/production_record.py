@@ -25,7 +25,12 @@ from services.batch_records.batch_domain import (
     recipe_steps,
 )
 from services.batch_records.batchml import vocabulary as v
-from services.batch_records.batchml.export import _add, _datetime, _decimal, export_master_recipe
+from services.batch_records.batchml.export import (
+    add_element,
+    export_master_recipe,
+    xml_datetime,
+    xml_decimal,
+)
 from services.batch_records.batchml.schema import SCHEMA_FILE as BATCH_INFORMATION_SCHEMA_FILE
 from services.common.signatures import SignatureRecord
 
@@ -56,16 +61,16 @@ Signed = tuple[str, str, SignatureRecord]  # (signed entry, what was signed, sig
 
 def export_batch_production_record(batch: Batch) -> bytes:
     record = etree.Element(v.qualified("BatchProductionRecord"), nsmap={None: v.B2MML})
-    _add(record, "ID", batch.batch_id)
+    add_element(record, "ID", batch.batch_id)
     _entry(record, batch.batch_id, "Batch Production Record", batch.update_time,
            f"Batch {batch.batch_id} of {batch.recipe.content.title}", reference=batch.name)
-    _add(record, "EquipmentScope", batch.home_site)
-    _add(record, "CreationDate", _datetime(batch.create_time))
-    _add(record, "BatchID", batch.batch_id)
-    _add(record, "LastChangedDate", _datetime(batch.update_time))
-    _add(record, "MaterialDefinitionID", batch.recipe.content.product)
-    _add(record, "RecordStatus", batch.state.value)
-    _add(record, "Version", str(batch.revision))
+    add_element(record, "EquipmentScope", batch.home_site)
+    add_element(record, "CreationDate", xml_datetime(batch.create_time))
+    add_element(record, "BatchID", batch.batch_id)
+    add_element(record, "LastChangedDate", xml_datetime(batch.update_time))
+    add_element(record, "MaterialDefinitionID", batch.recipe.content.product)
+    add_element(record, "RecordStatus", batch.state.value)
+    add_element(record, "Version", str(batch.revision))
     recorded = [step for step in batch.steps if step.status != StepStatus.NOT_STARTED]
     _change_history(record, recorded)
     _comments(record, recorded)
@@ -108,20 +113,20 @@ def _entry(
     reference: str = "", other_type: str = "",
 ) -> None:
     """The BatchProductionRecordEntryType group every BPR object starts with."""
-    _add(parent, "EntryID", entry_id)
+    add_element(parent, "EntryID", entry_id)
     _coded(parent, "ObjectType", object_type, other_type)
     if time is not None:
-        _add(parent, "TimeStamp", _datetime(time))
+        add_element(parent, "TimeStamp", xml_datetime(time))
     if reference:
-        _add(parent, "ExternalReference", reference)
+        add_element(parent, "ExternalReference", reference)
     for description in descriptions:
         if description:
-            _add(parent, "Description", description)
+            add_element(parent, "Description", description)
 
 
 def _coded(parent: Any, name: str, code: str, other: str = "") -> None:
     """An enumerated code; "Other" names its actual value in the OtherValue attribute."""
-    element = _add(parent, name, code)
+    element = add_element(parent, name, code)
     if other:
         element.set("OtherValue", other)
 
@@ -130,23 +135,23 @@ def _data_value(
     parent: Any, name: str, text: str, data_type: str, unit: str = "", key: str = ""
 ) -> None:
     """A B2MML ValueType (unlike a recipe's BatchValueType, it has no DataInterpretation)."""
-    value = _add(parent, name)
-    _add(value, "ValueString", text)
-    _add(value, "DataType", data_type)
+    value = add_element(parent, name)
+    add_element(value, "ValueString", text)
+    add_element(value, "DataType", data_type)
     if unit:
-        _add(value, "UnitOfMeasure", unit)
+        add_element(value, "UnitOfMeasure", unit)
     if key:
-        _add(value, "Key", key)
+        add_element(value, "Key", key)
 
 
 def _quantity(parent: Any, name: str, quantity: Quantity, key: str = "") -> None:
-    _data_value(parent, name, _decimal(quantity.value), "decimal", quantity.unit, key)
+    _data_value(parent, name, xml_decimal(quantity.value), "decimal", quantity.unit, key)
 
 
 def _user_attribute(parent: Any, attribute_id: str, text: str, data_type: str,
                     key: str = "") -> None:
-    attribute = _add(parent, "UserAttribute")
-    _add(attribute, "AttributeID", attribute_id)
+    attribute = add_element(parent, "UserAttribute")
+    add_element(attribute, "AttributeID", attribute_id)
     _data_value(attribute, "Value", text, data_type, key=key)
 
 
@@ -154,7 +159,7 @@ def _container(record: Any, name: str, children: Iterable[Any]) -> None:
     """Appends name holding children, or nothing when there are none."""
     children = list(children)
     if children:
-        _add(record, name).extend(children)
+        add_element(record, name).extend(children)
 
 
 # --- record sections, in schema order -----------------------------------------------------
@@ -173,9 +178,9 @@ def _change_history(record: Any, recorded: list[StepExecution]) -> None:
                     f"{value.name} of step {step.step_id} corrected from {previous} to "
                     f"{corrected}",
                 )
-                _add(change, "RecordReference", _value_entry(step.step_id, value.name))
+                add_element(change, "RecordReference", _value_entry(step.step_id, value.name))
                 _quantity(change, "PrechangeData", previous, key=value.name)
-                _add(change, "Reason", correction.signature.reason)
+                add_element(change, "Reason", correction.signature.reason)
                 changes.append(change)
     _container(record, "ChangeHistory", changes)
 
@@ -191,10 +196,10 @@ def _comments(record: Any, recorded: list[StepExecution]) -> None:
             continue
         comment = etree.Element(v.qualified("Comment"))
         _entry(comment, f"{_step_entry(step.step_id)}/comment", "Comment", step.record_time)
-        _add(comment, "RecordReference", _step_entry(step.step_id))
-        _add(comment, "CommentText", step.comment)
+        add_element(comment, "RecordReference", _step_entry(step.step_id))
+        add_element(comment, "CommentText", step.comment)
         if step.executed is not None:
-            _add(comment, "PersonID", step.executed.signer)
+            add_element(comment, "PersonID", step.executed.signer)
         comments.append(comment)
     _container(record, "Comments", comments)
 
@@ -203,21 +208,21 @@ def _control_recipe(record: Any, batch: Batch, procedure: list[Any]) -> None:
     """The frozen copy of the master recipe the batch followed, with its procedure."""
     entry = etree.Element(v.qualified("ControlRecipeRecord"))
     _entry(entry, "control-recipe", "Control Recipe", batch.create_time)
-    recipe = _add(entry, "ControlRecipe")
-    _add(recipe, "ID", batch.batch_id)
-    _add(recipe, "Version", str(batch.recipe.version))
-    _add(recipe, "VersionDate", _datetime(batch.create_time))
-    _add(recipe, "Description", batch.recipe.content.title)
-    _add(recipe, "BatchID", batch.batch_id)
-    header = _add(recipe, "Header")
-    log = _add(header, "ModificationLog")
-    _add(log, "ModifiedDate", _datetime(batch.create_time))
-    _add(log, "Author", batch.created_by)
-    _add(header, "ProductID", batch.recipe.content.product)
+    recipe = add_element(entry, "ControlRecipe")
+    add_element(recipe, "ID", batch.batch_id)
+    add_element(recipe, "Version", str(batch.recipe.version))
+    add_element(recipe, "VersionDate", xml_datetime(batch.create_time))
+    add_element(recipe, "Description", batch.recipe.content.title)
+    add_element(recipe, "BatchID", batch.batch_id)
+    header = add_element(recipe, "Header")
+    log = add_element(header, "ModificationLog")
+    add_element(log, "ModifiedDate", xml_datetime(batch.create_time))
+    add_element(log, "Author", batch.created_by)
+    add_element(header, "ProductID", batch.recipe.content.product)
     if batch.planned_quantity is not None:
-        size = _add(header, "BatchSize")
-        _add(size, "Nominal", _decimal(batch.planned_quantity.value))
-        _add(size, "UnitOfMeasure", batch.planned_quantity.unit)
+        size = add_element(header, "BatchSize")
+        add_element(size, "Nominal", xml_decimal(batch.planned_quantity.value))
+        add_element(size, "UnitOfMeasure", batch.planned_quantity.unit)
     recipe.extend(procedure)
     _container(record, "ControlRecipes", [entry])
 
@@ -246,13 +251,13 @@ def _step_event(step: StepExecution, name: str) -> Any:
     event = _event(_step_entry(step.step_id), step.perform_time, name,
                    "Procedural Execution", "State Change")
     for use in step.equipment:
-        _add(event, "EquipmentID", use.equipment_id)
+        add_element(event, "EquipmentID", use.equipment_id)
     _data_value(event, "Value", step.status.value, "Code", key="StepStatus")
     if step.executed is not None:
-        _add(event, "PersonID", step.executed.signer)
-    _add(event, "ProceduralElementReference", step.step_id)
+        add_element(event, "PersonID", step.executed.signer)
+    add_element(event, "ProceduralElementReference", step.step_id)
     if step.record_time is not None:
-        _user_attribute(event, "RecordTime", _datetime(step.record_time), "dateTime")
+        _user_attribute(event, "RecordTime", xml_datetime(step.record_time), "dateTime")
     for use in step.equipment:
         _user_attribute(event, "EquipmentStatus", use.status_at_use, "Code", use.equipment_id)
         if use.override_reason:
@@ -267,9 +272,9 @@ def _value_event(step: StepExecution, value: ParameterValue) -> Any:
                    "Procedural Execution", "Parameter Data")
     _quantity(event, "Value", value.value, key=value.name)
     if step.executed is not None:
-        _add(event, "PersonID", step.executed.signer)
-    _add(event, "ProceduralElementReference", step.step_id)
-    _add(event, "AssociatedEventID", _step_entry(step.step_id))
+        add_element(event, "PersonID", step.executed.signer)
+    add_element(event, "ProceduralElementReference", step.step_id)
+    add_element(event, "AssociatedEventID", _step_entry(step.step_id))
     return event
 
 
@@ -279,13 +284,13 @@ def _exception_event(exception: BatchException) -> Any:
         _exception_entry(exception.id), exception.raise_time, exception.id, "Alarm", subtype,
         other_subtype=exception.kind.value if subtype == "Other" else "",
     )
-    _add(event, "MessageText", exception.description)
-    _add(event, "ProceduralElementReference", exception.step_id)
-    alarm = _add(event, "AlarmData")
-    _add(alarm, "AlarmEvent", "Raised" if exception.is_open else "Dispositioned")
-    _add(alarm, "AlarmType", exception.kind.value)
-    _add(alarm, "Priority", exception.severity.value)
-    _add(event, "AssociatedEventID", _step_entry(exception.step_id))
+    add_element(event, "MessageText", exception.description)
+    add_element(event, "ProceduralElementReference", exception.step_id)
+    alarm = add_element(event, "AlarmData")
+    add_element(alarm, "AlarmEvent", "Raised" if exception.is_open else "Dispositioned")
+    add_element(alarm, "AlarmType", exception.kind.value)
+    add_element(alarm, "Priority", exception.severity.value)
+    add_element(event, "AssociatedEventID", _step_entry(exception.step_id))
     return event
 
 
@@ -295,11 +300,11 @@ def _deviation_event(deviation: Deviation) -> Any:
         other_type="Deviation", other_subtype=deviation.state.value,
     )
     if deviation.description:
-        _add(event, "MessageText", deviation.description)
-    _add(event, "PersonID", deviation.raised_by)
-    _add(event, "Category", deviation.classification.value)
+        add_element(event, "MessageText", deviation.description)
+    add_element(event, "PersonID", deviation.raised_by)
+    add_element(event, "Category", deviation.classification.value)
     for exception_id in deviation.exception_ids:
-        _add(event, "AssociatedEventID", _exception_entry(exception_id))
+        add_element(event, "AssociatedEventID", _exception_entry(exception_id))
     if deviation.investigation:
         _user_attribute(event, "Investigation", deviation.investigation, "string")
     if deviation.capa_reference:
@@ -351,12 +356,12 @@ def _personnel_identification(record: Any, signed: list[Signed]) -> None:
         role = f" as {signature.role}" if signature.role else ""
         _entry(manifest, f"signature-{number}", "Personnel Identification Manifest",
                signature.sign_time, f"{signature.meaning.value}: {what}{role}")
-        _add(manifest, "RecordReference", reference)
-        _add(manifest, "Name", signature.printed_name)
-        _add(manifest, "Name", signature.signer)
-        _add(manifest, "ChangeIndication", signature.meaning.value)
+        add_element(manifest, "RecordReference", reference)
+        add_element(manifest, "Name", signature.printed_name)
+        add_element(manifest, "Name", signature.signer)
+        add_element(manifest, "ChangeIndication", signature.meaning.value)
         if signature.reason:
-            _add(manifest, "Reason", signature.reason)
+            add_element(manifest, "Reason", signature.reason)
         manifests.append(manifest)
     _container(record, "PersonnelIdentification", manifests)
 
@@ -366,20 +371,20 @@ def _operations_performance(record: Any, batch: Batch, recorded: list[StepExecut
     entry = etree.Element(v.qualified("OperationsPerformanceRecord"))
     _entry(entry, "operations-performance", "Other", batch.update_time,
            other_type="Operations Performance")
-    performance = _add(entry, "OperationsPerformance")
-    _add(performance, "ID", batch.batch_id)
+    performance = add_element(entry, "OperationsPerformance")
+    add_element(performance, "ID", batch.batch_id)
     times = [step.perform_time for step in recorded if step.perform_time is not None]
     if times:
-        _add(performance, "StartTime", _datetime(min(times)))
-    scope = _add(performance, "HierarchyScope")
-    _add(scope, "EquipmentID", batch.home_site)
-    _add(scope, "EquipmentElementLevel", "Site")
-    _add(performance, "OperationsType", "Production")
-    response = _add(performance, "OperationsResponse")
-    _add(response, "ID", batch.batch_id)
-    _add(response, "OperationsType", "Production")
-    _add(response, "OperationsDefinitionID", batch.recipe.name)
-    _add(response, "ResponseState", RESPONSE_STATES[batch.state])
+        add_element(performance, "StartTime", xml_datetime(min(times)))
+    scope = add_element(performance, "HierarchyScope")
+    add_element(scope, "EquipmentID", batch.home_site)
+    add_element(scope, "EquipmentElementLevel", "Site")
+    add_element(performance, "OperationsType", "Production")
+    response = add_element(performance, "OperationsResponse")
+    add_element(response, "ID", batch.batch_id)
+    add_element(response, "OperationsType", "Production")
+    add_element(response, "OperationsDefinitionID", batch.recipe.name)
+    add_element(response, "ResponseState", RESPONSE_STATES[batch.state])
     names = {step.id: step.name for step in recipe_steps(batch.recipe)}
     for step in recorded:
         _segment_response(response, step, names[step.step_id])
@@ -387,36 +392,36 @@ def _operations_performance(record: Any, batch: Batch, recorded: list[StepExecut
 
 
 def _segment_response(response: Any, step: StepExecution, name: str) -> None:
-    segment = _add(response, "SegmentResponse")
-    _add(segment, "ID", step.step_id)
-    _add(segment, "Description", name)
+    segment = add_element(response, "SegmentResponse")
+    add_element(segment, "ID", step.step_id)
+    add_element(segment, "Description", name)
     if step.perform_time is not None:
-        _add(segment, "ActualStartTime", _datetime(step.perform_time))
+        add_element(segment, "ActualStartTime", xml_datetime(step.perform_time))
     if step.status == StepStatus.COMPLETE:
-        _add(segment, "SegmentState", "Completed")
+        add_element(segment, "SegmentState", "Completed")
     else:
         _coded(segment, "SegmentState", "Other", "Awaiting verification")
     for number, use in enumerate(step.equipment, 1):
-        equipment = _add(segment, "EquipmentActual")
-        _add(equipment, "ID", f"{step.step_id}-E{number}")
-        _add(equipment, "EquipmentID", use.equipment_id)
-        _add(equipment, "EquipmentUse", "Used")
+        equipment = add_element(segment, "EquipmentActual")
+        add_element(equipment, "ID", f"{step.step_id}-E{number}")
+        add_element(equipment, "EquipmentID", use.equipment_id)
+        add_element(equipment, "EquipmentUse", "Used")
         _equipment_property(equipment, "StatusAtUse", use.status_at_use, "Code")
         if use.override_reason:
             _equipment_property(equipment, "OverrideReason", use.override_reason, "string")
     for number, addition in enumerate(step.materials, 1):
-        material = _add(segment, "MaterialActual")
-        _add(material, "ID", f"{step.step_id}-M{number}")
-        _add(material, "MaterialDefinitionID", addition.material)
-        _add(material, "MaterialLotID", addition.lot_id)
-        _add(material, "MaterialUse", "Consumed")
-        quantity = _add(material, "Quantity")
-        _add(quantity, "QuantityString", _decimal(addition.quantity.value))
-        _add(quantity, "DataType", "decimal")
-        _add(quantity, "UnitOfMeasure", addition.quantity.unit)
+        material = add_element(segment, "MaterialActual")
+        add_element(material, "ID", f"{step.step_id}-M{number}")
+        add_element(material, "MaterialDefinitionID", addition.material)
+        add_element(material, "MaterialLotID", addition.lot_id)
+        add_element(material, "MaterialUse", "Consumed")
+        quantity = add_element(material, "Quantity")
+        add_element(quantity, "QuantityString", xml_decimal(addition.quantity.value))
+        add_element(quantity, "DataType", "decimal")
+        add_element(quantity, "UnitOfMeasure", addition.quantity.unit)
 
 
 def _equipment_property(equipment: Any, property_id: str, text: str, data_type: str) -> None:
-    prop = _add(equipment, "EquipmentActualProperty")
-    _add(prop, "ID", property_id)
+    prop = add_element(equipment, "EquipmentActualProperty")
+    add_element(prop, "ID", property_id)
     _data_value(prop, "Value", text, data_type)
