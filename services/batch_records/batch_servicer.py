@@ -12,7 +12,6 @@ from twinline.batchrecords.v1 import batch_service_pb2 as api
 from twinline.batchrecords.v1 import batch_service_pb2_grpc as api_grpc
 from twinline.batchrecords.v1 import equipment_service_pb2 as equipment_api
 from twinline.batchrecords.v1 import equipment_service_pb2_grpc as equipment_grpc
-from twinline.common.v1 import signature_pb2
 
 from services.batch_records import batch_domain as domain
 from services.batch_records import batch_handlers as handlers
@@ -28,13 +27,13 @@ from services.batch_records.batch_translate import (
 )
 from services.batch_records.batchml.production_record import export_batch_production_record
 from services.batch_records.servicer import parse_name
-from services.common.auth import current_principal, signature_from, site_writer
+from services.common.auth import current_principal, site_writer
 from services.common.database import read_session
 from services.common.errors import FieldViolation, InvalidArgument, Violations
-from services.common.identity import Principal, Role, UserDirectory
-from services.common.paging import decode_token, encode_token, page_size_of
-from services.common.rpc import mutate, rpc_method
-from services.common.signatures import SignatureMeaning, SignatureRecord
+from services.common.identity import Role
+from services.common.paging import decode_position, encode_token, page_size_of
+from services.common.rpc import SiteWriting, mutate, rpc_method
+from services.common.signatures import SignatureMeaning
 from services.common.sites import Site
 from services.common.unit_of_work import UnitOfWork, Writer
 
@@ -58,27 +57,7 @@ def _raised(saved: handlers.Saved) -> list[pb.BatchException]:
     return [exception_to_proto(exception) for exception in saved.raised]
 
 
-class BatchRecordServicer(api_grpc.BatchRecordServiceServicer):
-    def __init__(
-        self, *, writer: Writer, engine: Engine, directory: UserDirectory, site: Site
-    ) -> None:
-        self._writer = writer
-        self._engine = engine
-        self._directory = directory
-        self._site = site
-
-    def _writer_principal(self, *roles: Role) -> Principal:
-        return site_writer(self._site.id, *roles)
-
-    async def _sign(
-        self, principal: Principal, signature: signature_pb2.SignatureInput,
-        meaning: SignatureMeaning, roles: tuple[Role, ...], *, reason_required: bool = False,
-    ) -> SignatureRecord:
-        return await signature_from(
-            self._directory, principal, signature, meaning, roles,
-            reason_required=reason_required,
-        )
-
+class BatchRecordServicer(SiteWriting, api_grpc.BatchRecordServiceServicer):
     @rpc_method
     async def CreateBatch(
         self, request: api.CreateBatchRequest, context: grpc.aio.ServicerContext
@@ -119,14 +98,7 @@ class BatchRecordServicer(api_grpc.BatchRecordServiceServicer):
     ) -> api.ListBatchesResponse:
         current_principal()
         size = page_size_of(request.page_size, default=50, maximum=500)
-        after = None
-        if request.page_token:
-            position = decode_token(request.page_token)
-            if not (isinstance(position, list) and len(position) == 2):
-                raise InvalidArgument(
-                    [FieldViolation("page_token", "is not a token from a previous response")]
-                )
-            after = (int(position[0]), int(position[1]))
+        after = decode_position(request.page_token, int, int)
         state = STATE_FROM_PROTO.get(request.state) if request.state else None
         with read_session(self._engine) as session:
             rows = batch_repository.page(session, state=state, after=after, size=size + 1)

@@ -6,23 +6,18 @@ import asyncio
 import re
 
 import grpc
-from sqlalchemy import Engine
 from twinline.batchrecords.v1 import master_batch_record_pb2 as pb
 from twinline.batchrecords.v1 import master_batch_record_service_pb2 as api
 from twinline.batchrecords.v1 import master_batch_record_service_pb2_grpc as api_grpc
-from twinline.common.v1 import signature_pb2
 
 from services.batch_records import batchml, domain, handlers, repository
 from services.batch_records.translate import STATE_FROM_PROTO, content_from_proto, record_to_proto
-from services.common.auth import current_principal, signature_from, site_writer
+from services.common.auth import current_principal
 from services.common.database import read_session
 from services.common.errors import FieldViolation, InvalidArgument, NotFound, Violations
-from services.common.identity import Principal, Role, UserDirectory
-from services.common.paging import decode_token, encode_token, page_size_of
-from services.common.rpc import mutate, rpc_method
-from services.common.signatures import SignatureMeaning, SignatureRecord
-from services.common.sites import Site
-from services.common.unit_of_work import Writer
+from services.common.paging import decode_position, encode_token, page_size_of
+from services.common.rpc import SiteWriting, mutate, rpc_method
+from services.common.signatures import SignatureMeaning
 
 NAME = re.compile(
     r"^masterBatchRecords/(?P<record_id>[A-Z]{2,8}-MBR-\d{6})/versions/(?P<version>\d+|latest)$"
@@ -53,27 +48,7 @@ def _require_etag(etag: str) -> None:
         raise InvalidArgument([FieldViolation("etag", "is required (from the last read)")])
 
 
-class MasterBatchRecordServicer(api_grpc.MasterBatchRecordServiceServicer):
-    def __init__(
-        self, *, writer: Writer, engine: Engine, directory: UserDirectory, site: Site
-    ) -> None:
-        self._writer = writer
-        self._engine = engine
-        self._directory = directory
-        self._site = site
-
-    def _writer_principal(self, *roles: Role) -> Principal:
-        return site_writer(self._site.id, *roles)
-
-    async def _sign(
-        self, principal: Principal, signature: signature_pb2.SignatureInput,
-        meaning: SignatureMeaning, roles: tuple[Role, ...], *, reason_required: bool = False,
-    ) -> SignatureRecord:
-        return await signature_from(
-            self._directory, principal, signature, meaning, roles,
-            reason_required=reason_required,
-        )
-
+class MasterBatchRecordServicer(SiteWriting, api_grpc.MasterBatchRecordServiceServicer):
     @rpc_method
     async def CreateMasterBatchRecord(
         self, request: api.CreateMasterBatchRecordRequest, context: grpc.aio.ServicerContext
@@ -275,14 +250,7 @@ class MasterBatchRecordServicer(api_grpc.MasterBatchRecordServiceServicer):
     ) -> api.ListMasterBatchRecordsResponse:
         current_principal()
         size = page_size_of(request.page_size, default=50, maximum=500)
-        after = None
-        if request.page_token:
-            position = decode_token(request.page_token)
-            if not (isinstance(position, list) and len(position) == 2):
-                raise InvalidArgument(
-                    [FieldViolation("page_token", "is not a token from a previous response")]
-                )
-            after = (int(position[0]), int(position[1]))
+        after = decode_position(request.page_token, int, int)
         state = None
         if request.state != pb.MASTER_BATCH_RECORD_STATE_UNSPECIFIED:
             if request.state not in STATE_FROM_PROTO:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import Any
 
 from services.common.errors import FieldViolation, InvalidArgument
 
@@ -40,3 +41,18 @@ def decode_offset(token: str) -> int:
             [FieldViolation("page_token", "is not a token from a previous response")]
         )
     return position
+
+
+def decode_position(token: str, *kinds: type) -> tuple[Any, ...] | None:
+    """The position a page token holds, checked against the kinds of its parts; None for ''."""
+    if not token:
+        return None
+    position = decode_token(token)
+    if (
+        isinstance(position, list) and len(position) == len(kinds)
+        and all(isinstance(part, kind) for part, kind in zip(position, kinds, strict=True))
+    ):
+        return tuple(position)
+    raise InvalidArgument(
+        [FieldViolation("page_token", "is not a token from a previous response")]
+    )

@@ -1,4 +1,4 @@
-"""What every servicer method shares: error mapping and idempotent mutations."""
+"""What every servicer shares: error mapping, idempotent mutations, site writers and signatures."""
 
 from __future__ import annotations
 
@@ -8,9 +8,14 @@ from typing import Any, TypeVar
 
 import grpc
 from google.protobuf import message
+from sqlalchemy import Engine
+from twinline.common.v1 import signature_pb2
 
-from services.common.auth import current_principal
+from services.common.auth import current_principal, signature_from, site_writer
 from services.common.errors import FieldViolation, InvalidArgument, abort_with
+from services.common.identity import Principal, Role, UserDirectory
+from services.common.signatures import SignatureMeaning, SignatureRecord
+from services.common.sites import Site
 from services.common.unit_of_work import UnitOfWork, Writer
 
 M = TypeVar("M", bound=message.Message)
@@ -54,3 +59,27 @@ async def mutate(
         request=request, command=lambda uow: command(uow).SerializeToString(),
     )
     return response_type.FromString(answer)
+
+
+class SiteWriting:
+    """What every servicer that writes at one site holds: its writer, database, users, site."""
+
+    def __init__(
+        self, *, writer: Writer, engine: Engine, directory: UserDirectory, site: Site
+    ) -> None:
+        self._writer = writer
+        self._engine = engine
+        self._directory = directory
+        self._site = site
+
+    def _writer_principal(self, *roles: Role) -> Principal:
+        return site_writer(self._site.id, *roles)
+
+    async def _sign(
+        self, principal: Principal, signature: signature_pb2.SignatureInput,
+        meaning: SignatureMeaning, roles: tuple[Role, ...], *, reason_required: bool = False,
+    ) -> SignatureRecord:
+        return await signature_from(
+            self._directory, principal, signature, meaning, roles,
+            reason_required=reason_required,
+        )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
 import grpc
@@ -13,12 +12,13 @@ from twinline.common.v1 import quantity_pb2
 from twinline.siteview.v1 import site_view_service_pb2 as api
 from twinline.siteview.v1 import site_view_service_pb2_grpc as api_grpc
 
+from services.batch_records.batch_servicer import batch_id_of
 from services.batch_records.servicer import parse_name
 from services.common.auth import current_principal
 from services.common.clock import Clock, utc_now
 from services.common.database import read_session
 from services.common.errors import FieldViolation, InvalidArgument
-from services.common.paging import decode_token, encode_token, page_size_of
+from services.common.paging import decode_position, encode_token, page_size_of
 from services.common.rpc import rpc_method
 from services.common.sites import SiteRegistry
 from services.site_view import domain, queries
@@ -30,39 +30,14 @@ MAX_PAGE_SIZE = 500
 # well under gRPC's default 4 MiB message limit; it always holds at least one batch.
 MAX_BATCH_PAGE_BYTES = 3 * 1024 * 1024
 # The view does not judge the home site's numbering; it only needs a plain id.
-BATCH_NAME = re.compile(r"^batches/(?P<batch_id>[A-Za-z0-9][A-Za-z0-9._-]{0,63})$")
 
 
 def _position(token: str) -> queries.Position | None:
-    if not token:
-        return None
-    position = decode_token(token)
-    if (
-        isinstance(position, list) and len(position) == 3
-        and isinstance(position[0], str) and isinstance(position[1], str)
-        and isinstance(position[2], int)
-    ):
-        return position[0], position[1], position[2]
-    raise InvalidArgument([FieldViolation("page_token", "is not a token from a previous response")])
+    return decode_position(token, str, str, int)  # type: ignore[return-value]
 
 
 def _batch_position(token: str) -> queries.BatchPosition | None:
-    if not token:
-        return None
-    position = decode_token(token)
-    if (
-        isinstance(position, list) and len(position) == 2
-        and all(isinstance(part, str) for part in position)
-    ):
-        return position[0], position[1]
-    raise InvalidArgument([FieldViolation("page_token", "is not a token from a previous response")])
-
-
-def _batch_id(name: str) -> str:
-    match = BATCH_NAME.match(name)
-    if match is None:
-        raise InvalidArgument([FieldViolation("name", "must look like batches/SYR-B-2026-00042")])
-    return match["batch_id"]
+    return decode_position(token, str, str)  # type: ignore[return-value]
 
 
 def _within_budget(found: list[tuple[queries.BatchPosition, bytes]], size: int) -> int:
@@ -166,7 +141,7 @@ class SiteViewServicer(api_grpc.SiteViewServiceServicer):
         self, request: api.GetBatchRequest, context: grpc.aio.ServicerContext
     ) -> api.GetBatchResponse:
         current_principal()
-        batch_id = _batch_id(request.name)
+        batch_id = batch_id_of(request.name, "name")
         with read_session(self._engine) as session:
             batch = queries.get_batch(session, batch_id)
         return api.GetBatchResponse(batch=batch)
