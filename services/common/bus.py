@@ -20,14 +20,15 @@ log = logging.getLogger(__name__)
 class Bus:
     def __init__(
         self, url: str, *, name: str,
-        on_first_connect: Callable[[Client], Awaitable[None]] | None = None,
+        on_connect: Callable[[Client], Awaitable[None]] | None = None,
     ) -> None:
         self._url = url
         self._name = name
-        self._on_first_connect = on_first_connect
+        self._on_connect = on_connect
         self._client: Client | None = None
         self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._reset: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._connect(), name="bus-connect")
@@ -53,23 +54,33 @@ class Bus:
                 delay = min(delay * 2, 1.0)
                 continue
             log.info("connected to nats %s", self._url)
-            if self._on_first_connect is not None:
-                while True:
-                    try:
-                        await self._on_first_connect(client)
-                        break
-                    except Exception as exc:
-                        log.warning("bus set-up failed (%s); retrying", exc)
-                        await asyncio.sleep(0.5)
+            await self._set_up(client)
             self._client = client
             self._ready.set()
             return
+
+    async def _set_up(self, client: Client) -> None:
+        """Runs the set-up (streams, consumers) until it succeeds; it must be idempotent."""
+        if self._on_connect is None:
+            return
+        while True:
+            try:
+                await self._on_connect(client)
+                return
+            except Exception as exc:
+                log.warning("bus set-up failed (%s); retrying", exc)
+                await asyncio.sleep(0.5)
 
     async def _disconnected(self) -> None:
         log.warning("nats disconnected from %s", self._url)
 
     async def _reconnected(self) -> None:
         log.info("nats reconnected to %s", self._url)
+        # The server may have come back without its store: set the streams up again.
+        if self._client is not None and (self._reset is None or self._reset.done()):
+            self._reset = asyncio.get_running_loop().create_task(
+                self._set_up(self._client), name="bus-set-up"
+            )
 
     async def _error(self, exc: Exception) -> None:
         log.debug("nats error: %s", exc)
@@ -87,9 +98,10 @@ class Bus:
         return self._client is not None and self._client.is_connected
 
     async def close(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-            await asyncio.wait({self._task}, timeout=2)
+        for task in (self._task, self._reset):
+            if task is not None and not task.done():
+                task.cancel()
+                await asyncio.wait({task}, timeout=2)
         if self._client is not None and not self._client.is_closed:
             try:
                 await asyncio.wait_for(self._client.drain(), timeout=2)

@@ -77,7 +77,7 @@ def build_kernel(
             watchdog.start()
             watchdogs.append(watchdog)
 
-    bus = Bus(settings.nats_url, name=f"{service_name}@{settings.site}", on_first_connect=provision)
+    bus = Bus(settings.nats_url, name=f"{service_name}@{settings.site}", on_connect=provision)
     relay = OutboxRelay(engine, writer, bus, exit_after_publish=settings.fault_exit_after_publish)
     writer.set_on_commit(relay.notify)
     return Kernel(

@@ -201,3 +201,20 @@ async def test_sigterm_finishes_in_flight_calls_and_flushes_the_outbox(stack: St
     committed = await asyncio.to_thread(_count_rows, stack, "master_batch_record")
     assert committed >= len(answered)
     assert sorted(counts.values()) == [1] * committed  # every committed change, exactly once
+
+
+async def test_a_nats_server_back_without_its_store_gets_its_stream_again(stack: Stack) -> None:
+    import shutil
+
+    author = await stack.login("syracuse", "author")
+    sdo_view = await stack.login("songdo", "qa", service="site_view")
+    server = stack.nats.server("syracuse")
+    await server.stop()
+    await asyncio.to_thread(shutil.rmtree, server.store_dir)  # the disk was replaced
+    await server.start()
+    record = await create(author, "AFTER-STORE-LOSS")
+
+    async def arrived() -> bool:
+        return record.name in await view_of(sdo_view, "syracuse")
+
+    await wait_until(arrived, CONVERGE, message="the event reached Songdo via a new stream")

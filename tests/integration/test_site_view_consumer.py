@@ -169,7 +169,7 @@ async def view(start_nats_sites: StartNatsSites, tmp_path: Path) -> AsyncIterato
     async def provision(client: Client) -> None:
         await ensure_site_stream(client, site, sites.registry)
 
-    bus = Bus(sites.url(site.id), name="site_view@test", on_first_connect=provision)
+    bus = Bus(sites.url(site.id), name="site_view@test", on_connect=provision)
     consumer = SiteViewConsumer(bus=bus, writer=writer, site=site)
     writer.start()
     bus.start()
