@@ -78,12 +78,18 @@ class SiteViewConsumer:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="site-view-consumer")
 
     async def stop(self) -> None:
-        """Lets a batch being taken in finish and be acked, then ends the task."""
+        """Lets the pull in flight end and its batch be taken in and acked, then ends the task.
+
+        A pull cut short stays open at the server until its expiry: a message delivered to
+        it then would wait for ACK_WAIT_S to be delivered again. So the pull is let run out
+        (FETCH_TIMEOUT_S); only a longer wait (a backoff while NATS is down) is cancelled.
+        """
         self._stopping = True
         task, self._task = self._task, None
         if task is None:
             return
-        if self._waiting:
+        done, _ = await asyncio.wait({task}, timeout=FETCH_TIMEOUT_S + 1.0)
+        if not done and self._waiting:
             task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 
