@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlmodel import Session
 from twinline.batchrecords.v1 import batch_pb2 as pb
 
@@ -49,14 +49,21 @@ def add(session: Session, batch: Batch, message: pb.Batch, *, year: int, number:
     )
 
 
+UPDATE_BATCH = (
+    update(BATCH)
+    .where(BATCH.c.batch_id == bindparam("target"))
+    .values(state=bindparam("state"), document=bindparam("document"),
+            update_time=bindparam("update_time"))
+)
+
+
 def replace(session: Session, batch: Batch, message: pb.Batch) -> None:
     session.execute(
-        update(BATCH)
-        .where(BATCH.c.batch_id == batch.batch_id)
-        .values(
-            state=batch.state.value, document=message.SerializeToString(),
-            update_time=to_text(batch.update_time),
-        )
+        UPDATE_BATCH,
+        {
+            "target": batch.batch_id, "state": batch.state.value,
+            "document": message.SerializeToString(), "update_time": to_text(batch.update_time),
+        },
     )
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from google.protobuf import timestamp_pb2
 from twinline.batchrecords.v1 import batch_pb2 as pb
 from twinline.batchrecords.v1 import batch_service_pb2 as api
+from twinline.batchrecords.v1 import master_batch_record_pb2 as mbr_pb
 from twinline.common.v1 import quantity_pb2
 
 from services.batch_records.batch_domain import (
@@ -27,6 +29,7 @@ from services.batch_records.batch_domain import (
     StepStatus,
     ValueCorrection,
 )
+from services.batch_records.domain import MasterBatchRecord
 from services.batch_records.translate import (
     record_from_proto,
     record_to_proto,
@@ -221,10 +224,41 @@ def _deviation_from_proto(message: pb.Deviation) -> Deviation:
     )
 
 
+# A control recipe is a frozen copy: one master record version, same etag, same content.
+# Its two forms are kept for the batches that follow it rather than rebuilt on every write.
+_RECIPES_LIMIT = 256
+_recipe_protos: dict[tuple[str, str], mbr_pb.MasterBatchRecord] = {}
+_recipe_records: dict[tuple[str, str], MasterBatchRecord] = {}
+
+
+def _remember(cache: dict[tuple[str, str], Any], key: tuple[str, str], value: Any) -> None:
+    if len(cache) >= _RECIPES_LIMIT:
+        cache.clear()
+    cache[key] = value
+
+
+def _recipe_proto(recipe: MasterBatchRecord) -> mbr_pb.MasterBatchRecord:
+    key = (recipe.name, recipe.etag)
+    found = _recipe_protos.get(key)
+    if found is None:
+        found = record_to_proto(recipe)
+        _remember(_recipe_protos, key, found)
+    return found
+
+
+def _recipe_record(message: mbr_pb.MasterBatchRecord) -> MasterBatchRecord:
+    key = (message.name, message.etag)
+    found = _recipe_records.get(key)
+    if found is None:
+        found = record_from_proto(message)
+        _remember(_recipe_records, key, found)
+    return found
+
+
 def batch_to_proto(batch: Batch) -> pb.Batch:
     return pb.Batch(
         name=batch.name, batch_id=batch.batch_id, home_site=batch.home_site,
-        master_batch_record=batch.recipe.name, control_recipe=record_to_proto(batch.recipe),
+        master_batch_record=batch.recipe.name, control_recipe=_recipe_proto(batch.recipe),
         state=STATE_TO_PROTO[batch.state],
         planned_quantity=(
             quantity_to_proto(batch.planned_quantity) if batch.planned_quantity else None
@@ -242,7 +276,7 @@ def batch_from_proto(message: pb.Batch) -> Batch:
     """A stored batch back to the domain (the proto is the stored form)."""
     return Batch(
         batch_id=message.batch_id, home_site=message.home_site,
-        recipe=record_from_proto(message.control_recipe),
+        recipe=_recipe_record(message.control_recipe),
         state=STATE_FROM_PROTO[message.state],
         steps=tuple(_step_from_proto(step) for step in message.steps),
         created_by=message.created_by, create_time=_time(message.create_time),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlmodel import Session, col
 from twinline.batchrecords.v1 import master_batch_record_pb2 as pb
 
@@ -80,15 +80,23 @@ def add(
     )
 
 
+UPDATE = (
+    update(TABLE)
+    .where(TABLE.c.key == bindparam("target"))
+    .values(product=bindparam("product"), state=bindparam("state"),
+            document=bindparam("document"), update_time=bindparam("update_time"))
+)
+
+
 def replace(session: Session, record: MasterBatchRecord, message: pb.MasterBatchRecord) -> None:
     """Overwrites a stored version with its new state."""
     session.execute(
-        update(TABLE)
-        .where(TABLE.c.key == record.key)
-        .values(
-            product=record.content.product, state=record.state.value,
-            document=message.SerializeToString(), update_time=to_text(record.update_time),
-        )
+        UPDATE,
+        {
+            "target": record.key, "product": record.content.product,
+            "state": record.state.value, "document": message.SerializeToString(),
+            "update_time": to_text(record.update_time),
+        },
     )
 
 
