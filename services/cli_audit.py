@@ -10,11 +10,11 @@ from rich.console import Console
 from services.common.audit import verify_chain
 from services.common.database import create_database_engine, read_session
 from services.common.settings import Settings
+from services.processes import SERVICES
 
 audit_app = typer.Typer(help="Check the audit trails.", no_args_is_help=True)
 console = Console()
 
-SERVICES = ("batch_records", "site_view")
 
 
 @audit_app.command("verify")

@@ -24,9 +24,8 @@ from services.common.nats_config import (
 from services.common.nats_server import NatsServerProcess
 from services.common.settings import Settings
 from services.common.sites import Site, SiteRegistry
-from services.processes import PROJECT_ROOT, ServiceProcess
+from services.processes import PROJECT_ROOT, SERVICES, ServiceProcess
 
-SERVICES = ("batch_records", "site_view")
 GRPC_PORT_BASE = 50051
 
 

@@ -19,6 +19,8 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# Every site runs one process of each of these (python -m services.<name>).
+SERVICES = ("batch_records", "site_view")
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
 

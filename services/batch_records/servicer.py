@@ -14,7 +14,7 @@ from services.batch_records import batchml, domain, handlers, repository
 from services.batch_records.translate import STATE_FROM_PROTO, content_from_proto, record_to_proto
 from services.common.auth import current_principal
 from services.common.database import read_session
-from services.common.errors import FieldViolation, InvalidArgument, NotFound, Violations
+from services.common.errors import FieldViolation, InvalidArgument, Violations
 from services.common.paging import decode_position, encode_token, page_size_of
 from services.common.rpc import SiteWriting, mutate, rpc_method
 from services.common.signatures import SignatureMeaning
@@ -309,4 +309,3 @@ def _number(record_id: str) -> int:
     return int(record_id.rsplit("-", 1)[1])
 
 
-__all__ = ["MasterBatchRecordServicer", "NotFound"]

@@ -17,11 +17,10 @@ from services.common.demo_users import demo_password, ensure_demo_users
 from services.common.identity import Role, open_user_directory
 from services.common.settings import Settings
 from services.common.sites import SiteRegistry
-from services.processes import ServiceProcess
+from services.processes import SERVICES, ServiceProcess
 from tests.support.nats_harness import NatsSites, free_port
 
 SECRET = "test-secret-for-tokens-0123456789abcdef"
-SERVICES = ("batch_records", "site_view")
 
 
 @dataclass
