@@ -1,5 +1,6 @@
 """``make demo``: against the running sites (``make run``), one master batch record through its
-whole lifecycle at Syracuse, then the measured delay until Songdo's site view lists it.
+whole lifecycle at Syracuse, then a batch of it on the floor (an excursion, a hold, a
+disposition, QA approval), each with the measured delay until Songdo's site view shows it.
 """
 
 from __future__ import annotations
@@ -11,12 +12,17 @@ import uuid
 import grpc
 from rich.console import Console
 from rich.table import Table
+from twinline.batchrecords.v1 import batch_pb2
+from twinline.batchrecords.v1 import batch_service_pb2 as batch_api
+from twinline.batchrecords.v1 import equipment_service_pb2 as equipment_api
 from twinline.batchrecords.v1 import master_batch_record_pb2 as pb
 from twinline.batchrecords.v1 import master_batch_record_service_pb2 as api
+from twinline.batchrecords.v1.batch_service_pb2_grpc import BatchRecordServiceStub
+from twinline.batchrecords.v1.equipment_service_pb2_grpc import EquipmentServiceStub
 from twinline.batchrecords.v1.master_batch_record_service_pb2_grpc import (
     MasterBatchRecordServiceStub,
 )
-from twinline.common.v1 import audit_pb2, signature_pb2
+from twinline.common.v1 import audit_pb2, quantity_pb2, signature_pb2
 from twinline.common.v1.audit_pb2_grpc import AuditTrailServiceStub
 from twinline.siteview.v1 import site_view_service_pb2 as view
 from twinline.siteview.v1.site_view_service_pb2_grpc import SiteViewServiceStub
@@ -161,8 +167,104 @@ async def run() -> None:
         f"[bold green]✓[/] Syracuse audit trail: {audit.entries_checked} entries, "
         f"{'intact' if audit.intact else 'BROKEN at ' + str(audit.first_broken_sequence)}"
     )
-    for session in (author, reviewer, qa, viewer):
+    sessions = [author, reviewer, qa, viewer]
+    sessions += await run_batch(records_at, record.name, reviewer, qa, viewer)
+    for session in sessions:
         await session.close()
+
+
+def _quantity(value: str, unit: str) -> quantity_pb2.Quantity:
+    return quantity_pb2.Quantity(value=value, unit=unit)
+
+
+async def run_batch(
+    records_at: str, master: str, supervisor: Session, qa: Session, viewer: Session
+) -> list[Session]:
+    """A batch of that record on the floor: an excursion, a hold, a disposition, approval."""
+    console.rule("Syracuse: a batch on the floor, reviewed by exception")
+    mes = await Session.login(records_at, "syracuse.mes", demo_password("mes"))
+    operator = await Session.login(records_at, "syracuse.operator", demo_password("operator"))
+    verifier = await Session.login(records_at, "syracuse.verifier", demo_password("verifier"))
+    await supervisor.stub(EquipmentServiceStub).SetEquipment(equipment_api.SetEquipmentRequest(
+        request_id=str(uuid.uuid4()), equipment=equipment_api.Equipment(
+            equipment_id="R-201", description="200 L conjugation reactor",
+            status=equipment_api.EQUIPMENT_STATUS_CLEAN)), metadata=supervisor.metadata)
+    batches = mes.stub(BatchRecordServiceStub)
+    batch = (await batches.CreateBatch(batch_api.CreateBatchRequest(
+        request_id=str(uuid.uuid4()), master_batch_record=master,
+        planned_quantity=_quantity("200", "L")), metadata=mes.metadata)).batch
+    console.print(f"[bold green]✓[/] created [cyan]{batch.name}[/] from {master} by MES")
+
+    def step(
+        step_id: str, values: dict[str, tuple[str, str]] | None = None
+    ) -> batch_api.StepRecordInput:
+        return batch_api.StepRecordInput(
+            step_id=step_id, equipment=[batch_api.EquipmentUseInput(equipment_id="R-201")],
+            parameter_values=[
+                batch_api.ParameterValueInput(name=name, value=_quantity(*value))
+                for name, value in (values or {}).items()
+            ],
+        )
+
+    async def record(item: batch_api.StepRecordInput) -> batch_api.RecordStepResponse:
+        return await operator.stub(BatchRecordServiceStub).RecordStep(
+            batch_api.RecordStepRequest(
+                request_id=str(uuid.uuid4()), batch=batch.name, step=item,
+                signature=signed("operator", "")),
+            metadata=operator.metadata)
+
+    async def verify(step_id: str) -> None:
+        await verifier.stub(BatchRecordServiceStub).VerifyStep(batch_api.VerifyStepRequest(
+            request_id=str(uuid.uuid4()), batch=batch.name, step_id=step_id,
+            signature=signed("verifier", "")), metadata=verifier.metadata)
+
+    await record(step("S1"))
+    await verify("S1")
+    console.print("[bold green]✓[/] S1 charged (operator) and verified (second person)")
+    answer = await record(step("S2", {"TCEP": ("2.5", "mol/mol"), "temperature": ("34", "Cel"),
+                                      "hold time": ("90", "min")}))
+    for raised in answer.raised:
+        console.print(f"[bold yellow]![/] server raised {raised.id}: {raised.description}")
+    console.print(f"  batch is now [bold]{batch_pb2.BatchState.Name(answer.batch.state)}[/]")
+    await supervisor.stub(BatchRecordServiceStub).DispositionException(
+        batch_api.DispositionExceptionRequest(
+            request_id=str(uuid.uuid4()), batch=batch.name, exception_id=answer.raised[0].id,
+            signature=signed("reviewer", "probe drift; jacket log shows 25 Cel; continue")),
+        metadata=supervisor.metadata)
+    console.print(f"[bold green]✓[/] {answer.raised[0].id} dispositioned by the supervisor; "
+                  "hold released")
+    await verify("S2")
+    await record(step("S3", {"co-solvent": ("8", "%")}))
+    await record(step("S4"))
+    await supervisor.stub(BatchRecordServiceStub).CompleteBatch(batch_api.CompleteBatchRequest(
+        request_id=str(uuid.uuid4()), batch=batch.name,
+        signature=signed("reviewer", "all steps recorded")), metadata=supervisor.metadata)
+    await supervisor.stub(BatchRecordServiceStub).SubmitBatchForReview(
+        batch_api.SubmitBatchForReviewRequest(request_id=str(uuid.uuid4()), batch=batch.name),
+        metadata=supervisor.metadata)
+    approved = (await qa.stub(BatchRecordServiceStub).ApproveBatchRecord(
+        batch_api.ApproveBatchRecordRequest(
+            request_id=str(uuid.uuid4()), batch=batch.name,
+            signature=signed("qa", "reviewed by exception; released to QC")),
+        metadata=qa.metadata)).batch
+    committed = time.perf_counter()
+    console.print(f"[bold green]✓[/] approved by QA: "
+                  f"{batch_pb2.BatchState.Name(approved.state)}")
+    view_stub = viewer.stub(SiteViewServiceStub)
+    deadline = committed + 10
+    while time.perf_counter() < deadline:
+        seen = await view_stub.ListBatches(view.ListBatchesRequest(site="syracuse"),
+                                           metadata=viewer.metadata)
+        if any(b.name == batch.name and b.etag == approved.etag for b in seen.batches):
+            console.print(
+                f"[bold green]✓[/] Songdo's site view shows {batch.name} approved, "
+                f"{(time.perf_counter() - committed) * 1000:.1f} ms after the approval"
+            )
+            break
+        await asyncio.sleep(0.001)
+    else:
+        console.print("[red]Songdo did not show the approved batch within 10 s")
+    return [mes, operator, verifier]
 
 
 def main() -> None:
