@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from typing import TypeVar
 
 import grpc
 from sqlalchemy import Engine
@@ -40,6 +41,7 @@ from services.common.unit_of_work import UnitOfWork, Writer
 BATCH_NAME = re.compile(r"^batches/(?P<batch_id>[A-Z]{2,8}-B-\d{4}-\d{5})$")
 SERVICE = "/twinline.batchrecords.v1.BatchRecordService/"
 CREATOR_ROLES = (Role.SUPERVISOR, Role.INTEGRATION)
+R = TypeVar("R", api.RecordStepResponse, api.RecordStepsResponse)
 DEVIATION_ROLES = (Role.OPERATOR, Role.SUPERVISOR, Role.QA, Role.INTEGRATION)
 EQUIPMENT_ROLES = (Role.SUPERVISOR, Role.ADMIN)
 
@@ -114,53 +116,41 @@ class BatchRecordServicer(SiteWriting, api_grpc.BatchRecordServiceServicer):
     async def RecordStep(
         self, request: api.RecordStepRequest, context: grpc.aio.ServicerContext
     ) -> api.RecordStepResponse:
-        principal = self._writer_principal(*domain.EXECUTOR_ROLES)
-        batch_id = batch_id_of(request.batch)
-        violations = Violations()
-        records = [step_record_from_proto(request.step, "step", violations)]
-        violations.raise_if_any()
-        signature = await self._sign(
-            principal, request.signature, SignatureMeaning.EXECUTED, domain.EXECUTOR_ROLES
-        )
-
-        def command(uow: UnitOfWork) -> api.RecordStepResponse:
-            saved = handlers.record_steps(
-                uow, principal=principal, batch_id=batch_id, records=records,
-                signature=signature,
-            )
-            return api.RecordStepResponse(batch=saved.batch, raised=_raised(saved))
-
-        return await mutate(
-            self._writer, method=SERVICE + "RecordStep", request=request,
-            response_type=api.RecordStepResponse, command=command,
+        return await self._record(
+            request, [(request.step, "step")], "RecordStep", api.RecordStepResponse
         )
 
     @rpc_method
     async def RecordSteps(
         self, request: api.RecordStepsRequest, context: grpc.aio.ServicerContext
     ) -> api.RecordStepsResponse:
+        steps = [(step, f"steps[{index}]") for index, step in enumerate(request.steps)]
+        return await self._record(request, steps, "RecordSteps", api.RecordStepsResponse)
+
+    async def _record(
+        self, request: api.RecordStepRequest | api.RecordStepsRequest,
+        steps: list[tuple[api.StepRecordInput, str]], method: str, response_type: type[R],
+    ) -> R:
+        """One or several steps, signed once by their executor, recorded all or nothing."""
         principal = self._writer_principal(*domain.EXECUTOR_ROLES)
         batch_id = batch_id_of(request.batch)
         violations = Violations()
-        records = [
-            step_record_from_proto(step, f"steps[{index}]", violations)
-            for index, step in enumerate(request.steps)
-        ]
+        records = [step_record_from_proto(step, path, violations) for step, path in steps]
         violations.raise_if_any()
         signature = await self._sign(
             principal, request.signature, SignatureMeaning.EXECUTED, domain.EXECUTOR_ROLES
         )
 
-        def command(uow: UnitOfWork) -> api.RecordStepsResponse:
+        def command(uow: UnitOfWork) -> R:
             saved = handlers.record_steps(
                 uow, principal=principal, batch_id=batch_id, records=records,
                 signature=signature,
             )
-            return api.RecordStepsResponse(batch=saved.batch, raised=_raised(saved))
+            return response_type(batch=saved.batch, raised=_raised(saved))
 
         return await mutate(
-            self._writer, method=SERVICE + "RecordSteps", request=request,
-            response_type=api.RecordStepsResponse, command=command,
+            self._writer, method=SERVICE + method, request=request,
+            response_type=response_type, command=command,
         )
 
     @rpc_method

@@ -35,6 +35,8 @@ FETCH_BATCH = 256
 # The fetch returns as soon as one message is there; this only bounds an idle wait, and so how
 # soon a pull request lost in a server restart is replaced.
 FETCH_TIMEOUT_S = 0.5
+# How long stop() waits for a cancelled consumer before it leaves it behind.
+STOP_TIMEOUT_S = 2.0
 # Unacked this long (the process died mid-batch), a message is delivered again.
 ACK_WAIT_S = 10.0
 # An event whose transaction failed is offered again after this long, not at once.
@@ -82,16 +84,18 @@ class SiteViewConsumer:
 
         A pull cut short stays open at the server until its expiry: a message delivered to
         it then would wait for ACK_WAIT_S to be delivered again. So the pull is let run out
-        (FETCH_TIMEOUT_S); only a longer wait (a backoff while NATS is down) is cancelled.
+        (FETCH_TIMEOUT_S); only a longer wait (a backoff, a stuck call) is cancelled.
         """
         self._stopping = True
         task, self._task = self._task, None
         if task is None:
             return
         done, _ = await asyncio.wait({task}, timeout=FETCH_TIMEOUT_S + 1.0)
-        if not done and self._waiting:
+        if not done:
+            # Cancelling cannot lose an event: a batch committed but not acked comes again
+            # and the inbox drops it.
             task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+            await asyncio.wait({task}, timeout=STOP_TIMEOUT_S)
 
     async def _run(self) -> None:
         delay = RETRY_FIRST_S
