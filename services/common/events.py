@@ -33,6 +33,18 @@ class OutboxEvent:
 
 
 @dataclass(frozen=True)
+class OutboxEntry:
+    """An event as the outbox holds it; ``position`` orders entries as their commits were."""
+
+    position: int
+    event_id: str
+    subject: str
+    event_type: str
+    headers: dict[str, str]
+    payload: bytes
+
+
+@dataclass(frozen=True)
 class ReceivedEvent:
     event_id: str
     subject: str

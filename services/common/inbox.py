@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from sqlalchemy import insert, select
-from sqlmodel import col
+from sqlalchemy import bindparam, insert, select
 
 from services.common.clock import to_text
 from services.common.events import ReceivedEvent
@@ -14,7 +13,10 @@ from services.common.tables import InboxRow
 from services.common.unit_of_work import UnitOfWork
 
 E = TypeVar("E")
-INSERT = insert(InboxRow)
+INBOX = InboxRow.__table__  # type: ignore[attr-defined]
+# Built once: SQLAlchemy reuses their compiled form.
+INSERT = insert(INBOX)
+HANDLED = select(INBOX.c.event_id).where(INBOX.c.event_id.in_(bindparam("ids", expanding=True)))
 
 
 def first_time(uow: UnitOfWork, event: ReceivedEvent) -> bool:
@@ -28,11 +30,7 @@ def new_events(
     """The items whose event was not handled before (nor earlier in ``items``), recorded as
     handled now; one query and one insert for the whole batch."""
     ids = [event_of(item).event_id for item in items]
-    handled = set(
-        uow.session.execute(
-            select(col(InboxRow.event_id)).where(col(InboxRow.event_id).in_(ids))
-        ).scalars()
-    ) if ids else set()
+    handled = set(uow.session.execute(HANDLED, {"ids": ids}).scalars()) if ids else set()
     fresh: list[E] = []
     rows: list[dict[str, object]] = []
     handled_time = to_text(uow.now)

@@ -3,6 +3,13 @@
 A row is marked published only after JetStream's ack; ``Nats-Msg-Id`` = event id makes a
 republish after a crash (published, not yet marked) a no-op inside the stream's duplicate
 window. While NATS is down the relay keeps retrying; nothing is lost.
+
+Two ways to find what to publish. The outbox table is the truth: the relay reads it at start,
+after any failure, and when idle for a second. Once a read has found everything published,
+the relay takes the entries the writer hands over after each commit (``committed``) and
+publishes them at once, without reading them back: the cheap, fast path of a healthy system.
+It goes back to reading the table whenever it may have missed an entry (a failed publish, too
+many entries held in memory, an idle second).
 """
 
 from __future__ import annotations
@@ -11,6 +18,8 @@ import asyncio
 import json
 import logging
 import os
+from collections import deque
+from collections.abc import Sequence
 
 from sqlalchemy import Engine, select, update
 from sqlmodel import col
@@ -18,12 +27,18 @@ from sqlmodel import col
 from services.common.bus import Bus
 from services.common.clock import to_text
 from services.common.database import read_session
+from services.common.events import OutboxEntry
 from services.common.tables import OutboxRow
 from services.common.unit_of_work import UnitOfWork, Writer
 
 log = logging.getLogger(__name__)
+OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
 BATCH = 500
 PUBLISH_TIMEOUT = 2.0
+# With nothing committed for this long, the relay reads the table again (a safety net).
+IDLE_READ_S = 1.0
+# Entries held for the fast path; beyond this (NATS slow or down) the table is read instead.
+MAX_HELD = 4 * BATCH
 
 
 class OutboxRelay:
@@ -37,9 +52,23 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # Entries handed over by the writer since the last read of the table began.
+        self._held: deque[OutboxEntry] = deque()
+        # True while _held has every entry committed since the last read of the table began.
+        self._held_complete = False
+        # True once a read found the table's entries all published: _held is then the rest.
+        self._caught_up = False
+        self._published_through = 0
 
-    def notify(self) -> None:
-        """Called after every commit: there may be something to publish."""
+    def committed(self, entries: Sequence[OutboxEntry]) -> None:
+        """Called after every group commit with the outbox entries it wrote, in order."""
+        if not entries:
+            return
+        if len(self._held) + len(entries) > MAX_HELD:
+            self._held.clear()  # the table still has them: the relay reads it instead
+            self._held_complete = self._caught_up = False
+        else:
+            self._held.extend(entries)
         self._wake.set()
 
     def start(self) -> None:
@@ -77,29 +106,39 @@ class OutboxRelay:
             ).all()
             return len(rows)
 
-    def _unpublished(self) -> list[OutboxRow]:
+    def _unpublished(self) -> list[OutboxEntry]:
+        """The oldest unpublished entries of the table, in commit order (at most BATCH)."""
         with read_session(self._engine) as session:
-            return list(
-                session.execute(
-                    select(OutboxRow)
-                    .where(col(OutboxRow.published_time).is_(None))
-                    .order_by(col(OutboxRow.position))
-                    .limit(BATCH)
-                ).scalars()
+            rows = session.execute(
+                select(
+                    OUTBOX.c.position, OUTBOX.c.event_id, OUTBOX.c.subject,
+                    OUTBOX.c.event_type, OUTBOX.c.headers, OUTBOX.c.payload,
+                )
+                .where(OUTBOX.c.published_time.is_(None))
+                .order_by(OUTBOX.c.position)
+                .limit(BATCH)
+            ).all()
+        return [
+            OutboxEntry(
+                row.position, row.event_id, row.subject, row.event_type, json.loads(row.headers),
+                row.payload,
             )
+            for row in rows
+        ]
 
     async def _run(self) -> None:
         backoff = 0.05
         while True:
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+                await asyncio.wait_for(self._wake.wait(), timeout=IDLE_READ_S)
             except TimeoutError:
-                pass
+                self._caught_up = False  # idle: read the table again, in case
             self._wake.clear()
             try:
                 published = await self._publish_pending()
                 backoff = 0.05
             except Exception as exc:
+                self._caught_up = False
                 log.warning("outbox relay: publish failed (%s); retrying in %.2fs", exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 1.0)
@@ -111,7 +150,19 @@ class OutboxRelay:
                 self._idle.set()
 
     async def _publish_pending(self) -> int:
+        if self._caught_up:
+            rows = [entry for entry in self._held if entry.position > self._published_through]
+            self._held.clear()
+            return await self._publish(rows)
+        self._held_complete = True  # from here on, _held misses nothing committed
         rows = await asyncio.to_thread(self._unpublished)
+        published = await self._publish(rows)
+        if published == len(rows) < BATCH and self._held_complete:
+            # Everything committed before the read is published, and _held has the rest.
+            self._caught_up = True
+        return published
+
+    async def _publish(self, rows: list[OutboxEntry]) -> int:
         if not rows:
             return 0
         js = await self._bus.jetstream()
@@ -119,8 +170,7 @@ class OutboxRelay:
         # them in order, and acks are taken in order, so only a contiguous prefix is marked.
         acks = [
             await js.publish_async(
-                row.subject, row.payload, wait_stall=PUBLISH_TIMEOUT,
-                headers=json.loads(row.headers),
+                row.subject, row.payload, wait_stall=PUBLISH_TIMEOUT, headers=row.headers
             )
             for row in rows
         ]
@@ -130,12 +180,12 @@ class OutboxRelay:
                 await asyncio.wait_for(ack, PUBLISH_TIMEOUT)
                 if self._exit_after_publish:
                     os._exit(17)  # fault injection: the ack arrived, the mark never will
-                assert row.position is not None
                 done.append(row.position)
         finally:
             for ack in acks[len(done):]:
                 ack.cancel()  # republished next round; JetStream drops what it already has
             if done:
+                self._published_through = max(self._published_through, done[-1])
                 await self._mark_published(done)
         return len(done)
 

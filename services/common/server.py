@@ -79,7 +79,7 @@ def build_kernel(
 
     bus = Bus(settings.nats_url, name=f"{service_name}@{settings.site}", on_connect=provision)
     relay = OutboxRelay(engine, writer, bus, exit_after_publish=settings.fault_exit_after_publish)
-    writer.set_on_commit(relay.notify)
+    writer.set_on_commit(relay.committed)
     return Kernel(
         settings=settings,
         service_name=service_name,

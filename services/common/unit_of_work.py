@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -24,13 +24,15 @@ from sqlmodel import Session, col
 from services.common.audit import AuditChange, chain_entries, chain_head
 from services.common.clock import Clock, to_text, utc_now
 from services.common.errors import DomainError, FieldViolation, InvalidArgument
-from services.common.events import OutboxEvent, new_event
+from services.common.events import OutboxEntry, OutboxEvent, new_event
 from services.common.subjects import event_subject
 from services.common.tables import AuditEntryRow, OutboxRow, RequestRecordRow
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_BATCH = 256
+# Told after each group commit which outbox entries it wrote, in commit order (maybe none).
+OnCommit = Callable[[Sequence[OutboxEntry]], None]
 # PostgreSQL only: every group transaction first takes this transaction-level advisory lock, so
 # writers on one database (two processes, or two services sharing it) commit one at a time:
 # each reads the chain head only after the one before it committed (READ COMMITTED takes a new
@@ -106,7 +108,7 @@ class Writer:
 
     def __init__(
         self, engine: Engine, site: str, *, clock: Clock = utc_now,
-        on_commit: Callable[[], None] | None = None,
+        on_commit: OnCommit | None = None,
     ) -> None:
         self._engine = engine
         self._site = site
@@ -130,7 +132,7 @@ class Writer:
             pass
         self._task = None
 
-    def set_on_commit(self, on_commit: Callable[[], None]) -> None:
+    def set_on_commit(self, on_commit: OnCommit) -> None:
         self._on_commit = on_commit
 
     async def run(self, command: Callable[[UnitOfWork], T]) -> T:
@@ -154,12 +156,19 @@ class Writer:
             jobs = [await self._queue.get()]
             while len(jobs) < MAX_BATCH and not self._queue.empty():
                 jobs.append(self._queue.get_nowait())
+            committed: list[OutboxEntry] = []
             try:
-                await asyncio.to_thread(self._execute, jobs)
+                await asyncio.to_thread(self._execute, jobs, committed)
             except Exception as exc:  # the thread itself failed: every waiter learns it
                 for job in jobs:
                     if job.error is None and job.result is None:
                         job.error = exc
+            # Before the waiters resume: the relay's publish goes out ahead of their answers.
+            if self._on_commit is not None:
+                try:
+                    self._on_commit(committed)
+                except Exception:  # the outbox still holds the entries: the relay finds them
+                    log.exception("on_commit failed")
             for job in jobs:
                 if not job.future.done():
                     if job.error is not None:
@@ -167,12 +176,13 @@ class Writer:
                     else:
                         job.future.set_result(job.result)
                 self._queue.task_done()
-            if self._on_commit is not None:
-                self._on_commit()
 
-    def _execute(self, jobs: list[_Job[Any]]) -> None:
-        """Commits ``jobs`` together; a failing job is split off so it fails alone."""
-        failure = self._try(jobs)
+    def _execute(self, jobs: list[_Job[Any]], committed: list[OutboxEntry]) -> None:
+        """Commits ``jobs`` together; a failing job is split off so it fails alone.
+
+        ``committed`` receives the outbox entries of every part that committed, in order.
+        """
+        failure = self._try(jobs, committed)
         if failure is None:
             return
         index, error = failure
@@ -181,15 +191,17 @@ class Writer:
             return
         if index is None:  # the commit itself failed: no job to blame, so run each alone
             for job in jobs:
-                self._execute([job])
+                self._execute([job], committed)
             return
         if index > 0:
-            self._execute(jobs[:index])
-        self._execute([jobs[index]])
+            self._execute(jobs[:index], committed)
+        self._execute([jobs[index]], committed)
         if index + 1 < len(jobs):
-            self._execute(jobs[index + 1 :])
+            self._execute(jobs[index + 1 :], committed)
 
-    def _try(self, jobs: list[_Job[Any]]) -> tuple[int | None, BaseException] | None:
+    def _try(
+        self, jobs: list[_Job[Any]], committed: list[OutboxEntry]
+    ) -> tuple[int | None, BaseException] | None:
         now = self._clock()
         with Session(self._engine, expire_on_commit=False) as session:
             changes: list[AuditChange] = []
@@ -223,7 +235,7 @@ class Writer:
                         events.extend(uow.events)
                     if requests:
                         session.execute(INSERT_REQUEST, requests)
-                    self._append(session, changes, events, now)
+                    entries = self._append(session, changes, events, now)
             except _CommandFailed as failed:
                 return failed.index, failed.error
             except Exception as exc:
@@ -231,34 +243,45 @@ class Writer:
                 return None, exc
         for job, result in zip(jobs, results, strict=True):
             job.result = result
+        committed.extend(entries)
         return None
 
     def _append(
         self, session: Session, changes: list[AuditChange], events: list[OutboxEvent],
         now: datetime,
-    ) -> None:
+    ) -> list[OutboxEntry]:
+        """Appends the audit entries to the chain and the events to the outbox; returns the
+        outbox entries written."""
         session.flush()
         stamp = to_text(now)
         if changes:
             # Read the head inside the write transaction: several writers never fork the chain.
             rows, _ = chain_entries(chain_head(session), changes, site=self._site, occur_time=stamp)
             session.execute(insert(AuditEntryRow), rows)
-        if events:
-            session.execute(
-                insert(OutboxRow),
-                [
-                    {
-                        "event_id": event.event_id,
-                        "subject": event.subject,
-                        "event_type": event.event_type,
-                        "headers": _headers_text(event.headers),
-                        "payload": event.payload,
-                        "created_time": stamp,
-                        "published_time": None,
-                    }
-                    for event in events
-                ],
+        if not events:
+            return []
+        positions = session.execute(
+            INSERT_OUTBOX,
+            [
+                {
+                    "event_id": event.event_id,
+                    "subject": event.subject,
+                    "event_type": event.event_type,
+                    "headers": _headers_text(event.headers),
+                    "payload": event.payload,
+                    "created_time": stamp,
+                    "published_time": None,
+                }
+                for event in events
+            ],
+        ).scalars().all()
+        return [
+            OutboxEntry(
+                position, event.event_id, event.subject, event.event_type, event.headers,
+                event.payload,
             )
+            for position, event in zip(positions, events, strict=True)
+        ]
 
 
 class _CommandFailed(Exception):
@@ -271,6 +294,9 @@ class _CommandFailed(Exception):
 
 
 INSERT_REQUEST = insert(RequestRecordRow)
+OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
+# The positions the database gives the new rows, in the order of the rows sent.
+INSERT_OUTBOX = insert(OUTBOX).returning(OUTBOX.c.position, sort_by_parameter_order=True)
 Answered = dict[str, tuple[RequestKey, bytes]]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
 from twinline.batchrecords.v1 import batch_pb2
@@ -33,6 +34,27 @@ UPDATE_REPLICA = (
     .values({column: bindparam(column) for column in (
         "record_id", "version", "home_site", "state", "revision", "document",
         "last_event_time", "stream_sequence",
+    )})
+)
+
+# Statements built once: SQLAlchemy then reuses their compiled form without re-deriving it.
+STORED_REPLICAS = select(
+    REPLICA.c.key, REPLICA.c.record_id, REPLICA.c.version, REPLICA.c.home_site, REPLICA.c.state,
+    REPLICA.c.revision,
+).where(REPLICA.c.key.in_(bindparam("keys", expanding=True)))
+INSERT_REPLICA = insert(REPLICA)
+
+WATERMARK = WatermarkRow.__table__  # type: ignore[attr-defined]
+WATERMARKS = select(
+    WATERMARK.c.site, WATERMARK.c.last_event_time, WATERMARK.c.stream_sequence,
+    WATERMARK.c.events_applied,
+)
+INSERT_WATERMARK = insert(WATERMARK)
+UPDATE_WATERMARK = (
+    update(WATERMARK)
+    .where(WATERMARK.c.site == bindparam("row_site"))
+    .values({column: bindparam(column) for column in (
+        "last_event_time", "stream_sequence", "events_applied",
     )})
 )
 
@@ -157,12 +179,7 @@ def _apply_records(uow: UnitOfWork, newest: dict[str, ReplicaEvent]) -> None:
             record_id=row.record_id, version=row.version, home_site=row.home_site,
             state=row.state, revision=row.revision,
         )
-        for row in uow.session.execute(
-            select(
-                REPLICA.c.key, REPLICA.c.record_id, REPLICA.c.version, REPLICA.c.home_site,
-                REPLICA.c.state, REPLICA.c.revision,
-            ).where(REPLICA.c.key.in_(list(newest)))
-        )
+        for row in uow.session.execute(STORED_REPLICAS, {"keys": list(newest)})
     }
     inserts, updates = [], []
     for key, item in newest.items():
@@ -182,7 +199,7 @@ def _apply_records(uow: UnitOfWork, newest: dict[str, ReplicaEvent]) -> None:
         else:
             inserts.append({"key": key, **values})
     if inserts:
-        uow.session.execute(insert(REPLICA), inserts)
+        uow.session.execute(INSERT_REPLICA, inserts)
     if updates:
         uow.session.execute(UPDATE_REPLICA, updates)
 
@@ -241,24 +258,33 @@ def _material_rows(batch: batch_pb2.Batch) -> list[dict[str, object]]:
 
 
 def _advance_watermarks(uow: UnitOfWork, fresh: Sequence[ReplicaEvent]) -> None:
-    marks = {
-        row.site: row
-        for row in uow.session.execute(select(WatermarkRow)).scalars()
-    }
+    stored = {row.site: watermark_of(row) for row in uow.session.execute(WATERMARKS)}
+    marks = dict(stored)
     for item in fresh:
         event = item.event
-        row = marks.get(event.origin_site)
-        if row is None:
-            row = marks[event.origin_site] = WatermarkRow(site=event.origin_site)
-            uow.session.add(row)
-        mark = domain.advance(
-            watermark_of(row), event_time=event.time, stream_sequence=event.stream_sequence
+        mark = marks.get(event.origin_site) or domain.Watermark(site=event.origin_site)
+        marks[event.origin_site] = domain.advance(
+            mark, event_time=event.time, stream_sequence=event.stream_sequence
         )
-        row.last_event_time = to_text(mark.last_event_time) if mark.last_event_time else None
-        row.stream_sequence, row.events_applied = mark.stream_sequence, mark.events_applied
+    inserts, updates = [], []
+    for site, mark in marks.items():
+        if mark == stored.get(site):
+            continue
+        values = {
+            "last_event_time": to_text(mark.last_event_time) if mark.last_event_time else None,
+            "stream_sequence": mark.stream_sequence, "events_applied": mark.events_applied,
+        }
+        if site in stored:
+            updates.append({"row_site": site, **values})
+        else:
+            inserts.append({"site": site, **values})
+    if inserts:
+        uow.session.execute(INSERT_WATERMARK, inserts)
+    if updates:
+        uow.session.execute(UPDATE_WATERMARK, updates)
 
 
-def watermark_of(row: WatermarkRow) -> domain.Watermark:
+def watermark_of(row: Any) -> domain.Watermark:
     return domain.Watermark(
         site=row.site,
         last_event_time=from_text(row.last_event_time) if row.last_event_time else None,
