@@ -52,7 +52,15 @@ def create_database_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Eng
 
 def read_session(engine: Engine) -> Session:
     """A session for queries only: never takes SQLite's write lock."""
-    return Session(engine.execution_options(readonly=True))
+    return Session(_readonly(engine))
+
+
+def _readonly(engine: Engine) -> Engine:
+    """The engine's read-only variant, made once per engine (making one is not free)."""
+    readonly = engine.__dict__.get("_twinline_readonly")
+    if readonly is None:
+        readonly = engine.__dict__["_twinline_readonly"] = engine.execution_options(readonly=True)
+    return readonly
 
 
 def migrate(engine: Engine, *locations: Path) -> None:

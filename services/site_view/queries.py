@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import bindparam, select, tuple_
 from sqlmodel import Session, col
 from twinline.batchrecords.v1 import batch_pb2
 from twinline.batchrecords.v1 import master_batch_record_pb2 as pb
@@ -32,17 +32,25 @@ class RecordFilter:
     record_id: str = ""  # empty: all
 
 
+REPLICA = ReplicaMasterBatchRecordRow.__table__  # type: ignore[attr-defined]
+# Built once (SQLAlchemy reuses their compiled form); Core, as only the document is needed.
+DOCUMENT_OF_VERSION = select(REPLICA.c.document).where(REPLICA.c.key == bindparam("key"))
+DOCUMENT_OF_LATEST = (
+    select(REPLICA.c.document)
+    .where(REPLICA.c.record_id == bindparam("record_id"))
+    .order_by(REPLICA.c.version.desc())
+    .limit(1)
+)
+
+
 def get(session: Session, record_id: str, version: int | None) -> pb.MasterBatchRecord:
     """One version, or the highest version the view holds when ``version`` is None."""
     if version is None:
-        row = session.execute(
-            select(ReplicaMasterBatchRecordRow)
-            .where(col(ReplicaMasterBatchRecordRow.record_id) == record_id)
-            .order_by(col(ReplicaMasterBatchRecordRow.version).desc())
-            .limit(1)
-        ).scalar_one_or_none()
+        row = session.execute(DOCUMENT_OF_LATEST, {"record_id": record_id}).first()
     else:
-        row = session.get(ReplicaMasterBatchRecordRow, version_key(record_id, version))
+        row = session.execute(
+            DOCUMENT_OF_VERSION, {"key": version_key(record_id, version)}
+        ).first()
     if row is None:
         shown = "latest" if version is None else str(version)
         raise NotFound(
@@ -91,8 +99,12 @@ class LotConsumption:
     batch_state: str
 
 
+BATCH = ReplicaBatchRow.__table__  # type: ignore[attr-defined]
+DOCUMENT_OF_BATCH = select(BATCH.c.document).where(BATCH.c.batch_id == bindparam("batch_id"))
+
+
 def get_batch(session: Session, batch_id: str) -> batch_pb2.Batch:
-    row = session.get(ReplicaBatchRow, batch_id)
+    row = session.execute(DOCUMENT_OF_BATCH, {"batch_id": batch_id}).first()
     if row is None:
         raise NotFound(
             "BATCH_NOT_FOUND", f"this site's view holds no batches/{batch_id}", batchId=batch_id
