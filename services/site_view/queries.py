@@ -133,19 +133,36 @@ def batch_page(
     ]
 
 
-def lot_consumptions(session: Session, lot_id: str) -> list[LotConsumption]:
-    """Every addition of the lot to a step of a batch the view holds, of any site."""
+# Where a page of a lot's consumptions ends: (home site, batch id, line) of its last one.
+ConsumptionPosition = tuple[str, str, int]
+
+
+def lot_consumptions(
+    session: Session, lot_id: str, *, after: ConsumptionPosition | None = None,
+    size: int | None = None,
+) -> list[tuple[ConsumptionPosition, LotConsumption]]:
+    """The additions of the lot to a step of a batch the view holds, of any site: up to
+    ``size`` (None: all) after ``after``, by home site, batch id and line."""
     material, batch = ReplicaBatchMaterialRow, ReplicaBatchRow
+    order = (col(material.home_site), col(material.batch_id), col(material.line))
     query = (
         select(material, col(batch.state))
         .join(batch, col(batch.batch_id) == col(material.batch_id))
         .where(col(material.lot_id) == lot_id)
-        .order_by(col(material.home_site), col(material.batch_id), col(material.line))
+        .order_by(*order)
     )
+    if after is not None:
+        query = query.where(tuple_(*order) > tuple_(*after))
+    if size is not None:
+        query = query.limit(size)
     return [
-        LotConsumption(
-            batch_id=row.batch_id, home_site=row.home_site, step_id=row.step_id,
-            material=row.material, quantity=row.quantity, unit=row.unit, batch_state=state,
+        (
+            (row.home_site, row.batch_id, row.line),
+            LotConsumption(
+                batch_id=row.batch_id, home_site=row.home_site, step_id=row.step_id,
+                material=row.material, quantity=row.quantity, unit=row.unit,
+                batch_state=state,
+            ),
         )
         for row, state in session.execute(query)
     ]

@@ -26,6 +26,8 @@ from services.site_view.translate import batch_state_text, batch_state_value
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
+DEFAULT_CONSUMPTION_PAGE_SIZE = 100
+MAX_CONSUMPTION_PAGE_SIZE = 1000
 # A page of batches stops before this many bytes of batches (each holds its control recipe),
 # well under gRPC's default 4 MiB message limit; it always holds at least one batch.
 MAX_BATCH_PAGE_BYTES = 3 * 1024 * 1024
@@ -38,6 +40,18 @@ def _position(token: str) -> queries.Position | None:
 
 def _batch_position(token: str) -> queries.BatchPosition | None:
     return decode_position(token, str, str)  # type: ignore[return-value]
+
+
+def _consumption_position(token: str, lot_id: str) -> queries.ConsumptionPosition | None:
+    """The position a token holds; the token names its lot, so it serves no other lot."""
+    position = decode_position(token, str, str, str, int)
+    if position is None:
+        return None
+    if position[0] != lot_id:
+        raise InvalidArgument(
+            [FieldViolation("page_token", "belongs to a listing of another lot_id")]
+        )
+    return position[1:]  # type: ignore[return-value]
 
 
 def _within_budget(found: list[tuple[queries.BatchPosition, bytes]], size: int) -> int:
@@ -153,11 +167,19 @@ class SiteViewServicer(api_grpc.SiteViewServiceServicer):
         current_principal()
         if not request.lot_id:
             raise InvalidArgument([FieldViolation("lot_id", "is required")])
-        with read_session(self._engine) as session:
-            found = queries.lot_consumptions(session, request.lot_id)
-        return api.ListBatchesConsumingLotResponse(
-            consumptions=[_consumption_to_proto(consumption) for consumption in found]
+        size = page_size_of(
+            request.page_size, default=DEFAULT_CONSUMPTION_PAGE_SIZE,
+            maximum=MAX_CONSUMPTION_PAGE_SIZE,
         )
+        after = _consumption_position(request.page_token, request.lot_id)
+        with read_session(self._engine) as session:
+            found = queries.lot_consumptions(session, request.lot_id, after=after, size=size + 1)
+        response = api.ListBatchesConsumingLotResponse(
+            consumptions=[_consumption_to_proto(consumption) for _, consumption in found[:size]]
+        )
+        if len(found) > size:
+            response.next_page_token = encode_token([request.lot_id, *found[size - 1][0]])
+        return response
 
     @rpc_method
     async def ListWatermarks(

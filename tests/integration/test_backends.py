@@ -626,9 +626,9 @@ async def test_the_site_view_takes_in_events_once_and_keeps_the_newest(
         assert held.state == pb.MASTER_BATCH_RECORD_STATE_APPROVED and held.etag == "1-3"
         batch = queries.get_batch(session, "SDO-B-2026-00001")
         assert batch.etag == "3" and batch.state == batch_pb2.BATCH_STATE_IN_PROGRESS
-        assert [c.batch_id for c in queries.lot_consumptions(session, "L-1")] == []
+        assert [c.batch_id for _, c in queries.lot_consumptions(session, "L-1")] == []
         assert [(c.batch_id, c.quantity, c.unit, c.batch_state)
-                for c in queries.lot_consumptions(session, "L-2")] == [
+                for _, c in queries.lot_consumptions(session, "L-2")] == [
             ("SDO-B-2026-00001", "1.25", "kg", "in_progress")
         ]
         pages = queries.page(session, queries.RecordFilter(), after=None, size=10)

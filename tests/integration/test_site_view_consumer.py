@@ -590,7 +590,7 @@ async def test_a_fetch_that_fails_midway_leaves_nothing_behind(
         # So the redelivery is not dropped as done, and takes the batch in whole.
         assert await writer.run(lambda uow: handlers.apply_events(uow, applied)) == 1
         with read_session(engine) as session:
-            assert queries.lot_consumptions(session, TCEP)[0].batch_id == BATCH_ID
+            assert queries.lot_consumptions(session, TCEP)[0][1].batch_id == BATCH_ID
     finally:
         await writer.stop()
         engine.dispose()
@@ -670,7 +670,31 @@ async def test_a_lot_is_traced_to_the_batches_of_both_sites(
     unknown = await stub.ListBatchesConsumingLot(
         api.ListBatchesConsumingLotRequest(lot_id="L-NEVER-USED"), metadata=auth
     )
-    assert list(unknown.consumptions) == []
+    assert list(unknown.consumptions) == [] and not unknown.next_page_token
+
+    # One per page: the same consumptions, in the same order, and a token per page but the last.
+    paged, request = [], api.ListBatchesConsumingLotRequest(lot_id=MAB, page_size=1)
+    while True:
+        page = await stub.ListBatchesConsumingLot(request, metadata=auth)
+        paged += [(c.batch, c.step_id) for c in page.consumptions]
+        assert len(page.consumptions) == 1
+        if not page.next_page_token:
+            break
+        request.page_token = page.next_page_token
+    assert paged == [(c.batch, c.step_id) for c in found]
+    # A page token serves only the lot it was made for.
+    first = await stub.ListBatchesConsumingLot(
+        api.ListBatchesConsumingLotRequest(lot_id=MAB, page_size=1), metadata=auth
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await stub.ListBatchesConsumingLot(
+            api.ListBatchesConsumingLotRequest(
+                lot_id="L-NEVER-USED", page_token=first.next_page_token
+            ),
+            metadata=auth,
+        )
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert details_of(refused.value)["fields"] == ["page_token"]  # a good token, of MAB
 
 
 BatchCall = Callable[[api_grpc.SiteViewServiceStub, Metadata], Awaitable[Any]]
