@@ -1,0 +1,132 @@
+"""The outbox relay on a real nats-server and SQLite: what it publishes, in which order, how often.
+
+A core-NATS subscriber on the site's subjects sees every publish the relay makes, duplicates
+included (JetStream drops a duplicate from the stream, not from the wire), so it can tell a
+relay that publishes an event twice from one that does not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from nats.aio.msg import Msg
+from sqlalchemy import Engine, text
+from twinline.events.v1 import master_batch_record_events_pb2 as mbr_events
+
+from services.common import outbox
+from services.common.bus import Bus
+from services.common.database import (
+    KERNEL_MIGRATIONS,
+    create_database_engine,
+    migrate,
+    read_session,
+)
+from services.common.outbox import OutboxRelay
+from services.common.streams import ensure_site_stream
+from services.common.subjects import site_subjects
+from services.common.unit_of_work import UnitOfWork, Writer
+from tests.support.waiting import wait_until
+
+if TYPE_CHECKING:
+    from tests.support.nats_harness import NatsSites
+
+pytestmark = pytest.mark.timeout(60)
+SITE = "syracuse"
+DEADLINE_S = 15.0
+
+
+def changed(name: str):  # type: ignore[no-untyped-def]
+    """A command that writes one event, its ce-subject ``name``."""
+    def command(uow: UnitOfWork) -> None:
+        uow.record_change(
+            actor="alice", service="batch_records", context="batchrecords",
+            aggregate="master_batch_record", event="created", aggregate_id=name,
+            resource_name=name, old_value="", new_value=name,
+            payload=mbr_events.MasterBatchRecordCreated(),
+        )
+
+    return command
+
+
+def unpublished(engine: Engine) -> int:
+    with read_session(engine) as session:
+        return int(
+            session.execute(
+                text("SELECT count(*) FROM outbox WHERE published_time IS NULL")
+            ).scalar_one()
+        )
+
+
+@pytest.fixture
+def engine(tmp_path: Path):  # type: ignore[no-untyped-def]
+    engine = create_database_engine(f"sqlite:///{tmp_path / 'relay.db'}")
+    migrate(engine, KERNEL_MIGRATIONS)
+    yield engine
+    engine.dispose()
+
+
+async def test_backlog_then_handed_over_entries_go_out_once_each_in_commit_order(
+    nats_sites: NatsSites, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No idle read during the test: every read counted below is one the relay chose to make.
+    monkeypatch.setattr(outbox, "IDLE_READ_S", 3600.0)
+    client = await nats_sites.client(SITE)
+    site = nats_sites.registry.get(SITE)
+    await ensure_site_stream(client, site, nats_sites.registry)
+    seen: list[str] = []
+
+    async def on_message(msg: Msg) -> None:
+        seen.append((msg.headers or {})["ce-subject"])
+
+    await client.subscribe(site_subjects(SITE), cb=on_message)
+    await client.flush()
+
+    writer = Writer(engine, SITE)
+    bus = Bus(nats_sites.url(SITE), name="relay-test")
+    relay = OutboxRelay(engine, writer, bus)
+    writer.set_on_commit(relay.committed)
+    reads = 0
+    table_read = relay._unpublished
+
+    def counted_read():  # type: ignore[no-untyped-def]
+        nonlocal reads
+        reads += 1
+        return table_read()
+
+    monkeypatch.setattr(relay, "_unpublished", counted_read)
+    writer.start()
+    try:
+        # A backlog committed while no relay ran: the relay's first read finds it.
+        for i in range(5):
+            await writer.run(changed(f"B{i}"))
+        bus.start()
+        relay.start()
+        # Commits racing the first read: each is in the table, handed over, or both.
+        for group in range(4):
+            await asyncio.gather(*(writer.run(changed(f"R{group}-{i}")) for i in range(5)))
+        racing = [f"B{i}" for i in range(5)] + [
+            f"R{group}-{i}" for group in range(4) for i in range(5)
+        ]
+        await wait_until(lambda: len(seen) >= len(racing), DEADLINE_S, message="all published")
+        await wait_until(lambda: unpublished(engine) == 0, DEADLINE_S, message="all marked")
+        reads_when_caught_up = reads
+
+        # Caught up: what the writer hands over goes out without the table being read again.
+        later = [f"L{i}" for i in range(10)]
+        for name in later:
+            await writer.run(changed(name))
+        await wait_until(
+            lambda: len(seen) >= len(racing) + len(later), DEADLINE_S, message="later published"
+        )
+        await wait_until(lambda: unpublished(engine) == 0, DEADLINE_S, message="later marked")
+    finally:
+        await relay.stop()
+        await writer.stop()
+        await bus.close()
+
+    assert seen == racing + later  # commit order, each once
+    assert reads == reads_when_caught_up
+    assert reads_when_caught_up >= 1
