@@ -72,12 +72,15 @@ def entry_hash(
     return hashlib.sha256(content.encode()).hexdigest()
 
 
+AUDIT = AuditEntryRow.__table__  # type: ignore[attr-defined]
+# Built once: its compiled form is reused by every group commit.
+CHAIN_HEAD = (
+    select(AUDIT.c.sequence, AUDIT.c.entry_hash).order_by(AUDIT.c.sequence.desc()).limit(1)
+)
+
+
 def chain_head(session: Session) -> ChainHead:
-    last = session.execute(
-        select(col(AuditEntryRow.sequence), col(AuditEntryRow.entry_hash))
-        .order_by(col(AuditEntryRow.sequence).desc())
-        .limit(1)
-    ).first()
+    last = session.execute(CHAIN_HEAD).first()
     if last is None:
         return ChainHead(0, GENESIS_HASH)
     return ChainHead(last[0], last[1])

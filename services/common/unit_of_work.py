@@ -18,8 +18,8 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from google.protobuf import message
-from sqlalchemy import Engine, insert, select, text
-from sqlmodel import Session, col
+from sqlalchemy import Engine, bindparam, insert, select, text
+from sqlmodel import Session
 
 from services.common.audit import AuditChange, chain_entries, chain_head
 from services.common.clock import Clock, to_text, utc_now
@@ -257,7 +257,7 @@ class Writer:
         if changes:
             # Read the head inside the write transaction: several writers never fork the chain.
             rows, _ = chain_entries(chain_head(session), changes, site=self._site, occur_time=stamp)
-            session.execute(insert(AuditEntryRow), rows)
+            session.execute(INSERT_AUDIT, rows)
         if not events:
             return []
         positions = session.execute(
@@ -293,7 +293,14 @@ class _CommandFailed(Exception):
         self.error = error
 
 
-INSERT_REQUEST = insert(RequestRecordRow)
+# Core statements on the tables, built once: no ORM bookkeeping, compiled form reused.
+REQUEST = RequestRecordRow.__table__  # type: ignore[attr-defined]
+INSERT_REQUEST = insert(REQUEST)
+EARLIER_ANSWERS = select(
+    REQUEST.c.request_id, REQUEST.c.method, REQUEST.c.principal, REQUEST.c.fingerprint,
+    REQUEST.c.response,
+).where(REQUEST.c.request_id.in_(bindparam("ids", expanding=True)))
+INSERT_AUDIT = insert(AuditEntryRow.__table__)  # type: ignore[attr-defined]
 OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
 # The positions the database gives the new rows, in the order of the rows sent.
 INSERT_OUTBOX = insert(OUTBOX).returning(OUTBOX.c.position, sort_by_parameter_order=True)
@@ -305,9 +312,7 @@ def _earlier_answers(session: Session, jobs: list[_Job[Any]]) -> Answered:
     ids = [job.request.request_id for job in jobs if job.request is not None]
     if not ids:
         return {}
-    rows = session.execute(
-        select(RequestRecordRow).where(col(RequestRecordRow.request_id).in_(ids))
-    ).scalars()
+    rows = session.execute(EARLIER_ANSWERS, {"ids": ids})
     return {
         row.request_id: (
             RequestKey(row.request_id, row.method, row.principal, row.fingerprint), row.response
