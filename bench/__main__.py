@@ -289,7 +289,8 @@ async def measure(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     }
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The bench's options, from ``argv`` (None: the command line)."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--concurrency", type=int, default=32, help="calls in flight")
     parser.add_argument("--channels", type=int, default=1, help="gRPC channels of the client")
@@ -310,7 +311,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--origin", default="syracuse", help="site where records are created")
     parser.add_argument("--other", default="songdo", help="site whose view is polled")
     parser.add_argument("--keep-data", action="store_true", help="keep the temporary data dir")
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
 async def run(args: argparse.Namespace) -> None:

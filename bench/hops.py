@@ -1,0 +1,154 @@
+"""Where the cross-site delay goes: ``python -m bench.hops`` (``--help`` for the knobs).
+
+Starts both sites like ``make bench`` does (free ports, a temporary data directory), then
+creates records one at a time at the origin and times, from the moment each Create returns:
+
+- **published**: a core-NATS subscriber on the origin's subjects receives the event (the
+  relay's publish reached the origin's nats-server);
+- **sourced**: an ordered consumer on the other site's stream receives it (stored there by
+  the cross-domain sourcing);
+- **listed**: the other site's ``SiteViewService.GetMasterBatchRecord`` returns the record
+  (polled every ``--interval``, as ``bench.cross_site`` does).
+
+Prints p50/p90/p99/max per hop. A diagnostic beside ``make bench``, not one of its figures: its
+own subscribers add a little load to the nats-servers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import grpc
+import nats
+from nats.aio.msg import Msg
+from nats.js.api import DeliverPolicy
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+from twinline.batchrecords.v1 import master_batch_record_service_pb2 as api
+from twinline.batchrecords.v1.master_batch_record_service_pb2_grpc import (
+    MasterBatchRecordServiceStub,
+)
+from twinline.siteview.v1 import site_view_service_pb2 as view_api
+from twinline.siteview.v1.site_view_service_pb2_grpc import SiteViewServiceStub
+
+from bench import __main__ as bench_main
+from bench.reporting import TOKEN_ENV, VIEW_TOKEN_ENV
+from bench.stats import latency_summary_ms
+from services.client import with_token
+from services.common.subjects import site_subjects, stream_name
+from tests.support.mbr import conjugation_recipe, request_id
+
+CALL_TIMEOUT_S = 10.0
+HOPS = ("published", "sourced", "listed")
+
+
+async def measure(args: argparse.Namespace, console: Console) -> dict[str, list[float]]:
+    """Seconds from each Create's return to each hop, per hop, over ``args.records`` records."""
+    data_dir = Path(tempfile.mkdtemp(prefix="twinline-hops-"))
+    seen: dict[str, dict[str, float]] = {hop: {} for hop in HOPS[:2]}
+
+    def stamp(hop: str) -> object:
+        async def on_message(msg: Msg) -> None:
+            seen[hop][(msg.headers or {}).get("ce-subject", "")] = time.perf_counter()
+        return on_message
+
+    with Progress(console=console, transient=True) as progress:
+        run = bench_main.Bench(bench_main.parse_args([]), progress, data_dir)
+        try:
+            await run.start()
+            deployment = run.deployment
+            origin = await nats.connect(deployment.nats_url(args.origin))
+            other = await nats.connect(deployment.nats_url(args.other))
+            await origin.subscribe(site_subjects(args.origin), cb=stamp("published"))
+            await other.jetstream().subscribe(
+                site_subjects(args.origin), stream=stream_name(args.other), cb=stamp("sourced"),
+                ordered_consumer=True, deliver_policy=DeliverPolicy.NEW,
+            )
+            records = MasterBatchRecordServiceStub(  # type: ignore[no-untyped-call]
+                grpc.aio.insecure_channel(deployment.address(args.origin, "batch_records"))
+            )
+            view = SiteViewServiceStub(  # type: ignore[no-untyped-call]
+                grpc.aio.insecure_channel(deployment.address(args.other, "site_view"))
+            )
+            create_metadata = with_token(run.tokens[TOKEN_ENV])
+            view_metadata = with_token(run.tokens[VIEW_TOKEN_ENV])
+            listed: dict[str, tuple[float, float]] = {}
+            task = progress.add_task("records", total=args.warmup + args.records)
+            for index in range(args.warmup + args.records):
+                answer = await records.CreateMasterBatchRecord(
+                    api.CreateMasterBatchRecordRequest(
+                        request_id=request_id(), master_batch_record=conjugation_recipe()
+                    ),
+                    metadata=create_metadata, timeout=CALL_TIMEOUT_S,
+                )
+                committed = time.perf_counter()
+                name = answer.master_batch_record.name
+                while True:
+                    try:
+                        await view.GetMasterBatchRecord(
+                            view_api.GetMasterBatchRecordRequest(name=name),
+                            metadata=view_metadata, timeout=CALL_TIMEOUT_S,
+                        )
+                        break
+                    except grpc.aio.AioRpcError as exc:
+                        if exc.code() != grpc.StatusCode.NOT_FOUND:
+                            raise
+                        if time.perf_counter() - committed > args.deadline:
+                            raise SystemExit(f"{name} not listed at {args.other} in time") from None
+                        await asyncio.sleep(args.interval)
+                if index >= args.warmup:
+                    listed[name] = (committed, time.perf_counter())
+                progress.update(task, advance=1)
+            await origin.drain()
+            await other.drain()
+        finally:
+            await run.stop()
+            shutil.rmtree(data_dir, ignore_errors=True)
+    delays: dict[str, list[float]] = {hop: [] for hop in HOPS}
+    for name, (committed, visible) in listed.items():
+        for hop in HOPS[:2]:
+            if name in seen[hop]:
+                delays[hop].append(seen[hop][name] - committed)
+        delays["listed"].append(visible - committed)
+    return delays
+
+
+def print_table(console: Console, delays: dict[str, list[float]], args: argparse.Namespace) -> None:
+    table = Table(title=f"from Create's return at {args.origin}, {args.records} records (ms)")
+    for column in ("hop", "count", "p50", "p90", "p99", "max"):
+        table.add_column(column, justify="left" if column == "hop" else "right")
+    for hop in HOPS:
+        summary = latency_summary_ms(delays[hop])
+        columns = ("p50_ms", "p90_ms", "p99_ms", "max_ms")
+        table.add_row(
+            hop, str(summary["count"]),
+            *(f"{summary.get(key, float('nan')):.2f}" for key in columns),
+        )
+    console.print(table)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.hops", description=__doc__)
+    parser.add_argument("--records", type=int, default=200)
+    parser.add_argument("--warmup", type=int, default=5, help="records not measured")
+    parser.add_argument("--interval", type=float, default=0.001, help="seconds between polls")
+    parser.add_argument("--deadline", type=float, default=30.0, help="seconds per record")
+    parser.add_argument("--origin", default="syracuse")
+    parser.add_argument("--other", default="songdo")
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    console = Console()
+    print_table(console, asyncio.run(measure(args, console)), args)
+
+
+if __name__ == "__main__":
+    main()
