@@ -61,8 +61,7 @@ def _save(
 
 
 def _load(uow: UnitOfWork, batch_id: str) -> tuple[Batch, pb.Batch]:
-    batch = batch_repository.get(uow.session, batch_id)
-    return batch, batch_to_proto(batch)
+    return batch_repository.get_stored(uow.session, batch_id)
 
 
 def create(

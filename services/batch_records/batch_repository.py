@@ -19,11 +19,21 @@ EQUIPMENT = EquipmentRow.__table__  # type: ignore[attr-defined]
 INSERT_BATCH = insert(BATCH)
 
 
+# Built once: SQLAlchemy reuses its compiled form.
+DOCUMENT_OF_BATCH = select(BATCH.c.document).where(BATCH.c.batch_id == bindparam("batch_id"))
+
+
 def get(session: Session, batch_id: str) -> Batch:
-    row = session.execute(select(BATCH.c.document).where(BATCH.c.batch_id == batch_id)).first()
+    return get_stored(session, batch_id)[0]
+
+
+def get_stored(session: Session, batch_id: str) -> tuple[Batch, pb.Batch]:
+    """The batch, and its protobuf form as stored (what the audit trail calls its old value)."""
+    row = session.execute(DOCUMENT_OF_BATCH, {"batch_id": batch_id}).first()
     if row is None:
         raise NotFound("BATCH_NOT_FOUND", f"no batch {batch_id}", batchId=batch_id)
-    return batch_from_proto(pb.Batch.FromString(row.document))
+    stored = pb.Batch.FromString(row.document)
+    return batch_from_proto(stored), stored
 
 
 def next_number(session: Session, year: int, group_memo: dict[str, Any]) -> int:

@@ -23,8 +23,12 @@ def _load(row: Any) -> MasterBatchRecord:
     return record_from_proto(pb.MasterBatchRecord.FromString(row.document))
 
 
+# Built once: SQLAlchemy reuses its compiled form.
+DOCUMENT_OF_VERSION = select(TABLE.c.document).where(TABLE.c.key == bindparam("key"))
+
+
 def get(session: Session, key: str) -> MasterBatchRecord:
-    row = session.execute(select(TABLE.c.document).where(TABLE.c.key == key)).first()
+    row = session.execute(DOCUMENT_OF_VERSION, {"key": key}).first()
     if row is None:
         raise NotFound("MASTER_BATCH_RECORD_NOT_FOUND", f"no master batch record {key}", key=key)
     return _load(row)

@@ -52,10 +52,10 @@ def create_database_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Eng
 
 def read_session(engine: Engine) -> Session:
     """A session for queries only: never takes SQLite's write lock."""
-    return Session(_readonly(engine))
+    return Session(readonly_engine(engine))
 
 
-def _readonly(engine: Engine) -> Engine:
+def readonly_engine(engine: Engine) -> Engine:
     """The engine's read-only variant, made once per engine (making one is not free)."""
     readonly = engine.__dict__.get("_twinline_readonly")
     if readonly is None:

@@ -22,7 +22,12 @@ from twinline.common.v1 import auth_pb2
 
 from services.common import errors
 from services.common.clock import Clock, utc_now
-from services.common.database import IDENTITY_MIGRATIONS, create_database_engine, migrate
+from services.common.database import (
+    IDENTITY_MIGRATIONS,
+    create_database_engine,
+    migrate,
+    readonly_engine,
+)
 from services.common.settings import Settings
 from services.common.sites import SiteRegistry, UnknownSiteError
 
@@ -111,6 +116,8 @@ app_user = sa.Table(
     sa.Column("created_time", sa.DateTime(timezone=True), nullable=False),
     sa.Column("password_changed_time", sa.DateTime(timezone=True), nullable=False),
 )
+# Built once (every signature reads the signer's row): SQLAlchemy reuses its compiled form.
+USER_BY_NAME = sa.select(app_user).where(app_user.c.username == sa.bindparam("username"))
 
 
 def default_hasher() -> PasswordHasher:
@@ -244,10 +251,8 @@ class UserDirectory:
 
     def authenticate(self, username: str, password: str) -> Principal:
         """The principal for a correct password; CPU-bound (argon2), so call it off the loop."""
-        with self.engine.execution_options(readonly=True).begin() as connection:
-            row = connection.execute(
-                sa.select(app_user).where(app_user.c.username == username)
-            ).first()
+        with readonly_engine(self.engine).begin() as connection:
+            row = connection.execute(USER_BY_NAME, {"username": username}).first()
         if row is not None and row.active and self._recently_verified(row, password):
             return _account(row).principal()
         # Verify outside the transaction: SQLite's write lock is not held for the hash.
