@@ -1,4 +1,5 @@
-"""``twinline users``: list, add and set passwords of the users in one site's identity database."""
+"""``twinline users``: list, add, unlock and set passwords of the users of one site's identity
+database."""
 
 from __future__ import annotations
 
@@ -61,7 +62,7 @@ def list_users(site: SiteOption = None) -> None:
     directory = _directory(site)
     table = Table(title=f"Users at {directory.engine.url.database or directory.engine.url}")
     table.add_column("Username", no_wrap=True)
-    for column in ("Printed name", "Roles", "Home site", "Active", "Password set"):
+    for column in ("Printed name", "Roles", "Home site", "Active", "Password set", "Locked"):
         table.add_column(column)
     for user in directory.list_users():
         table.add_row(
@@ -71,6 +72,7 @@ def list_users(site: SiteOption = None) -> None:
             user.home_site,
             "yes" if user.active else "[red]no[/red]",
             f"{user.password_changed_time:%Y-%m-%d %H:%M}Z",
+            f"[red]since {user.locked_time:%Y-%m-%d %H:%M}Z[/red]" if user.locked_time else "no",
         )
     console.print(table)
 
@@ -95,6 +97,17 @@ def add_user(
     except errors.DomainError as error:
         _report(error)
     console.print(f"added [bold]{user.username}[/bold] ({', '.join(sorted(user.roles))})")
+
+
+@users_app.command("unlock")
+def unlock(username: Annotated[str, typer.Argument()], site: SiteOption = None) -> None:
+    """Unlocks a user locked after repeated wrong passwords (setting a password also does)."""
+    directory = _directory(site)
+    try:
+        directory.unlock(username)
+    except errors.DomainError as error:
+        _report(error)
+    console.print(f"[bold]{username}[/bold] unlocked")
 
 
 @users_app.command("set-password")

@@ -189,8 +189,10 @@ def sign(
     """
     try:
         signer = directory.authenticate(principal.username, password)
-    except errors.Unauthenticated:
+    except errors.Unauthenticated as refused:
         log.warning("failed signature attempt by %s (%s)", principal.username, meaning)
+        if refused.reason == "ACCOUNT_LOCKED":
+            raise
         raise errors.Unauthenticated(
             "SIGNATURE_PASSWORD_INVALID", "the password entered to sign is not correct"
         ) from None

@@ -35,9 +35,16 @@ log = logging.getLogger(__name__)
 
 USERNAME_PATTERN = re.compile(r"[a-z][a-z0-9._-]{2,63}")
 MIN_PASSWORD_LENGTH = 8
-# One message for an unknown user, a wrong password and an inactive user: no enumeration.
 # How long a password verified with argon2 is recognised again without argon2.
 RECENT_VERIFICATION_SECONDS = 600
+# Consecutive wrong passwords (log-ins and signatures alike) that lock an account until an
+# administrator unlocks it (21 CFR 11.300(d): attempts at unauthorized use are stopped and
+# reported).
+MAX_FAILED_ATTEMPTS = 5
+ACCOUNT_LOCKED = (
+    "the account is locked after repeated wrong passwords; an administrator can unlock it"
+)
+# One message for an unknown user, a wrong password and an inactive user: no enumeration.
 INVALID_CREDENTIALS = "the username or password is not correct"
 
 
@@ -97,6 +104,8 @@ class UserAccount:
     active: bool
     created_time: datetime
     password_changed_time: datetime
+    failed_attempts: int = 0
+    locked_time: datetime | None = None
 
     def principal(self) -> Principal:
         return Principal(self.username, self.printed_name, self.roles, self.home_site)
@@ -115,6 +124,8 @@ app_user = sa.Table(
     sa.Column("active", sa.Boolean, nullable=False),
     sa.Column("created_time", sa.DateTime(timezone=True), nullable=False),
     sa.Column("password_changed_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("failed_attempts", sa.Integer, nullable=False),
+    sa.Column("locked_time", sa.DateTime(timezone=True), nullable=True),
 )
 # Built once (every signature reads the signer's row): SQLAlchemy reuses its compiled form.
 USER_BY_NAME = sa.select(app_user).where(app_user.c.username == sa.bindparam("username"))
@@ -146,6 +157,8 @@ def _account(row: sa.Row) -> UserAccount:
         active=bool(row.active),
         created_time=_as_utc(row.created_time),
         password_changed_time=_as_utc(row.password_changed_time),
+        failed_attempts=row.failed_attempts,
+        locked_time=_as_utc(row.locked_time) if row.locked_time is not None else None,
     )
 
 
@@ -224,6 +237,8 @@ class UserDirectory:
                         active=True,
                         created_time=now,
                         password_changed_time=now,
+                        failed_attempts=0,
+                        locked_time=None,
                     )
                 )
             except sa.exc.IntegrityError:
@@ -241,8 +256,16 @@ class UserDirectory:
             username,
             password_hash=self.hasher.hash(new_password),
             password_changed_time=self.clock(),
+            # A password set by an administrator also ends a lockout.
+            failed_attempts=0,
+            locked_time=None,
         )
         log.info("password of %s changed", username)
+
+    def unlock(self, username: str) -> None:
+        """Ends a lockout: the user may try passwords again."""
+        self._update(username, failed_attempts=0, locked_time=None)
+        log.info("user %s unlocked", username)
 
     def set_active(self, username: str, active: bool) -> None:
         """Deactivates (or reactivates) a user; users are never deleted."""
@@ -253,13 +276,19 @@ class UserDirectory:
         """The principal for a correct password; CPU-bound (argon2), so call it off the loop."""
         with readonly_engine(self.engine).begin() as connection:
             row = connection.execute(USER_BY_NAME, {"username": username}).first()
+        if row is not None and row.locked_time is not None:
+            log.warning("authentication refused: the account %r is locked", username)
+            raise errors.Unauthenticated("ACCOUNT_LOCKED", ACCOUNT_LOCKED)
         if row is not None and row.active and self._recently_verified(row, password):
+            self._note_success(row)
             return _account(row).principal()
         # Verify outside the transaction: SQLite's write lock is not held for the hash.
         stored_hash = row.password_hash if row is not None else self._decoy_hash
         try:
             self.hasher.verify(stored_hash, password)
         except (VerificationError, InvalidHashError):
+            if row is not None:
+                self._note_failure(username)
             row = None
         if row is not None and row.active:
             self._recent[username] = (
@@ -269,10 +298,47 @@ class UserDirectory:
         if row is None or not row.active:
             log.warning("failed authentication for username %r", username)
             raise errors.Unauthenticated("INVALID_CREDENTIALS", INVALID_CREDENTIALS)
+        self._note_success(row)
         if self.hasher.check_needs_rehash(stored_hash):
             # The parameters were raised since this hash was made; upgrade it now we know it.
             self._update(username, password_hash=self.hasher.hash(password))
         return _account(row).principal()
+
+    def _note_failure(self, username: str) -> None:
+        """Counts a wrong password; the MAX_FAILED_ATTEMPTS-th in a row locks the account."""
+        self._recent.pop(username, None)
+        with self.engine.begin() as connection:
+            # One statement: concurrent failures in two processes are all counted.
+            connection.execute(
+                app_user.update()
+                .where(app_user.c.username == username)
+                .values(failed_attempts=app_user.c.failed_attempts + 1)
+            )
+            locked = connection.execute(
+                app_user.update()
+                .where(
+                    app_user.c.username == username,
+                    app_user.c.failed_attempts >= MAX_FAILED_ATTEMPTS,
+                    app_user.c.locked_time.is_(None),
+                )
+                .values(locked_time=self.clock())
+            ).rowcount
+        if locked:
+            # The security unit is told at once (21 CFR 11.300(d)): an error in the log.
+            log.error(
+                "account %r locked after %d wrong passwords in a row",
+                username, MAX_FAILED_ATTEMPTS,
+            )
+
+    def _note_success(self, row: sa.Row) -> None:
+        """A right password ends the run of wrong ones."""
+        if row.failed_attempts:
+            with self.engine.begin() as connection:
+                connection.execute(
+                    app_user.update()
+                    .where(app_user.c.username == row.username, app_user.c.locked_time.is_(None))
+                    .values(failed_attempts=0)
+                )
 
     def _digest(self, username: str, password: str) -> bytes:
         return hmac.new(

@@ -15,7 +15,7 @@ from twinline.common.v1 import auth_pb2, auth_pb2_grpc
 from services.common.auth import AuthenticationServicer, AuthInterceptor, current_principal
 from services.common.database import IDENTITY_MIGRATIONS, create_database_engine, migrate
 from services.common.errors import details_of
-from services.common.identity import Role, UserDirectory
+from services.common.identity import MAX_FAILED_ATTEMPTS, Role, UserDirectory
 from services.common.tokens import TokenIssuer
 
 pytestmark = pytest.mark.timeout(30)
@@ -112,6 +112,17 @@ async def test_bad_credentials_are_unauthenticated(channel: grpc.aio.Channel) ->
             await login(channel, username, password)
         assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
         assert details_of(raised.value)["reason"] == "INVALID_CREDENTIALS"
+
+
+async def test_a_locked_account_cannot_log_in_and_is_told_so(channel: grpc.aio.Channel) -> None:
+    for attempt in range(MAX_FAILED_ATTEMPTS):
+        with pytest.raises(grpc.aio.AioRpcError) as wrong:
+            await login(channel, "syracuse.alice", f"wrong password {attempt}")
+        assert details_of(wrong.value)["reason"] == "INVALID_CREDENTIALS"
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await login(channel, "syracuse.alice", PASSWORD)
+    assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert details_of(raised.value)["reason"] == "ACCOUNT_LOCKED"
 
 
 async def test_login_with_empty_fields_names_both(channel: grpc.aio.Channel) -> None:

@@ -17,7 +17,7 @@ from services.common.auth import (
 )
 from services.common.database import IDENTITY_MIGRATIONS, create_database_engine, migrate
 from services.common.demo_users import ensure_demo_users
-from services.common.identity import Principal, Role, UserDirectory
+from services.common.identity import MAX_FAILED_ATTEMPTS, Principal, Role, UserDirectory
 from services.common.signatures import SignatureMeaning
 from services.common.sites import DEFAULT_REGISTRY, SiteRegistry
 
@@ -203,3 +203,55 @@ def test_a_recent_verification_is_recognised_without_argon2_until_the_password_c
     with pytest.raises(errors.Unauthenticated):
         directory.authenticate("syracuse.op", "first password")  # the old one is gone
     directory.authenticate("syracuse.op", "second password")
+
+
+def wrong_passwords(directory: UserDirectory, username: str, count: int) -> None:
+    for attempt in range(count):
+        with pytest.raises(errors.Unauthenticated) as refused:
+            directory.authenticate(username, f"wrong password {attempt}")
+        assert refused.value.reason == "INVALID_CREDENTIALS"
+
+
+def test_repeated_wrong_passwords_lock_the_account_until_unlocked(
+    directory: UserDirectory, alice: Principal
+) -> None:
+    # A right password ends a run of wrong ones: the count starts again.
+    wrong_passwords(directory, "syracuse.alice", MAX_FAILED_ATTEMPTS - 1)
+    assert directory.authenticate("syracuse.alice", PASSWORD) == alice
+    wrong_passwords(directory, "syracuse.alice", MAX_FAILED_ATTEMPTS - 1)
+    account = directory.get("syracuse.alice")
+    assert account is not None and account.locked_time is None
+    assert account.failed_attempts == MAX_FAILED_ATTEMPTS - 1
+
+    wrong_passwords(directory, "syracuse.alice", 1)  # the limit: locked
+    account = directory.get("syracuse.alice")
+    assert account is not None and account.locked_time is not None
+    # Locked: the right password is refused too, at log-in and at signing, saying why.
+    with pytest.raises(errors.Unauthenticated) as refused:
+        directory.authenticate("syracuse.alice", PASSWORD)
+    assert refused.value.reason == "ACCOUNT_LOCKED"
+    with pytest.raises(errors.Unauthenticated) as refused_signature:
+        sign(directory, alice, PASSWORD, SignatureMeaning.APPROVED, "", roles=[Role.QA])
+    assert refused_signature.value.reason == "ACCOUNT_LOCKED"
+
+    directory.unlock("syracuse.alice")
+    assert directory.authenticate("syracuse.alice", PASSWORD) == alice
+    account = directory.get("syracuse.alice")
+    assert account is not None and account.locked_time is None and account.failed_attempts == 0
+
+
+def test_a_recent_verification_does_not_pass_a_lock_and_a_new_password_ends_it(
+    directory: UserDirectory, alice: Principal
+) -> None:
+    assert directory.authenticate("syracuse.alice", PASSWORD) == alice  # now recognised at once
+    wrong_passwords(directory, "syracuse.alice", MAX_FAILED_ATTEMPTS)
+    with pytest.raises(errors.Unauthenticated) as refused:
+        directory.authenticate("syracuse.alice", PASSWORD)
+    assert refused.value.reason == "ACCOUNT_LOCKED"
+    directory.set_password("syracuse.alice", "a password set by the admin")
+    assert directory.authenticate("syracuse.alice", "a password set by the admin") == alice
+
+
+def test_unlocking_an_unknown_user_is_not_found(directory: UserDirectory) -> None:
+    with pytest.raises(errors.NotFound):
+        directory.unlock("syracuse.nobody")
