@@ -6,15 +6,15 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from services.common.audit import verify_chain
+from services.common.audit import chain_length, verify_chain
 from services.common.database import create_database_engine, read_session
 from services.common.settings import Settings
 from services.processes import SERVICES
 
 audit_app = typer.Typer(help="Check the audit trails.", no_args_is_help=True)
 console = Console()
-
 
 
 @audit_app.command("verify")
@@ -31,9 +31,16 @@ def verify(
     settings = Settings(site=site) if site else Settings()
     engine = create_database_engine(settings.database_url_for(service))
     try:
-        with console.status(f"verifying the audit trail of {service} at {settings.site}…"):
-            with read_session(engine) as session:
-                result = verify_chain(session)
+        with read_session(engine) as session, Progress(
+            TextColumn("verifying {task.description}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), console=console, transient=True,
+        ) as progress:
+            task = progress.add_task(
+                f"{service} at {settings.site}", total=chain_length(session)
+            )
+            result = verify_chain(
+                session, on_progress=lambda read: progress.update(task, completed=read)
+            )
     finally:
         engine.dispose()
     if result.intact:

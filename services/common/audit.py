@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from services.common.tables import AuditEntryRow
@@ -141,9 +141,18 @@ def verify_rows(rows: Iterable[AuditEntryRow]) -> Verification:
     return Verification(True, checked)
 
 
-def verify_chain(session: Session, chunk: int = 2000) -> Verification:
+def chain_length(session: Session) -> int:
+    """How many entries the trail holds (what a verification will read)."""
+    return int(session.execute(select(func.count()).select_from(AUDIT)).scalar_one())
+
+
+def verify_chain(
+    session: Session, chunk: int = 2000, on_progress: Callable[[int], None] | None = None
+) -> Verification:
+    """Verifies the whole trail a page of ``chunk`` entries at a time; ``on_progress`` is told
+    how many entries have been read after each page."""
     def rows() -> Iterable[AuditEntryRow]:
-        after = 0
+        after, read = 0, 0
         while True:
             page = session.exec(  # type: ignore[call-overload]
                 select(AuditEntryRow)
@@ -155,6 +164,9 @@ def verify_chain(session: Session, chunk: int = 2000) -> Verification:
                 return
             yield from page
             after = page[-1].sequence
+            read += len(page)
+            if on_progress is not None:
+                on_progress(read)
 
     return verify_rows(rows())
 

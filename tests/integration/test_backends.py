@@ -44,7 +44,7 @@ from services.batch_records.domain import (
 )
 from services.batch_records.translate import record_to_proto
 from services.common import identity
-from services.common.audit import AuditChange, verify_chain
+from services.common.audit import AuditChange, chain_length, verify_chain
 from services.common.bus import Bus
 from services.common.clock import to_text
 from services.common.database import (
@@ -334,8 +334,12 @@ async def test_the_chain_is_appended_in_order_and_an_edit_is_found(
         await writer.run(audited(f"E{i}"))
     assert audited_ids(engine) == [f"E{i}" for i in range(1, 6)]
     with read_session(engine) as session:
-        verification = verify_chain(session, chunk=2)  # pages of two: crossing page ends
+        read: list[int] = []
+        # Pages of two: the chain is followed across page ends, and progress told per page.
+        verification = verify_chain(session, chunk=2, on_progress=read.append)
+        assert chain_length(session) == 5
     assert verification.intact and verification.entries_checked == 5
+    assert read == [2, 4, 5]
 
     with engine.begin() as connection:
         connection.execute(text("UPDATE audit_entry SET new_value = 'E9' WHERE sequence = 3"))
