@@ -255,12 +255,13 @@ class AuthenticationServicer(auth_pb2_grpc.AuthenticationServiceServicer):
         return response
 
 
-def site_writer(site_id: str, *roles: Role) -> Principal:
-    """The caller, if they hold one of ``roles`` and belong to ``site_id``: a principal writes
-    only at its own site's services."""
+def site_writer(directory: UserDirectory, site_id: str, *roles: Role) -> Principal:
+    """The caller, if they hold one of ``roles``, belong to ``site_id`` (a principal writes only
+    at its own site's services) and are still active and unlocked in its directory."""
     principal = current_principal()
     require_role(principal, *roles)
     require_home_site(principal, site_id)
+    directory.require_good_standing(principal.username)
     return principal
 
 

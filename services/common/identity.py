@@ -44,6 +44,9 @@ MAX_FAILED_ATTEMPTS = 5
 ACCOUNT_LOCKED = (
     "the account is locked after repeated wrong passwords; an administrator can unlock it"
 )
+# A token outlives changes to its user (8 h by default): every write re-checks that the user is
+# still active and not locked, reading the directory at most this often per user and process.
+STANDING_SECONDS = 5.0
 # One message for an unknown user, a wrong password and an inactive user: no enumeration.
 INVALID_CREDENTIALS = "the username or password is not correct"
 
@@ -180,6 +183,8 @@ class UserDirectory:
         # username → (keyed digest of the password, stored hash, monotonic expiry)
         self._recent: dict[str, tuple[bytes, str, float]] = {}
         self._recent_key = os.urandom(32)
+        # username → (reason the user may not write, or "" if they may; monotonic expiry)
+        self._standing: dict[str, tuple[str, float]] = {}
 
     @cached_property
     def _decoy_hash(self) -> str:
@@ -265,11 +270,13 @@ class UserDirectory:
     def unlock(self, username: str) -> None:
         """Ends a lockout: the user may try passwords again."""
         self._update(username, failed_attempts=0, locked_time=None)
+        self._standing.pop(username, None)
         log.info("user %s unlocked", username)
 
     def set_active(self, username: str, active: bool) -> None:
         """Deactivates (or reactivates) a user; users are never deleted."""
         self._update(username, active=active)
+        self._standing.pop(username, None)
         log.info("user %s %s", username, "activated" if active else "deactivated")
 
     def authenticate(self, username: str, password: str) -> Principal:
@@ -304,6 +311,27 @@ class UserDirectory:
             self._update(username, password_hash=self.hasher.hash(password))
         return _account(row).principal()
 
+    def require_good_standing(self, username: str) -> None:
+        """Raises Unauthenticated if the user was deactivated or locked since their token was
+        issued (known here within STANDING_SECONDS of the change)."""
+        now = time.monotonic()
+        cached = self._standing.get(username)
+        if cached is None or cached[1] <= now:
+            with readonly_engine(self.engine).begin() as connection:
+                row = connection.execute(USER_BY_NAME, {"username": username}).first()
+            refusal = (
+                "ACCOUNT_INACTIVE" if row is None or not row.active
+                else "ACCOUNT_LOCKED" if row.locked_time is not None
+                else ""
+            )
+            cached = self._standing[username] = (refusal, now + STANDING_SECONDS)
+        if cached[0] == "ACCOUNT_LOCKED":
+            raise errors.Unauthenticated("ACCOUNT_LOCKED", ACCOUNT_LOCKED)
+        if cached[0]:
+            raise errors.Unauthenticated(
+                "ACCOUNT_INACTIVE", "the account is deactivated or unknown here; log in again"
+            )
+
     def _note_failure(self, username: str) -> None:
         """Counts a wrong password; the MAX_FAILED_ATTEMPTS-th in a row locks the account."""
         self._recent.pop(username, None)
@@ -324,6 +352,7 @@ class UserDirectory:
                 .values(locked_time=self.clock())
             ).rowcount
         if locked:
+            self._standing.pop(username, None)
             # The security unit is told at once (21 CFR 11.300(d)): an error in the log.
             log.error(
                 "account %r locked after %d wrong passwords in a row",

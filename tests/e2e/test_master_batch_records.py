@@ -13,9 +13,13 @@ from twinline.batchrecords.v1.master_batch_record_service_pb2_grpc import (
 from twinline.common.v1 import audit_pb2
 from twinline.common.v1.audit_pb2_grpc import AuditTrailServiceStub
 
+from services.client import Session
+from services.common import errors
 from services.common.errors import details_of
+from services.common.identity import MAX_FAILED_ATTEMPTS, STANDING_SECONDS, Role
 from tests.support.mbr import conjugation_recipe, create, request_id, sign, take_to_effective
 from tests.support.stack import Stack
+from tests.support.waiting import wait_until
 
 
 async def test_lifecycle_signatures_and_audit_chain(stack: Stack) -> None:
@@ -187,6 +191,37 @@ async def test_authentication_and_authorisation(stack: Stack) -> None:
         )
     assert bad_password.value.code() == grpc.StatusCode.UNAUTHENTICATED
     assert details_of(bad_password.value)["reason"] == "SIGNATURE_PASSWORD_INVALID"
+
+
+async def test_a_deactivated_or_locked_user_cannot_write_with_a_live_token(stack: Stack) -> None:
+    """A token lives 8 h; a deactivation or a lock made meanwhile (by `twinline users`, another
+    process) stops the user's writes within STANDING_SECONDS, not at the token's expiry."""
+    stack.add_user("syracuse", "coauthor", (Role.PROCESS_ENGINEER,))
+    author = await stack.login("syracuse", "author")
+    coauthor = await stack.login("syracuse", "coauthor")
+    await create(author)
+    await create(coauthor)
+    directory = stack.directory("syracuse")
+    directory.set_active("syracuse.author", False)
+    for attempt in range(MAX_FAILED_ATTEMPTS):
+        with pytest.raises(errors.Unauthenticated):
+            directory.authenticate("syracuse.coauthor", f"wrong {attempt}")
+
+    async def refusal(session: Session) -> str | None:
+        try:
+            await create(session)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
+                return str(details_of(exc)["reason"])
+            raise
+        return None
+
+    for session, reason in ((author, "ACCOUNT_INACTIVE"), (coauthor, "ACCOUNT_LOCKED")):
+        assert await wait_until(
+            lambda session=session: refusal(session), STANDING_SECONDS + 10, interval=0.25,
+            message=f"{reason}: the write refused",
+        ) == reason
+    directory.engine.dispose()
 
 
 def stack_stub(stack: Stack, job: str) -> MasterBatchRecordServiceStub:

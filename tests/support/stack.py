@@ -14,7 +14,7 @@ import pytest_asyncio
 
 from services.client import Session
 from services.common.demo_users import demo_password, ensure_demo_users
-from services.common.identity import Role, open_user_directory
+from services.common.identity import Role, UserDirectory, open_user_directory
 from services.common.settings import Settings
 from services.common.sites import SiteRegistry
 from services.processes import SERVICES, ServiceProcess
@@ -58,12 +58,15 @@ class Stack:
             )
             ensure_demo_users(open_user_directory(settings), site.id)
 
+    def directory(self, site: str) -> UserDirectory:
+        """The site's users as an administrator's CLI sees them: from another process."""
+        return open_user_directory(
+            Settings(site=site, data_dir=self.base_dir / "data", sites_file=self.registry_file)
+        )
+
     def add_user(self, site: str, job: str, roles: tuple[Role, ...]) -> None:
         """A user beyond the demo ones, e.g. holding two roles, with the demo password rule."""
-        settings = Settings(
-            site=site, data_dir=self.base_dir / "data", sites_file=self.registry_file
-        )
-        open_user_directory(settings).add_user(
+        self.directory(site).add_user(
             f"{site}.{job}", f"{job.title()} (test)", demo_password(job), roles, site
         )
 

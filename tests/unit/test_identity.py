@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from argon2 import PasswordHasher
 
-from services.common import errors
+from services.common import errors, identity
 from services.common.auth import (
     current_principal,
     require_home_site,
@@ -255,3 +255,29 @@ def test_a_recent_verification_does_not_pass_a_lock_and_a_new_password_ends_it(
 def test_unlocking_an_unknown_user_is_not_found(directory: UserDirectory) -> None:
     with pytest.raises(errors.NotFound):
         directory.unlock("syracuse.nobody")
+
+
+def test_writes_need_a_user_in_good_standing_now_not_only_a_live_token(
+    directory: UserDirectory, alice: Principal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    directory.require_good_standing("syracuse.alice")  # active, unlocked: nothing raised
+    # A change made here is known here at once.
+    directory.set_active("syracuse.alice", False)
+    with pytest.raises(errors.Unauthenticated) as inactive:
+        directory.require_good_standing("syracuse.alice")
+    assert inactive.value.reason == "ACCOUNT_INACTIVE"
+    # A change made by another process (another directory on the same database) is known once
+    # the standing read here is older than STANDING_SECONDS (here: at once).
+    monkeypatch.setattr(identity, "STANDING_SECONDS", 0.0)
+    directory.set_active("syracuse.alice", True)
+    directory.require_good_standing("syracuse.alice")
+    elsewhere = UserDirectory(directory.engine)
+    for attempt in range(MAX_FAILED_ATTEMPTS):
+        with pytest.raises(errors.Unauthenticated):
+            elsewhere.authenticate("syracuse.alice", f"wrong {attempt}")
+    with pytest.raises(errors.Unauthenticated) as locked:
+        directory.require_good_standing("syracuse.alice")
+    assert locked.value.reason == "ACCOUNT_LOCKED"
+    with pytest.raises(errors.Unauthenticated) as unknown:
+        directory.require_good_standing("syracuse.nobody")
+    assert unknown.value.reason == "ACCOUNT_INACTIVE"
