@@ -142,14 +142,9 @@ def apply_events(uow: UnitOfWork, events: Sequence[ReplicaEvent]) -> int:
     of the stored revisions per kind of replica, one write per changed record version or
     batch and per origin site.
     """
-    # All or nothing on its own: the Writer's group commit keeps what a failed command wrote
-    # before it raised, and then the inbox would hold these events as handled with part of the
-    # replica missing, which no redelivery could ever repair.
-    with uow.session.begin_nested():
-        return _apply_events(uow, events)
-
-
-def _apply_events(uow: UnitOfWork, events: Sequence[ReplicaEvent]) -> int:
+    # All or nothing: should anything below raise, the Writer rolls back the whole group (and
+    # retries the other commands without this one), so the inbox never holds these events as
+    # handled with part of the replica missing.
     fresh = new_events(uow, events, lambda item: item.event)
     if not fresh:
         return 0
