@@ -36,7 +36,7 @@ test: setup
 	$(PY) -m pytest -q -p no:cacheprovider
 
 lint: setup node_modules/.bin/buf
-	$(VENV)/bin/ruff check services tests bench tools
+	$(VENV)/bin/ruff check services tests bench
 	$(VENV)/bin/mypy
 	node_modules/.bin/buf lint
 
