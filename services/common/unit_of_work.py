@@ -153,9 +153,16 @@ class Writer:
 
     async def _run(self) -> None:
         while True:
-            jobs = [await self._queue.get()]
-            while len(jobs) < MAX_BATCH and not self._queue.empty():
-                jobs.append(self._queue.get_nowait())
+            queued = [await self._queue.get()]
+            while len(queued) < MAX_BATCH and not self._queue.empty():
+                queued.append(self._queue.get_nowait())
+            # A caller that left before its turn (deadline passed, call cancelled, shutdown)
+            # is not served: its command never runs, so its call has had no effect.
+            jobs = [job for job in queued if not job.future.cancelled()]
+            for _ in range(len(queued) - len(jobs)):
+                self._queue.task_done()
+            if not jobs:
+                continue
             committed: list[OutboxEntry] = []
             try:
                 await asyncio.to_thread(self._execute, jobs, committed)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 
+import grpc
 import pytest
 from sqlalchemy import text
 from twinline.common.v1 import auth_pb2
@@ -18,6 +20,7 @@ from services.common.database import (
 )
 from services.common.errors import FailedPrecondition, InvalidArgument
 from services.common.unit_of_work import UnitOfWork, Writer
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture
@@ -110,3 +113,49 @@ async def test_a_failing_command_leaves_nothing_of_its_group_behind(engine) -> N
     assert entries(engine) == ["before", "after"]
     with read_session(engine) as session:
         assert session.execute(text("SELECT count(*) FROM inbox")).scalar() == 0
+
+
+async def test_a_call_that_timed_out_in_the_queue_never_runs(engine) -> None:  # type: ignore[no-untyped-def]
+    """Over real gRPC: a write whose deadline passes while it waits for the writer is dropped
+    from the queue, so the timed-out call has had no effect (its retry would run afresh)."""
+    writer = Writer(engine, "syracuse")
+    writer.start()
+    started, release = threading.Event(), threading.Event()
+    handler_cancelled = asyncio.Event()
+
+    def blocking(uow: UnitOfWork) -> bytes:
+        started.set()
+        release.wait(10)  # holds the writer, as a long group commit would
+        return audited("first")(uow)
+
+    async def write(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        try:
+            return await writer.run(audited(request.decode()))
+        except asyncio.CancelledError:
+            handler_cancelled.set()  # gRPC gave up on the call at its deadline
+            raise
+
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
+        "twinline.test.v1.Queue", {"Write": grpc.unary_unary_rpc_method_handler(write)}
+    ),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    try:
+        first = asyncio.create_task(writer.run(blocking))
+        await wait_until(started.is_set, 10, message="the writer busy")
+        with pytest.raises(grpc.aio.AioRpcError) as late:
+            # Long enough to reach the queue on a loaded machine; the writer stays busy past it.
+            await channel.unary_unary("/twinline.test.v1.Queue/Write")(b"late", timeout=1.0)
+        assert late.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        await asyncio.wait_for(handler_cancelled.wait(), 10)
+        release.set()
+        assert await first == b"first"
+        assert await writer.run(audited("after")) == b"after"
+    finally:
+        release.set()
+        await channel.close()
+        await server.stop(None)
+        await writer.stop()
+    assert entries(engine) == ["first", "after"]
