@@ -95,6 +95,8 @@ class OutboxRelay:
 
     async def _drained(self) -> None:
         while self.pending_count() > 0:
+            # What is left may not be in memory (another process's commits): read the table.
+            self._caught_up = False
             self._idle.clear()
             self._wake.set()
             await self._idle.wait()

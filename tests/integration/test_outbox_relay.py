@@ -122,11 +122,23 @@ async def test_backlog_then_handed_over_entries_go_out_once_each_in_commit_order
             lambda: len(seen) >= len(racing) + len(later), DEADLINE_S, message="later published"
         )
         await wait_until(lambda: unpublished(engine) == 0, DEADLINE_S, message="later marked")
+        reads_after_later = reads
+
+        # Another process's commit (a second writer: nothing handed over to this relay). A
+        # flush, as at shutdown, reads the table and publishes it too.
+        other = Writer(engine, SITE)
+        other.start()
+        try:
+            await other.run(changed("O1"))
+        finally:
+            await other.stop()
+        assert await relay.flush(DEADLINE_S)
+        await wait_until(lambda: "O1" in seen, DEADLINE_S, message="the other's event published")
     finally:
         await relay.stop()
         await writer.stop()
         await bus.close()
 
-    assert seen == racing + later  # commit order, each once
-    assert reads == reads_when_caught_up
-    assert reads_when_caught_up >= 1
+    assert seen == racing + later + ["O1"]  # commit order, each once
+    assert reads_after_later == reads_when_caught_up >= 1
+    assert unpublished(engine) == 0
