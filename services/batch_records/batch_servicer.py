@@ -39,7 +39,6 @@ from services.common.sites import Site
 from services.common.unit_of_work import UnitOfWork, Writer
 
 BATCH_NAME = re.compile(r"^batches/(?P<batch_id>[A-Z]{2,8}-B-\d{4}-\d{5})$")
-SERVICE = "/twinline.batchrecords.v1.BatchRecordService/"
 CREATOR_ROLES = (Role.SUPERVISOR, Role.INTEGRATION)
 R = TypeVar("R", api.RecordStepResponse, api.RecordStepsResponse)
 DEVIATION_ROLES = (Role.OPERATOR, Role.SUPERVISOR, Role.QA, Role.INTEGRATION)
@@ -76,7 +75,7 @@ class BatchRecordServicer(SiteWriting, api_grpc.BatchRecordServiceServicer):
             planned = quantity_from_proto(request.planned_quantity, "planned_quantity", violations)
             violations.raise_if_any()
         return await mutate(
-            self._writer, method=SERVICE + "CreateBatch", request=request,
+            self._writer, request=request,
             response_type=api.CreateBatchResponse,
             command=lambda uow: api.CreateBatchResponse(batch=handlers.create(
                 uow, principal=principal, site_code=self._site.code, record_id=record_id,
@@ -117,7 +116,7 @@ class BatchRecordServicer(SiteWriting, api_grpc.BatchRecordServiceServicer):
         self, request: api.RecordStepRequest, context: grpc.aio.ServicerContext
     ) -> api.RecordStepResponse:
         return await self._record(
-            request, [(request.step, "step")], "RecordStep", api.RecordStepResponse
+            request, [(request.step, "step")], api.RecordStepResponse
         )
 
     @rpc_method
@@ -125,11 +124,11 @@ class BatchRecordServicer(SiteWriting, api_grpc.BatchRecordServiceServicer):
         self, request: api.RecordStepsRequest, context: grpc.aio.ServicerContext
     ) -> api.RecordStepsResponse:
         steps = [(step, f"steps[{index}]") for index, step in enumerate(request.steps)]
-        return await self._record(request, steps, "RecordSteps", api.RecordStepsResponse)
+        return await self._record(request, steps, api.RecordStepsResponse)
 
     async def _record(
         self, request: api.RecordStepRequest | api.RecordStepsRequest,
-        steps: list[tuple[api.StepRecordInput, str]], method: str, response_type: type[R],
+        steps: list[tuple[api.StepRecordInput, str]], response_type: type[R],
     ) -> R:
         """One or several steps, signed once by their executor, recorded all or nothing."""
         principal = self._writer_principal(*domain.EXECUTOR_ROLES)
@@ -149,7 +148,7 @@ class BatchRecordServicer(SiteWriting, api_grpc.BatchRecordServiceServicer):
             return response_type(batch=saved.batch, raised=_raised(saved))
 
         return await mutate(
-            self._writer, method=SERVICE + method, request=request,
+            self._writer, request=request,
             response_type=response_type, command=command,
         )
 
@@ -163,7 +162,7 @@ class BatchRecordServicer(SiteWriting, api_grpc.BatchRecordServiceServicer):
             principal, request.signature, SignatureMeaning.VERIFIED, domain.VERIFIER_ROLES
         )
         return await mutate(
-            self._writer, method=SERVICE + "VerifyStep", request=request,
+            self._writer, request=request,
             response_type=api.VerifyStepResponse,
             command=lambda uow: api.VerifyStepResponse(batch=handlers.verify_step(
                 uow, principal=principal, batch_id=batch_id, step_id=request.step_id,
@@ -193,7 +192,7 @@ class BatchRecordServicer(SiteWriting, api_grpc.BatchRecordServiceServicer):
             return api.CorrectParameterValueResponse(batch=saved.batch, raised=_raised(saved))
 
         return await mutate(
-            self._writer, method=SERVICE + "CorrectParameterValue", request=request,
+            self._writer, request=request,
             response_type=api.CorrectParameterValueResponse, command=command,
         )
 
@@ -222,7 +221,7 @@ class BatchRecordServicer(SiteWriting, api_grpc.BatchRecordServiceServicer):
             reason_required=True,
         )
         return await mutate(
-            self._writer, method=SERVICE + "DispositionException", request=request,
+            self._writer, request=request,
             response_type=api.DispositionExceptionResponse,
             command=lambda uow: api.DispositionExceptionResponse(
                 batch=handlers.disposition_exception(
@@ -251,7 +250,7 @@ class BatchRecordServicer(SiteWriting, api_grpc.BatchRecordServiceServicer):
             )
 
         return await mutate(
-            self._writer, method=SERVICE + "RaiseDeviation", request=request,
+            self._writer, request=request,
             response_type=api.RaiseDeviationResponse, command=command,
         )
 
@@ -262,7 +261,7 @@ class BatchRecordServicer(SiteWriting, api_grpc.BatchRecordServiceServicer):
         principal = self._writer_principal(*domain.SUPERVISOR_ROLES)
         batch_id = batch_id_of(request.batch)
         return await mutate(
-            self._writer, method=SERVICE + "UpdateDeviation", request=request,
+            self._writer, request=request,
             response_type=api.UpdateDeviationResponse,
             command=lambda uow: api.UpdateDeviationResponse(batch=handlers.update_deviation(
                 uow, principal=principal, batch_id=batch_id, deviation_id=request.deviation_id,
@@ -280,7 +279,7 @@ class BatchRecordServicer(SiteWriting, api_grpc.BatchRecordServiceServicer):
             principal, request.signature, SignatureMeaning.APPROVED, domain.QA_ROLES
         )
         return await mutate(
-            self._writer, method=SERVICE + "CloseDeviation", request=request,
+            self._writer, request=request,
             response_type=api.CloseDeviationResponse,
             command=lambda uow: api.CloseDeviationResponse(batch=handlers.close_deviation(
                 uow, principal=principal, batch_id=batch_id, deviation_id=request.deviation_id,
@@ -305,7 +304,7 @@ class BatchRecordServicer(SiteWriting, api_grpc.BatchRecordServiceServicer):
             return api.CompleteBatchResponse(batch=saved.batch, raised=_raised(saved))
 
         return await mutate(
-            self._writer, method=SERVICE + "CompleteBatch", request=request,
+            self._writer, request=request,
             response_type=api.CompleteBatchResponse, command=command,
         )
 
@@ -316,7 +315,7 @@ class BatchRecordServicer(SiteWriting, api_grpc.BatchRecordServiceServicer):
         principal = self._writer_principal(Role.SUPERVISOR)
         batch_id = batch_id_of(request.batch)
         return await mutate(
-            self._writer, method=SERVICE + "SubmitBatchForReview", request=request,
+            self._writer, request=request,
             response_type=api.SubmitBatchForReviewResponse,
             command=lambda uow: api.SubmitBatchForReviewResponse(
                 batch=handlers.submit_for_review(uow, principal=principal, batch_id=batch_id).batch
@@ -333,7 +332,7 @@ class BatchRecordServicer(SiteWriting, api_grpc.BatchRecordServiceServicer):
             principal, request.signature, SignatureMeaning.APPROVED, domain.QA_ROLES
         )
         return await mutate(
-            self._writer, method=SERVICE + "ApproveBatchRecord", request=request,
+            self._writer, request=request,
             response_type=api.ApproveBatchRecordResponse,
             command=lambda uow: api.ApproveBatchRecordResponse(batch=handlers.approve(
                 uow, principal=principal, batch_id=batch_id, signature=signature
@@ -351,7 +350,7 @@ class BatchRecordServicer(SiteWriting, api_grpc.BatchRecordServiceServicer):
             reason_required=True,
         )
         return await mutate(
-            self._writer, method=SERVICE + "RejectBatchRecord", request=request,
+            self._writer, request=request,
             response_type=api.RejectBatchRecordResponse,
             command=lambda uow: api.RejectBatchRecordResponse(batch=handlers.reject(
                 uow, principal=principal, batch_id=batch_id, signature=signature
@@ -395,8 +394,7 @@ class EquipmentServicer(equipment_grpc.EquipmentServiceServicer):
             violations.add("equipment.status", "is required")
         violations.raise_if_any()
         return await mutate(
-            self._writer, method="/twinline.batchrecords.v1.EquipmentService/SetEquipment",
-            request=request, response_type=equipment_api.SetEquipmentResponse,
+            self._writer, request=request, response_type=equipment_api.SetEquipmentResponse,
             command=lambda uow: equipment_api.SetEquipmentResponse(
                 equipment=handlers.set_equipment(
                     uow, principal=principal, equipment=request.equipment

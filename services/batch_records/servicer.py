@@ -22,7 +22,6 @@ from services.common.signatures import SignatureMeaning
 NAME = re.compile(
     r"^masterBatchRecords/(?P<record_id>[A-Z]{2,8}-MBR-\d{6})/versions/(?P<version>\d+|latest)$"
 )
-SERVICE = "/twinline.batchrecords.v1.MasterBatchRecordService/"
 
 
 def parse_name(name: str, field: str = "name") -> tuple[str, int | None]:
@@ -57,7 +56,7 @@ class MasterBatchRecordServicer(SiteWriting, api_grpc.MasterBatchRecordServiceSe
         content = content_from_proto(request.master_batch_record)
         domain.validate_content(content)
         return await mutate(
-            self._writer, method=SERVICE + "CreateMasterBatchRecord", request=request,
+            self._writer, request=request,
             response_type=api.CreateMasterBatchRecordResponse,
             command=lambda uow: api.CreateMasterBatchRecordResponse(
                 master_batch_record=record_to_proto(
@@ -78,7 +77,7 @@ class MasterBatchRecordServicer(SiteWriting, api_grpc.MasterBatchRecordServiceSe
             f"masterBatchRecords/{request.record_id}/versions/latest", "record_id"
         )
         return await mutate(
-            self._writer, method=SERVICE + "CreateMasterBatchRecordVersion", request=request,
+            self._writer, request=request,
             response_type=api.CreateMasterBatchRecordVersionResponse,
             command=lambda uow: api.CreateMasterBatchRecordVersionResponse(
                 master_batch_record=record_to_proto(
@@ -105,7 +104,7 @@ class MasterBatchRecordServicer(SiteWriting, api_grpc.MasterBatchRecordServiceSe
         content = content_from_proto(request.master_batch_record)
         paths = frozenset(request.update_mask.paths)
         return await mutate(
-            self._writer, method=SERVICE + "UpdateMasterBatchRecord", request=request,
+            self._writer, request=request,
             response_type=api.UpdateMasterBatchRecordResponse,
             command=lambda uow: api.UpdateMasterBatchRecordResponse(
                 master_batch_record=record_to_proto(
@@ -126,7 +125,7 @@ class MasterBatchRecordServicer(SiteWriting, api_grpc.MasterBatchRecordServiceSe
         key = _key(request.name)
         _require_etag(request.etag)
         return await mutate(
-            self._writer, method=SERVICE + "SubmitMasterBatchRecordForReview", request=request,
+            self._writer, request=request,
             response_type=api.SubmitMasterBatchRecordForReviewResponse,
             command=lambda uow: api.SubmitMasterBatchRecordForReviewResponse(
                 master_batch_record=record_to_proto(
@@ -146,7 +145,7 @@ class MasterBatchRecordServicer(SiteWriting, api_grpc.MasterBatchRecordServiceSe
             principal, request.signature, SignatureMeaning.REVIEWED, domain.REVIEWER_ROLES
         )
         return await mutate(
-            self._writer, method=SERVICE + "ReviewMasterBatchRecord", request=request,
+            self._writer, request=request,
             response_type=api.ReviewMasterBatchRecordResponse,
             command=lambda uow: api.ReviewMasterBatchRecordResponse(
                 master_batch_record=record_to_proto(
@@ -169,7 +168,7 @@ class MasterBatchRecordServicer(SiteWriting, api_grpc.MasterBatchRecordServiceSe
             principal, request.signature, SignatureMeaning.APPROVED, domain.APPROVER_ROLES
         )
         return await mutate(
-            self._writer, method=SERVICE + "ApproveMasterBatchRecord", request=request,
+            self._writer, request=request,
             response_type=api.ApproveMasterBatchRecordResponse,
             command=lambda uow: api.ApproveMasterBatchRecordResponse(
                 master_batch_record=record_to_proto(
@@ -193,7 +192,7 @@ class MasterBatchRecordServicer(SiteWriting, api_grpc.MasterBatchRecordServiceSe
             reason_required=True,
         )
         return await mutate(
-            self._writer, method=SERVICE + "RejectMasterBatchRecord", request=request,
+            self._writer, request=request,
             response_type=api.RejectMasterBatchRecordResponse,
             command=lambda uow: api.RejectMasterBatchRecordResponse(
                 master_batch_record=record_to_proto(
@@ -227,7 +226,7 @@ class MasterBatchRecordServicer(SiteWriting, api_grpc.MasterBatchRecordServiceSe
             )
 
         return await mutate(
-            self._writer, method=SERVICE + "MakeMasterBatchRecordEffective", request=request,
+            self._writer, request=request,
             response_type=api.MakeMasterBatchRecordEffectiveResponse, command=command,
         )
 
@@ -293,7 +292,7 @@ class MasterBatchRecordServicer(SiteWriting, api_grpc.MasterBatchRecordServiceSe
         content = await asyncio.to_thread(batchml.import_master_recipe, request.document)
         domain.validate_content(content, prefix="document")
         return await mutate(
-            self._writer, method=SERVICE + "ImportMasterRecipe", request=request,
+            self._writer, request=request,
             response_type=api.ImportMasterRecipeResponse,
             command=lambda uow: api.ImportMasterRecipeResponse(
                 master_batch_record=record_to_proto(

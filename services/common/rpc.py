@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
-from google.protobuf import message
+from google.protobuf import descriptor, message
 from sqlalchemy import Engine
 from twinline.common.v1 import signature_pb2
 
@@ -47,15 +47,33 @@ def require_request_id(request_id: str) -> None:
         )
 
 
+@functools.cache
+def method_of(request_type: descriptor.Descriptor) -> str:
+    """The full gRPC method (``/package.Service/Method``) whose request is ``request_type``.
+
+    Read from the proto's own service definitions: one request message per RPC (buf STANDARD).
+    """
+    methods = [
+        f"/{service.full_name}/{method.name}"
+        for service in request_type.file.services_by_name.values()
+        for method in service.methods
+        if method.input_type is request_type
+    ]
+    if len(methods) != 1:
+        raise LookupError(f"{request_type.full_name} is the request of {methods}, not one RPC")
+    return methods[0]
+
+
 async def mutate(
-    writer: Writer, *, method: str, request: Any, response_type: type[M],
-    command: Callable[[UnitOfWork], M],
+    writer: Writer, *, request: Any, response_type: type[M], command: Callable[[UnitOfWork], M],
 ) -> M:
-    """Runs ``command`` once per ``request.request_id``; a retry gets the first answer."""
+    """Runs ``command`` once per ``request.request_id`` of its RPC; a retry gets the first
+    answer."""
     require_request_id(request.request_id)
     principal = current_principal()
     answer = await writer.run_idempotent(
-        request_id=request.request_id, method=method, principal=principal.username,
+        request_id=request.request_id, method=method_of(request.DESCRIPTOR),
+        principal=principal.username,
         request=request, command=lambda uow: command(uow).SerializeToString(),
     )
     return response_type.FromString(answer)
