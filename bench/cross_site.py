@@ -34,13 +34,17 @@ CALL_TIMEOUT_S = 10.0
 
 
 class Probe:
-    def __init__(self, args: argparse.Namespace, create: grpc.aio.Channel,
-                 view: grpc.aio.Channel) -> None:
-        self.args = args
+    """Creates records at the origin and polls the other site's view for them."""
+
+    def __init__(
+        self, create: grpc.aio.Channel, view: grpc.aio.Channel, *, create_token: str,
+        view_token: str, interval: float,
+    ) -> None:
+        self.interval = interval
         self.records = MasterBatchRecordServiceStub(create)  # type: ignore[no-untyped-call]
         self.view = SiteViewServiceStub(view)  # type: ignore[no-untyped-call]
-        self.create_metadata = with_token(os.environ[TOKEN_ENV])
-        self.view_metadata = with_token(os.environ[VIEW_TOKEN_ENV])
+        self.create_metadata = with_token(create_token)
+        self.view_metadata = with_token(view_token)
         self.recipe = conjugation_recipe()
         self.errors: Counter[str] = Counter()
         # How long each poll took: what the delay is quantised by, beside the interval.
@@ -79,7 +83,7 @@ class Probe:
             self.poll_round_trips.append(now - polled)
             if now - committed >= deadline:
                 return float("nan"), polls
-            await asyncio.sleep(max(0.0, polled + self.args.interval - now))
+            await asyncio.sleep(max(0.0, polled + self.interval - now))
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -87,7 +91,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     view_channel = grpc.aio.insecure_channel(args.view_address)
     began = time.perf_counter()
     try:
-        probe = Probe(args, create_channel, view_channel)
+        probe = Probe(
+            create_channel, view_channel, create_token=os.environ[TOKEN_ENV],
+            view_token=os.environ[VIEW_TOKEN_ENV], interval=args.interval,
+        )
         # The first record may wait for the cross-domain sourcing to attach (a few seconds on a
         # fresh deployment); then a few more warm the path. None of these is measured.
         ready_s = float("nan")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import math
 import shutil
 import tempfile
 import time
@@ -31,21 +32,13 @@ from nats.js.api import DeliverPolicy
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
-from twinline.batchrecords.v1 import master_batch_record_service_pb2 as api
-from twinline.batchrecords.v1.master_batch_record_service_pb2_grpc import (
-    MasterBatchRecordServiceStub,
-)
-from twinline.siteview.v1 import site_view_service_pb2 as view_api
-from twinline.siteview.v1.site_view_service_pb2_grpc import SiteViewServiceStub
 
 from bench import __main__ as bench_main
+from bench.cross_site import Probe
 from bench.reporting import TOKEN_ENV, VIEW_TOKEN_ENV
 from bench.stats import latency_summary_ms
-from services.client import with_token
 from services.common.subjects import site_subjects, stream_name
-from tests.support.mbr import conjugation_recipe, request_id
 
-CALL_TIMEOUT_S = 10.0
 HOPS = ("published", "sourced", "listed")
 
 
@@ -71,43 +64,24 @@ async def measure(args: argparse.Namespace, console: Console) -> dict[str, list[
                 site_subjects(args.origin), stream=stream_name(args.other), cb=stamp("sourced"),
                 ordered_consumer=True, deliver_policy=DeliverPolicy.NEW,
             )
-            records = MasterBatchRecordServiceStub(  # type: ignore[no-untyped-call]
-                grpc.aio.insecure_channel(deployment.address(args.origin, "batch_records"))
+            probe = Probe(
+                grpc.aio.insecure_channel(deployment.address(args.origin, "batch_records")),
+                grpc.aio.insecure_channel(deployment.address(args.other, "site_view")),
+                create_token=run.tokens[TOKEN_ENV], view_token=run.tokens[VIEW_TOKEN_ENV],
+                interval=args.interval,
             )
-            view = SiteViewServiceStub(  # type: ignore[no-untyped-call]
-                grpc.aio.insecure_channel(deployment.address(args.other, "site_view"))
-            )
-            create_metadata = with_token(run.tokens[TOKEN_ENV])
-            view_metadata = with_token(run.tokens[VIEW_TOKEN_ENV])
             listed: dict[str, tuple[float, float]] = {}
             # As in bench.cross_site: the probe's own full collections are not the system's.
             gc.collect()
             gc.freeze()
             task = progress.add_task("records", total=args.warmup + args.records)
             for index in range(args.warmup + args.records):
-                answer = await records.CreateMasterBatchRecord(
-                    api.CreateMasterBatchRecordRequest(
-                        request_id=request_id(), master_batch_record=conjugation_recipe()
-                    ),
-                    metadata=create_metadata, timeout=CALL_TIMEOUT_S,
-                )
-                committed = time.perf_counter()
-                name = answer.master_batch_record.name
-                while True:
-                    try:
-                        await view.GetMasterBatchRecord(
-                            view_api.GetMasterBatchRecordRequest(name=name),
-                            metadata=view_metadata, timeout=CALL_TIMEOUT_S,
-                        )
-                        break
-                    except grpc.aio.AioRpcError as exc:
-                        if exc.code() != grpc.StatusCode.NOT_FOUND:
-                            raise
-                        if time.perf_counter() - committed > args.deadline:
-                            raise SystemExit(f"{name} not listed at {args.other} in time") from None
-                        await asyncio.sleep(args.interval)
+                name, _, committed = await probe.create()
+                delay, _ = await probe.wait_listed(name, committed, args.deadline)
+                if math.isnan(delay):
+                    raise SystemExit(f"{name} not listed at {args.other} in time")
                 if index >= args.warmup:
-                    listed[name] = (committed, time.perf_counter())
+                    listed[name] = (committed, committed + delay)
                 progress.update(task, advance=1)
             await origin.drain()
             await other.drain()
