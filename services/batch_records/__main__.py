@@ -46,8 +46,7 @@ def register(server: grpc.aio.Server, kernel: Kernel) -> Sequence[str]:
     )
     equipment_grpc.add_EquipmentServiceServicer_to_server(
         EquipmentServicer(
-            writer=kernel.writer, engine=kernel.engine, directory=kernel.directory,
-            site=kernel.settings.home_site,
+            writer=kernel.writer, engine=kernel.engine, site=kernel.settings.home_site
         ),
         server,
     )

@@ -31,7 +31,7 @@ from services.batch_records.servicer import parse_name
 from services.common.auth import current_principal, site_writer
 from services.common.database import read_session
 from services.common.errors import FieldViolation, InvalidArgument, Violations
-from services.common.identity import Role, UserDirectory
+from services.common.identity import Role
 from services.common.paging import decode_position, encode_token, page_size_of
 from services.common.rpc import SiteWriting, mutate, rpc_method
 from services.common.signatures import SignatureMeaning
@@ -374,19 +374,16 @@ class BatchRecordServicer(SiteWriting, api_grpc.BatchRecordServiceServicer):
 
 
 class EquipmentServicer(equipment_grpc.EquipmentServiceServicer):
-    def __init__(
-        self, *, writer: Writer, engine: Engine, directory: UserDirectory, site: Site
-    ) -> None:
+    def __init__(self, *, writer: Writer, engine: Engine, site: Site) -> None:
         self._writer = writer
         self._engine = engine
-        self._directory = directory
         self._site = site
 
     @rpc_method
     async def SetEquipment(
         self, request: equipment_api.SetEquipmentRequest, context: grpc.aio.ServicerContext
     ) -> equipment_api.SetEquipmentResponse:
-        principal = site_writer(self._directory, self._site.id, *EQUIPMENT_ROLES)
+        principal = site_writer(self._site.id, *EQUIPMENT_ROLES)
         violations = Violations()
         if not request.equipment.equipment_id.strip():
             violations.add("equipment.equipment_id", "is required")

@@ -59,10 +59,21 @@ def bearer_token(metadata: Sequence[tuple[str, str | bytes]] | None) -> str:
 
 
 class AuthInterceptor(grpc.aio.ServerInterceptor):
-    """Refuses every non-public call without a valid token and binds its principal."""
+    """Refuses every non-public call without a valid token and binds its principal.
 
-    def __init__(self, issuer: TokenIssuer) -> None:
+    Given the site's ``directory``, it also refuses a principal of this site (``site_id``)
+    whose account was deactivated or locked after the token was issued (known within
+    STANDING_SECONDS): a token lives for hours, access must end with the account. A principal
+    of another site is known only to its own site's directory; its token alone counts here,
+    and it may only read (writes need a principal of this site).
+    """
+
+    def __init__(
+        self, issuer: TokenIssuer, *, directory: UserDirectory | None = None, site_id: str = ""
+    ) -> None:
         self.issuer = issuer
+        self._directory = directory
+        self._site_id = site_id
         # Method -> (handler as registered, its wrapped twin). Wrapping is per method, not per
         # call: the wrapper reads the token from each call's own context.
         self._wrapped: dict[str, tuple[Any, Any]] = {}
@@ -106,7 +117,10 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
 
     async def _authenticate(self, context: grpc.aio.ServicerContext) -> Principal:
         try:
-            return self.issuer.verify(bearer_token(context.invocation_metadata()))
+            principal = self.issuer.verify(bearer_token(context.invocation_metadata()))
+            if self._directory is not None and principal.home_site == self._site_id:
+                self._directory.require_good_standing(principal.username)
+            return principal
         except errors.Unauthenticated as exc:
             await errors.abort_with(context, exc)
             raise  # abort_with has already ended the call by raising
@@ -255,13 +269,13 @@ class AuthenticationServicer(auth_pb2_grpc.AuthenticationServiceServicer):
         return response
 
 
-def site_writer(directory: UserDirectory, site_id: str, *roles: Role) -> Principal:
-    """The caller, if they hold one of ``roles``, belong to ``site_id`` (a principal writes only
-    at its own site's services) and are still active and unlocked in its directory."""
+def site_writer(site_id: str, *roles: Role) -> Principal:
+    """The caller, if they hold one of ``roles`` and belong to ``site_id``: a principal writes
+    only at its own site's services. (That they are still active and unlocked, the
+    interceptor checked for every call of a principal of this site.)"""
     principal = current_principal()
     require_role(principal, *roles)
     require_home_site(principal, site_id)
-    directory.require_good_standing(principal.username)
     return principal
 
 

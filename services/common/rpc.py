@@ -91,7 +91,7 @@ class SiteWriting:
         self._site = site
 
     def _writer_principal(self, *roles: Role) -> Principal:
-        return site_writer(self._directory, self._site.id, *roles)
+        return site_writer(self._site.id, *roles)
 
     async def _sign(
         self, principal: Principal, signature: signature_pb2.SignatureInput,

@@ -116,7 +116,13 @@ class ServiceHost:
     async def start(self, register: Register) -> int:
         kernel = self.kernel
         # grpc.aio binds a server to the running loop, so it is made here, not in __init__.
-        self.server = grpc.aio.server(interceptors=[AuthInterceptor(kernel.tokens)])
+        self.server = grpc.aio.server(
+            interceptors=[
+                AuthInterceptor(
+                    kernel.tokens, directory=kernel.directory, site_id=kernel.settings.site
+                )
+            ]
+        )
         self.health = health.aio.HealthServicer()
         names = list(register(self.server, kernel))
         auth_pb2_grpc.add_AuthenticationServiceServicer_to_server(

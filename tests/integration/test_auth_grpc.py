@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +12,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from twinline.common.v1 import auth_pb2, auth_pb2_grpc
 
+from services.common import errors, identity
 from services.common.auth import AuthenticationServicer, AuthInterceptor, current_principal
 from services.common.database import IDENTITY_MIGRATIONS, create_database_engine, migrate
 from services.common.errors import details_of
-from services.common.identity import MAX_FAILED_ATTEMPTS, Role, UserDirectory
+from services.common.identity import MAX_FAILED_ATTEMPTS, Principal, Role, UserDirectory
 from services.common.tokens import TokenIssuer
 
 pytestmark = pytest.mark.timeout(30)
@@ -35,14 +36,28 @@ async def who_am_i_twice(request: bytes, context: grpc.aio.ServicerContext) -> A
 
 
 @pytest.fixture
-async def channel(tmp_path: Path) -> AsyncIterator[grpc.aio.Channel]:
+def directory(tmp_path: Path) -> Iterator[UserDirectory]:
+    """Syracuse's user directory: the server below is a Syracuse service."""
     engine = create_database_engine(f"sqlite:///{tmp_path / 'identity.db'}")
     migrate(engine, IDENTITY_MIGRATIONS)
     directory = UserDirectory(engine)
     directory.add_user("syracuse.alice", "Alice Moreau", PASSWORD, [Role.QA], "syracuse")
-    issuer = TokenIssuer("integration-test-secret-" + "x" * 32, ttl_seconds=600)
+    yield directory
+    engine.dispose()
 
-    server = grpc.aio.server(interceptors=[AuthInterceptor(issuer)])
+
+@pytest.fixture
+def issuer() -> TokenIssuer:
+    return TokenIssuer("integration-test-secret-" + "x" * 32, ttl_seconds=600)
+
+
+@pytest.fixture
+async def channel(
+    directory: UserDirectory, issuer: TokenIssuer
+) -> AsyncIterator[grpc.aio.Channel]:
+    server = grpc.aio.server(
+        interceptors=[AuthInterceptor(issuer, directory=directory, site_id="syracuse")]
+    )
     auth_pb2_grpc.add_AuthenticationServiceServicer_to_server(
         AuthenticationServicer(directory, issuer), server
     )
@@ -62,7 +77,6 @@ async def channel(tmp_path: Path) -> AsyncIterator[grpc.aio.Channel]:
     finally:
         await client.close()
         await server.stop(None)
-        engine.dispose()
 
 
 async def login(channel: grpc.aio.Channel, username: str, password: str) -> auth_pb2.LoginResponse:
@@ -141,3 +155,49 @@ async def test_unknown_method_is_unimplemented(channel: grpc.aio.Channel) -> Non
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await channel.unary_unary("/twinline.test.v1.Probe/Missing")(b"")
     assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+async def test_a_live_token_stops_working_when_its_account_is_deactivated_or_locked(
+    channel: grpc.aio.Channel, directory: UserDirectory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reads too, not only writes: an 8-hour token must not outlive its account."""
+    directory.add_user("syracuse.bob", "Bob Lee", PASSWORD, [Role.OPERATOR], "syracuse")
+    tokens = {
+        username: (await login(channel, username, PASSWORD)).access_token
+        for username in ("syracuse.alice", "syracuse.bob")
+    }
+    for username, token in tokens.items():
+        metadata = (("authorization", f"Bearer {token}"),)
+        assert await channel.unary_unary(WHO_AM_I)(b"", metadata=metadata) == username.encode()
+    # The interceptor reads an account's standing at most every STANDING_SECONDS; from here on,
+    # at every call, so the change made below is seen at once.
+    monkeypatch.setattr(identity, "STANDING_SECONDS", 0.0)
+    directory.set_active("syracuse.alice", False)
+    for attempt in range(MAX_FAILED_ATTEMPTS):
+        with pytest.raises(errors.Unauthenticated):
+            directory.authenticate("syracuse.bob", f"wrong password {attempt}")
+
+    refusals = (("syracuse.alice", "ACCOUNT_INACTIVE"), ("syracuse.bob", "ACCOUNT_LOCKED"))
+    for username, reason in refusals:
+        metadata = (("authorization", f"Bearer {tokens[username]}"),)
+        with pytest.raises(grpc.aio.AioRpcError) as unary:
+            await channel.unary_unary(WHO_AM_I)(b"", metadata=metadata)
+        assert unary.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert details_of(unary.value)["reason"] == reason
+        with pytest.raises(grpc.aio.AioRpcError) as streamed:
+            async for _ in channel.unary_stream(WHO_AM_I_TWICE)(b"", metadata=metadata):
+                pass
+        assert details_of(streamed.value)["reason"] == reason
+
+
+async def test_a_principal_of_another_site_is_judged_by_its_token_alone(
+    channel: grpc.aio.Channel, issuer: TokenIssuer
+) -> None:
+    """Songdo's users live in Songdo's directory, not in Syracuse's: a Songdo token reads here."""
+    visitor = Principal(
+        username="songdo.jiwoo", printed_name="Ji-woo Park", roles=frozenset({Role.QA}),
+        home_site="songdo",
+    )
+    token, _ = issuer.issue(visitor)
+    metadata = (("authorization", f"Bearer {token}"),)
+    assert await channel.unary_unary(WHO_AM_I)(b"", metadata=metadata) == b"songdo.jiwoo"
