@@ -7,6 +7,7 @@ JetStream drop a republished event.
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 from dataclasses import dataclass
@@ -80,6 +81,7 @@ def new_traceparent() -> str:
     return f"00-{os.urandom(16).hex()}-{os.urandom(8).hex()}-01"
 
 
+@functools.cache
 def message_class(event_type: str) -> type[message.Message]:
     import twinline.events.v1.batch_events_pb2
     import twinline.events.v1.master_batch_record_events_pb2  # noqa: F401  (registers the types)

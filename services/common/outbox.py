@@ -21,7 +21,7 @@ import os
 from collections import deque
 from collections.abc import Sequence
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, bindparam, select, update
 from sqlmodel import col
 
 from services.common.bus import Bus
@@ -39,6 +39,12 @@ PUBLISH_TIMEOUT = 2.0
 IDLE_READ_S = 1.0
 # Entries held for the fast path; beyond this (NATS slow or down) the table is read instead.
 MAX_HELD = 4 * BATCH
+# Built once (Core, not an ORM bulk update): the relay marks every batch it publishes.
+MARK_PUBLISHED = (
+    update(OUTBOX)
+    .where(OUTBOX.c.position.in_(bindparam("positions", expanding=True)))
+    .values(published_time=bindparam("published_time"))
+)
 
 
 class OutboxRelay:
@@ -194,9 +200,7 @@ class OutboxRelay:
     async def _mark_published(self, positions: list[int]) -> None:
         def mark(uow: UnitOfWork) -> None:
             uow.session.execute(
-                update(OutboxRow)
-                .where(col(OutboxRow.position).in_(positions))
-                .values(published_time=to_text(uow.now))
+                MARK_PUBLISHED, {"positions": positions, "published_time": to_text(uow.now)}
             )
 
         await self._writer.run(mark)

@@ -10,6 +10,7 @@ strictly ordered and SQLite's single write lock is never contended.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
@@ -18,6 +19,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from google.protobuf import message
+from google.protobuf.descriptor import Descriptor
 from sqlalchemy import Engine, bindparam, insert, select, text
 from sqlmodel import Session
 
@@ -355,11 +357,35 @@ def _headers_text(headers: dict[str, str]) -> str:
 
 def request_fingerprint(method: str, request: message.Message) -> str:
     """What identifies a request's content, without any password it carries."""
-    scrubbed = type(request)()
-    scrubbed.CopyFrom(request)
-    _scrub_passwords(scrubbed)
+    scrubbed = request
+    if _may_carry_password(request.DESCRIPTOR):  # else no copy is needed (most requests)
+        scrubbed = type(request)()
+        scrubbed.CopyFrom(request)
+        _scrub_passwords(scrubbed)
     body = scrubbed.SerializeToString(deterministic=True)
     return hashlib.sha256(method.encode() + b"\0" + body).hexdigest()
+
+
+@functools.cache
+def _may_carry_password(descriptor: Descriptor) -> bool:
+    """Whether a message of this type can hold a field that _scrub_passwords clears."""
+    seen: set[str] = set()
+
+    def visit(current: Descriptor) -> bool:
+        if current.full_name in seen:
+            return False
+        seen.add(current.full_name)
+        return any(
+            field.name == "password"
+            or (
+                field.message_type is not None
+                and not field.is_repeated
+                and visit(field.message_type)
+            )
+            for field in current.fields
+        )
+
+    return visit(descriptor)
 
 
 def _scrub_passwords(value: message.Message) -> None:
