@@ -207,7 +207,40 @@ def _ratio(service: dict[str, Any], echo: dict[str, Any]) -> dict[str, Any]:
     return {
         "ratio": round(ratio, 3), "target_min": report.RATIO_TARGET,
         "met": ratio >= report.RATIO_TARGET,
+        "cpu_cost": cpu_cost(service, echo, os.cpu_count() or 1),
     }
+
+
+def cpu_cost(service: dict[str, Any], echo: dict[str, Any], cores: int) -> dict[str, Any]:
+    """What a request cost in CPU, every process of ours counted (client, servers, nats-servers,
+    views), and what that cost allows on ``cores`` cores; None where a figure is missing.
+
+    ``ceiling_ratio`` is the ratio the service would reach if it kept every core busy at the
+    cost it had in this run, against the echo as measured; ``ms_for_target`` is the cost per
+    request at which the target ratio would be within reach of the machine at all.
+    """
+    def per_request_ms(figures: dict[str, Any]) -> float | None:
+        cores_used = figures.get("cpu", {}).get("cores_ours")
+        rate = figures["requests_per_s"]
+        return cores_used * 1000 / rate if rate and cores_used else None
+
+    service_ms, echo_ms = per_request_ms(service), per_request_ms(echo)
+    echo_rate = echo["requests_per_s"]
+    ceiling = cores * 1000 / service_ms if service_ms else None
+    return {
+        "cores": cores,
+        "ms_per_request": _rounded(service_ms),
+        "echo_ms_per_request": _rounded(echo_ms),
+        "ceiling_requests_per_s": _rounded(ceiling, 1),
+        "ceiling_ratio": _rounded(ceiling / echo_rate if ceiling and echo_rate else None),
+        "ms_for_target": _rounded(
+            cores * 1000 / (report.RATIO_TARGET * echo_rate) if echo_rate else None
+        ),
+    }
+
+
+def _rounded(value: float | None, digits: int = 3) -> float | None:
+    return None if value is None else round(value, digits)
 
 
 def _combined(runs: list[dict[str, Any]], target: str) -> dict[str, Any]:

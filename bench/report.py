@@ -126,6 +126,8 @@ def print_tables(console: Console, results: dict[str, Any], path: Path) -> None:
     )
     console.print(table)
 
+    console.print(cost_table(throughput, step_record))
+
     cpu = Table(title="CPU (cores, averaged over the measured windows)")
     cpu.add_column("process")
     windows = [("echo", "echo rounds"), ("create", "create rounds"),
@@ -148,3 +150,29 @@ def print_tables(console: Console, results: dict[str, Any], path: Path) -> None:
     ))
     console.print(cpu)
     console.print(f"written {path.relative_to(PROJECT_ROOT)} and latest.json")
+
+
+def cost_table(throughput: dict[str, Any], step_record: dict[str, Any]) -> Table:
+    """CPU per request, every process of ours counted, and the ceiling it sets on this machine."""
+    create, record = throughput["cpu_cost"], step_record["cpu_cost"]
+    table = Table(
+        title="CPU per request (all our processes: client, services, nats-servers, views)"
+    )
+    for column in ("server", "CPU ms / request", f"req/s with {create['cores']} cores busy",
+                   "÷ echo at most"):
+        table.add_column(column, justify="left" if column == "server" else "right")
+    for label, cost in (("MBR create", create), ("step record", record)):
+        table.add_row(
+            label, _figure(cost["ms_per_request"], 3), _figure(cost["ceiling_requests_per_s"], 0),
+            _figure(cost["ceiling_ratio"], 3),
+        )
+    table.add_row("bare echo", _figure(create["echo_ms_per_request"], 3), "", "")
+    table.caption = (
+        f"at this run's cost per request; a ratio of {RATIO_TARGET} would need at most "
+        f"{_figure(create['ms_for_target'], 3)} ms of CPU per request, all processes together"
+    )
+    return table
+
+
+def _figure(value: float | None, digits: int) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
