@@ -180,9 +180,13 @@ async def abort_with(context: grpc.aio.ServicerContext, exc: BaseException) -> N
 
 
 def details_of(error: grpc.aio.AioRpcError | grpc.RpcError) -> dict[str, object]:
-    """Client side: the ErrorInfo reason and BadRequest fields of a failed call."""
+    """Client side: the ErrorInfo reason, the BadRequest fields and the PreconditionFailure
+    violations of a failed call (``preconditions``: type and subject; ``conditions``: with the
+    description too)."""
     status = rpc_status.from_call(error)  # type: ignore[arg-type]
-    found: dict[str, object] = {"reason": None, "fields": [], "metadata": {}, "preconditions": []}
+    found: dict[str, object] = {
+        "reason": None, "fields": [], "metadata": {}, "preconditions": [], "conditions": [],
+    }
     if status is None:
         return found
     for detail in status.details:
@@ -199,4 +203,7 @@ def details_of(error: grpc.aio.AioRpcError | grpc.RpcError) -> dict[str, object]
             failure = error_details_pb2.PreconditionFailure()
             detail.Unpack(failure)
             found["preconditions"] = [(v.type, v.subject) for v in failure.violations]
+            found["conditions"] = [
+                (v.type, v.subject, v.description) for v in failure.violations
+            ]
     return found

@@ -12,17 +12,9 @@ from twinline.common.v1.audit_pb2_grpc import AuditTrailServiceStub
 from services.common.errors import details_of
 from services.common.identity import Role
 from tests.support import batches
-from tests.support.batches import q, reduction, s1, s2, stub
-from tests.support.mbr import request_id, sign, take_to_effective
+from tests.support.batches import effective_master, q, reduction, s1, s2, stub
+from tests.support.mbr import request_id, sign
 from tests.support.stack import Stack
-
-
-async def effective_master(stack: Stack) -> str:
-    author = await stack.login("syracuse", "author")
-    reviewer = await stack.login("syracuse", "reviewer")
-    qa = await stack.login("syracuse", "qa")
-    await batches.set_equipment(reviewer, "R-201", "CLEAN")
-    return (await take_to_effective(author, reviewer, qa)).name
 
 
 async def test_full_lifecycle_with_distinct_users(stack: Stack) -> None:

@@ -109,6 +109,13 @@ async def test_login_token_authenticates_calls(channel: grpc.aio.Channel) -> Non
 async def test_call_without_a_valid_token_is_unauthenticated(
     channel: grpc.aio.Channel, metadata: tuple[tuple[str, str], ...], reason: str
 ) -> None:
+    await refused_unauthenticated(channel, metadata, reason)
+
+
+async def refused_unauthenticated(
+    channel: grpc.aio.Channel, metadata: tuple[tuple[str, str], ...], reason: str
+) -> None:
+    """Both a unary and a streaming call are refused UNAUTHENTICATED, for ``reason``."""
     with pytest.raises(grpc.aio.AioRpcError) as unary:
         await channel.unary_unary(WHO_AM_I)(b"", metadata=metadata)
     assert unary.value.code() == grpc.StatusCode.UNAUTHENTICATED
@@ -118,6 +125,7 @@ async def test_call_without_a_valid_token_is_unauthenticated(
         async for _ in channel.unary_stream(WHO_AM_I_TWICE)(b"", metadata=metadata):
             pass
     assert streamed.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert details_of(streamed.value)["reason"] == reason
 
 
 async def test_bad_credentials_are_unauthenticated(channel: grpc.aio.Channel) -> None:
@@ -180,14 +188,7 @@ async def test_a_live_token_stops_working_when_its_account_is_deactivated_or_loc
     refusals = (("syracuse.alice", "ACCOUNT_INACTIVE"), ("syracuse.bob", "ACCOUNT_LOCKED"))
     for username, reason in refusals:
         metadata = (("authorization", f"Bearer {tokens[username]}"),)
-        with pytest.raises(grpc.aio.AioRpcError) as unary:
-            await channel.unary_unary(WHO_AM_I)(b"", metadata=metadata)
-        assert unary.value.code() == grpc.StatusCode.UNAUTHENTICATED
-        assert details_of(unary.value)["reason"] == reason
-        with pytest.raises(grpc.aio.AioRpcError) as streamed:
-            async for _ in channel.unary_stream(WHO_AM_I_TWICE)(b"", metadata=metadata):
-                pass
-        assert details_of(streamed.value)["reason"] == reason
+        await refused_unauthenticated(channel, metadata, reason)
 
 
 async def test_a_principal_of_another_site_is_judged_by_its_token_alone(

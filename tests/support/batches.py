@@ -10,7 +10,8 @@ from twinline.batchrecords.v1.equipment_service_pb2_grpc import EquipmentService
 from twinline.common.v1 import quantity_pb2
 
 from services.client import Session
-from tests.support.mbr import request_id, sign
+from tests.support.mbr import request_id, sign, take_to_effective
+from tests.support.stack import Stack
 
 
 def q(value: str, unit: str) -> quantity_pb2.Quantity:
@@ -115,3 +116,12 @@ async def approve(qa: Session, batch: pb.Batch, job: str = "qa") -> pb.Batch:
         metadata=qa.metadata,
     )
     return answer.batch
+
+
+async def effective_master(stack: Stack) -> str:
+    """The conjugation recipe made effective at Syracuse, its reactor R-201 CLEAN: its name."""
+    author = await stack.login("syracuse", "author")
+    reviewer = await stack.login("syracuse", "reviewer")
+    qa = await stack.login("syracuse", "qa")
+    await set_equipment(reviewer, "R-201", "CLEAN")
+    return (await take_to_effective(author, reviewer, qa)).name

@@ -1,0 +1,108 @@
+"""``twinline review``: QA reviews a batch record by exception from the terminal, against the
+real services (each command logs in over gRPC; passwords are typed at hidden prompts)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from typer.testing import CliRunner, Result
+
+from services.cli import app
+from services.common.demo_users import demo_password
+from tests.support import batches
+from tests.support.batches import effective_master, s1, s2
+from tests.support.nats_harness import free_port
+from tests.support.stack import Stack
+
+QA_PASSWORD = demo_password("qa")
+
+
+async def review(stack: Stack, *args: str, typed: tuple[str, ...] = (QA_PASSWORD,),
+                 address: str | None = None) -> Result:
+    """``twinline review <args>`` as syracuse.qa, ``typed`` answering the password prompts."""
+    command = [
+        "review", *args, "--site", "syracuse", "--user", "syracuse.qa",
+        "--address", address or stack.address("syracuse", "batch_records"),
+    ]
+    env = {"TWINLINE_SITES_FILE": str(stack.registry_file)}
+    # In a thread: the command runs its own event loop, as it does from a shell.
+    return await asyncio.to_thread(
+        CliRunner().invoke, app, command, input="".join(f"{line}\n" for line in typed), env=env
+    )
+
+
+async def test_qa_sees_what_needs_a_decision_decides_it_and_approves(stack: Stack) -> None:
+    master = await effective_master(stack)
+    operator = await stack.login("syracuse", "operator")
+    batch = await batches.create_batch(await stack.login("syracuse", "mes"), master)
+    await batches.record(operator, batch, s1())  # S1 needs a verifier: nobody verifies it
+    await batches.record(operator, batch, s2())
+    await batches.complete_and_submit(await stack.login("syracuse", "reviewer"), batch)
+
+    listed = await review(stack, "list")
+    assert listed.exit_code == 0, listed.output
+    assert batch.batch_id in listed.output
+
+    shown = await review(stack, "show", batch.batch_id)
+    assert shown.exit_code == 0, shown.output
+    assert "requires verification and was not verified" in shown.output
+    assert "needs a decision before approval: EX-1" in shown.output
+
+    refused = await review(stack, "approve", batch.batch_id, typed=(QA_PASSWORD, QA_PASSWORD))
+    assert refused.exit_code == 1, refused.output
+    assert "EXCEPTION_NOT_DISPOSITIONED" in refused.output
+    assert "EX-1" in refused.output
+
+    decided = await review(
+        stack, "disposition", batch.batch_id, "EX-1", "--reason",
+        "verifier called away; step re-checked from the log", typed=(QA_PASSWORD, QA_PASSWORD),
+    )
+    assert decided.exit_code == 0, decided.output
+    assert "EX-1 dispositioned" in decided.output
+
+    shown = await review(stack, "show", batch.name)
+    assert "ready for QA's decision" in shown.output
+
+    approved = await review(
+        stack, "approve", batch.batch_id, "--reason", "released to QC",
+        typed=(QA_PASSWORD, QA_PASSWORD),
+    )
+    assert approved.exit_code == 0, approved.output
+    assert "BATCH_STATE_APPROVED" in approved.output
+    assert "(syracuse.qa)" in approved.output
+
+    listed = await review(stack, "list")
+    assert "waiting for review" in listed.output
+
+
+async def test_qa_rejects_with_a_reason(stack: Stack) -> None:
+    master = await effective_master(stack)
+    operator = await stack.login("syracuse", "operator")
+    batch = await batches.create_batch(await stack.login("syracuse", "mes"), master)
+    await batches.record(operator, batch, s1())
+    await batches.verify(await stack.login("syracuse", "verifier"), batch, "S1")
+    await batches.record(operator, batch, s2())
+    await batches.complete_and_submit(await stack.login("syracuse", "reviewer"), batch)
+
+    no_reason = await review(stack, "reject", batch.batch_id)
+    assert no_reason.exit_code == 2  # the option is required: nothing was asked or sent
+    rejected = await review(
+        stack, "reject", batch.batch_id, "--reason", "lot L-DL-0042 recalled by supplier",
+        typed=(QA_PASSWORD, QA_PASSWORD),
+    )
+    assert rejected.exit_code == 0, rejected.output
+    assert "BATCH_STATE_REJECTED" in rejected.output
+
+
+async def test_a_wrong_password_or_a_stopped_site_is_said_plainly(stack: Stack) -> None:
+    wrong = await review(stack, "list", typed=("not the password",))
+    assert wrong.exit_code == 1
+    assert "INVALID_CREDENTIALS" in wrong.output
+
+    nobody = await review(stack, "list", address=f"127.0.0.1:{free_port()}")
+    assert nobody.exit_code == 2
+    assert "does not answer" in nobody.output
+
+    unknown = await review(stack, "show", "SYR-B-2026-99999")
+    assert unknown.exit_code == 1
+    assert "NOT_FOUND" in unknown.output
