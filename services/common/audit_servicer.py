@@ -1,4 +1,8 @@
-"""AuditTrailService: reads and verifies the audit trail of the service that mounts it."""
+"""AuditTrailService: reads and verifies the audit trail of the service that mounts it.
+
+Errors map as in every servicer (``rpc_method``): a domain error to its status, anything
+unexpected to INTERNAL with a correlation id.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +17,8 @@ from services.common.audit import Verification, verify_chain
 from services.common.auth import current_principal
 from services.common.clock import from_text
 from services.common.database import read_session
-from services.common.errors import DomainError, abort_with
 from services.common.paging import decode_offset, encode_offset, page_size_of
+from services.common.rpc import rpc_method
 from services.common.tables import AuditEntryRow
 
 
@@ -26,6 +30,7 @@ class AuditTrailServicer(audit_pb2_grpc.AuditTrailServiceServicer):
         with read_session(self._engine) as session:
             return verify_chain(session)
 
+    @rpc_method
     async def VerifyAuditTrail(
         self, request: audit_pb2.VerifyAuditTrailRequest, context: grpc.aio.ServicerContext
     ) -> audit_pb2.VerifyAuditTrailResponse:
@@ -36,16 +41,13 @@ class AuditTrailServicer(audit_pb2_grpc.AuditTrailServiceServicer):
             first_broken_sequence=result.first_broken_sequence, problem=result.problem,
         )
 
+    @rpc_method
     async def ListAuditEntries(
         self, request: audit_pb2.ListAuditEntriesRequest, context: grpc.aio.ServicerContext
     ) -> audit_pb2.ListAuditEntriesResponse:
-        try:
-            current_principal()
-            size = page_size_of(request.page_size, default=100, maximum=1000)
-            after = decode_offset(request.page_token)
-        except DomainError as error:
-            await abort_with(context, error)
-            raise
+        current_principal()
+        size = page_size_of(request.page_size, default=100, maximum=1000)
+        after = decode_offset(request.page_token)
         query = select(AuditEntryRow).where(col(AuditEntryRow.sequence) > after)
         if request.aggregate_id:
             query = query.where(col(AuditEntryRow.aggregate_id) == request.aggregate_id)

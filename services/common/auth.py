@@ -121,7 +121,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             if self._directory is not None and principal.home_site == self._site_id:
                 self._directory.require_good_standing(principal.username)
             return principal
-        except errors.Unauthenticated as exc:
+        except Exception as exc:  # e.g. the directory unreadable: INTERNAL, no internals shown
             await errors.abort_with(context, exc)
             raise  # abort_with has already ended the call by raising
 
@@ -261,7 +261,7 @@ class AuthenticationServicer(auth_pb2_grpc.AuthenticationServiceServicer):
                 self.directory.authenticate, request.username, request.password
             )
             token, expires = self.issuer.issue(principal)
-        except errors.DomainError as exc:
+        except Exception as exc:  # a domain error's status; anything else INTERNAL, with an id
             await errors.abort_with(context, exc)
             raise
         response = auth_pb2.LoginResponse(access_token=token, user=principal.to_proto())

@@ -150,6 +150,12 @@ async def test_bad_input_names_every_field_and_writes_nothing(stack: Stack) -> N
         audit_pb2.ListAuditEntriesRequest(), metadata=author.metadata
     )
     assert list(audit.entries) == []
+    with pytest.raises(grpc.aio.AioRpcError) as bad_token:
+        await author.stub(AuditTrailServiceStub).ListAuditEntries(
+            audit_pb2.ListAuditEntriesRequest(page_token="not-a-token"), metadata=author.metadata
+        )
+    assert bad_token.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert details_of(bad_token.value)["fields"] == ["page_token"]
 
 
 async def test_authentication_and_authorisation(stack: Stack) -> None:

@@ -191,6 +191,25 @@ async def test_a_live_token_stops_working_when_its_account_is_deactivated_or_loc
         await refused_unauthenticated(channel, metadata, reason)
 
 
+async def test_an_unreadable_directory_fails_calls_and_login_as_internal_without_internals(
+    channel: grpc.aio.Channel, directory: UserDirectory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = (await login(channel, "syracuse.alice", PASSWORD)).access_token
+    monkeypatch.setattr(identity, "STANDING_SECONDS", 0.0)
+    with directory.engine.begin() as connection:
+        connection.exec_driver_sql("ALTER TABLE app_user RENAME TO app_user_gone")
+    with pytest.raises(grpc.aio.AioRpcError) as failed:
+        await channel.unary_unary(WHO_AM_I)(
+            b"", metadata=(("authorization", f"Bearer {token}"),)
+        )
+    with pytest.raises(grpc.aio.AioRpcError) as login_failed:
+        await login(channel, "syracuse.alice", PASSWORD)
+    for refused in (failed.value, login_failed.value):
+        assert refused.code() == grpc.StatusCode.INTERNAL
+        assert details_of(refused)["reason"] == "INTERNAL"
+        assert "app_user" not in (refused.details() or "")
+
+
 async def test_a_principal_of_another_site_is_judged_by_its_token_alone(
     channel: grpc.aio.Channel, issuer: TokenIssuer
 ) -> None:
