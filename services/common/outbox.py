@@ -10,6 +10,12 @@ the relay takes the entries the writer hands over after each commit (``committed
 publishes them at once, without reading them back: the cheap, fast path of a healthy system.
 It goes back to reading the table whenever it may have missed an entry (a failed publish, too
 many entries held in memory, an idle second).
+
+On PostgreSQL, several processes may write one database (decision 0004), each with its own
+relay. Then no relay can know from memory what the others committed, so the relays take turns
+instead: a round holds a transaction-level advisory lock (``RELAY_TURN``) while it reads the
+table, publishes and marks. Events go out in commit order across all the processes, each once;
+the fast path is not used there.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import os
 from collections import deque
 from collections.abc import Sequence
 
-from sqlalchemy import Engine, bindparam, select, update
+from sqlalchemy import Connection, Engine, bindparam, select, text, update
 from sqlmodel import col
 
 from services.common.bus import Bus
@@ -39,6 +45,12 @@ PUBLISH_TIMEOUT = 2.0
 IDLE_READ_S = 1.0
 # Entries held for the fast path; beyond this (NATS slow or down) the table is read instead.
 MAX_HELD = 4 * BATCH
+# PostgreSQL: the relay whose round holds this lock is the only one reading, publishing and
+# marking (the key differs from the writer's CHAIN_LOCK). Taken with "try": a relay that finds
+# it held comes back after RELAY_TURN_RETRY_S, since the round in progress may have read the
+# table before its own commit.
+RELAY_TURN = text("SELECT pg_try_advisory_xact_lock(8392292353614376550)")
+RELAY_TURN_RETRY_S = 0.05
 # Built once (Core, not an ORM bulk update): the relay marks every batch it publishes.
 MARK_PUBLISHED = (
     update(OUTBOX)
@@ -65,10 +77,15 @@ class OutboxRelay:
         # True once a read found the table's entries all published: _held is then the rest.
         self._caught_up = False
         self._published_through = 0
+        # Other processes may write this outbox: take turns, read the table every round.
+        self._shared = engine.dialect.name == "postgresql"
 
     def committed(self, entries: Sequence[OutboxEntry]) -> None:
         """Called after every group commit with the outbox entries it wrote, in order."""
         if not entries:
+            return
+        if self._shared:
+            self._wake.set()  # the table has them, in order with the other processes' entries
             return
         if len(self._held) + len(entries) > MAX_HELD:
             self._held.clear()  # the table still has them: the relay reads it instead
@@ -158,6 +175,8 @@ class OutboxRelay:
                 self._idle.set()
 
     async def _publish_pending(self) -> int:
+        if self._shared:
+            return await self._publish_in_turn()
         if self._caught_up:
             rows = [entry for entry in self._held if entry.position > self._published_through]
             self._held.clear()
@@ -169,6 +188,32 @@ class OutboxRelay:
             # Everything committed before the read is published, and _held has the rest.
             self._caught_up = True
         return published
+
+    async def _publish_in_turn(self) -> int:
+        """One round under RELAY_TURN: read the table, publish, mark; the lock ends with it."""
+        turn = await asyncio.to_thread(self._take_turn)
+        if turn is None:  # another process's relay is in its round: come back shortly
+            await asyncio.sleep(RELAY_TURN_RETRY_S)
+            self._wake.set()
+            return 0
+        try:
+            rows = await asyncio.to_thread(self._unpublished)
+            return await self._publish(rows)
+        finally:
+            await asyncio.to_thread(turn.close)  # rolls back the empty transaction: unlocked
+
+    def _take_turn(self) -> Connection | None:
+        """A connection in a transaction holding RELAY_TURN, or None if another holds it."""
+        connection = self._engine.connect()
+        try:
+            connection.begin()
+            if connection.execute(RELAY_TURN).scalar_one():
+                return connection
+        except BaseException:
+            connection.close()
+            raise
+        connection.close()
+        return None
 
     async def _publish(self, rows: list[OutboxEntry]) -> int:
         if not rows:

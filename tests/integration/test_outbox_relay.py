@@ -1,4 +1,5 @@
-"""The outbox relay on a real nats-server and SQLite: what it publishes, in which order, how often.
+"""The outbox relay on a real nats-server, with SQLite and PostgreSQL: what it publishes, in which
+order, how often.
 
 A core-NATS subscriber on the site's subjects sees every publish the relay makes, duplicates
 included (JetStream drops a duplicate from the stream, not from the wire), so it can tell a
@@ -142,3 +143,62 @@ async def test_backlog_then_handed_over_entries_go_out_once_each_in_commit_order
     assert seen == racing + later + ["O1"]  # commit order, each once
     assert reads_after_later == reads_when_caught_up >= 1
     assert unpublished(engine) == 0
+
+
+def outbox_order(engine: Engine) -> list[str]:
+    """The ce-subject of every outbox entry, in position (= commit) order."""
+    import json
+
+    with read_session(engine) as session:
+        rows = session.execute(text("SELECT headers FROM outbox ORDER BY position")).scalars()
+        return [json.loads(headers)["ce-subject"] for headers in rows]
+
+
+async def test_two_processes_on_one_postgresql_database_publish_in_commit_order(
+    nats_sites: NatsSites, postgres_database: str
+) -> None:
+    """Two service processes (here: two engines, writers, buses and relays) share a PostgreSQL
+    database: every event goes out once, and in the order of the commits of both together."""
+    engines = [create_database_engine(postgres_database) for _ in range(2)]
+    migrate(engines[0], KERNEL_MIGRATIONS)
+    client = await nats_sites.client(SITE)
+    await ensure_site_stream(client, nats_sites.registry.get(SITE), nats_sites.registry)
+    seen: list[str] = []
+
+    async def on_message(msg: Msg) -> None:
+        seen.append((msg.headers or {})["ce-subject"])
+
+    await client.subscribe(site_subjects(SITE), cb=on_message)
+    await client.flush()
+    writers = [Writer(engine, SITE) for engine in engines]
+    buses = [Bus(nats_sites.url(SITE), name=f"relay-{i}") for i in range(2)]
+    relays = [
+        OutboxRelay(engine, writer, bus)
+        for engine, writer, bus in zip(engines, writers, buses, strict=True)
+    ]
+    for writer, bus, relay in zip(writers, buses, relays, strict=True):
+        writer.set_on_commit(relay.committed)
+        writer.start()
+        bus.start()
+        relay.start()
+    try:
+        total = 0
+        for round_number in range(15):
+            await asyncio.gather(*(
+                writers[i % 2].run(changed(f"P{round_number}-{i}")) for i in range(8)
+            ))
+            total += 8
+        await wait_until(lambda: len(seen) >= total, DEADLINE_S, message="all published")
+        await wait_until(
+            lambda: unpublished(engines[0]) == 0, DEADLINE_S, message="all marked"
+        )
+    finally:
+        for relay, writer, bus in zip(relays, writers, buses, strict=True):
+            await relay.stop()
+            await writer.stop()
+            await bus.close()
+    order = outbox_order(engines[0])
+    for engine in engines:
+        engine.dispose()
+    assert len(order) == total
+    assert seen == order  # commit order across both processes, each event once
