@@ -188,12 +188,10 @@ def disposition(
     site: SiteOption = None, user: UserOption = None, address: AddressOption = None,
 ) -> None:
     """Decides an exception, with an e-signature and the reason."""
-    target = Target(site, user, address)
-    request = api.DispositionExceptionRequest(
-        request_id=str(uuid.uuid4()), batch=batch_name(batch), exception_id=exception_id,
-        signature=_signature("disposition", reason),
+    decided_batch = _signed(
+        Target(site, user, address), "DispositionException", api.DispositionExceptionRequest,
+        batch, "disposition", reason, exception_id=exception_id,
     )
-    decided_batch = _signed(target, "DispositionException", request)
     decided = next(e for e in decided_batch.exceptions if e.id == exception_id)
     console.print(
         f"[green]✓[/green] {exception_id} dispositioned: {_disposition(decided)}",
@@ -209,12 +207,10 @@ def approve(
     site: SiteOption = None, user: UserOption = None, address: AddressOption = None,
 ) -> None:
     """Approves a batch record (QA, e-signature); a refusal lists every unmet condition."""
-    target = Target(site, user, address)
-    request = api.ApproveBatchRecordRequest(
-        request_id=str(uuid.uuid4()), batch=batch_name(batch),
-        signature=_signature("APPROVED", reason),
+    approved = _signed(
+        Target(site, user, address), "ApproveBatchRecord", api.ApproveBatchRecordRequest,
+        batch, "APPROVED", reason,
     )
-    approved = _signed(target, "ApproveBatchRecord", request)
     signed = approved.signatures[-1]
     console.print(
         f"[green]✓[/green] {approved.batch_id} {pb.BatchState.Name(approved.state)}: signed by "
@@ -229,17 +225,25 @@ def reject(
     site: SiteOption = None, user: UserOption = None, address: AddressOption = None,
 ) -> None:
     """Rejects a batch record (QA, e-signature, a reason)."""
-    target = Target(site, user, address)
-    request = api.RejectBatchRecordRequest(
-        request_id=str(uuid.uuid4()), batch=batch_name(batch),
-        signature=_signature("REJECTED", reason),
+    rejected = _signed(
+        Target(site, user, address), "RejectBatchRecord", api.RejectBatchRecordRequest,
+        batch, "REJECTED", reason,
     )
-    rejected = _signed(target, "RejectBatchRecord", request)
     console.print(f"[green]✓[/green] {rejected.batch_id} {pb.BatchState.Name(rejected.state)}")
 
 
-def _signed(target: Target, rpc: str, request: message.Message) -> pb.Batch:
-    """Sends a signed decision (``rpc`` of BatchRecordService); the batch as it now stands."""
+def _signed(
+    target: Target, rpc: str, request_type: type[message.Message], batch: str, meaning: str,
+    reason: str, **fields: str,
+) -> pb.Batch:
+    """Sends a signed decision (``rpc`` of BatchRecordService, its request of
+    ``request_type`` with ``fields``), the password asked for again; the batch as it now
+    stands."""
+    request = request_type(
+        request_id=str(uuid.uuid4()), batch=batch_name(batch),
+        signature=_signature(meaning, reason), **fields,
+    )
+
     async def work(session: Session) -> pb.Batch:
         call = getattr(_stub(session), rpc)
         answer = await call(request, metadata=session.metadata, timeout=CALL_TIMEOUT_S)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TypeVar
 
 from google.protobuf import timestamp_pb2
 from twinline.batchrecords.v1 import batch_pb2 as pb
@@ -227,32 +228,29 @@ def _deviation_from_proto(message: pb.Deviation) -> Deviation:
 # A control recipe is a frozen copy: one master record version, same etag, same content.
 # Its two forms are kept for the batches that follow it rather than rebuilt on every write.
 _RECIPES_LIMIT = 256
+V = TypeVar("V")
 _recipe_protos: dict[tuple[str, str], mbr_pb.MasterBatchRecord] = {}
 _recipe_records: dict[tuple[str, str], MasterBatchRecord] = {}
 
 
-def _remember(cache: dict[tuple[str, str], Any], key: tuple[str, str], value: Any) -> None:
-    if len(cache) >= _RECIPES_LIMIT:
-        cache.clear()
-    cache[key] = value
+def _cached(cache: dict[tuple[str, str], V], key: tuple[str, str], make: Callable[[], V]) -> V:
+    """The value kept under ``key``, made (and kept) on first use."""
+    found = cache.get(key)
+    if found is None:
+        if len(cache) >= _RECIPES_LIMIT:
+            cache.clear()
+        found = cache[key] = make()
+    return found
 
 
 def _recipe_proto(recipe: MasterBatchRecord) -> mbr_pb.MasterBatchRecord:
-    key = (recipe.name, recipe.etag)
-    found = _recipe_protos.get(key)
-    if found is None:
-        found = record_to_proto(recipe)
-        _remember(_recipe_protos, key, found)
-    return found
+    return _cached(_recipe_protos, (recipe.name, recipe.etag), lambda: record_to_proto(recipe))
 
 
 def _recipe_record(message: mbr_pb.MasterBatchRecord) -> MasterBatchRecord:
-    key = (message.name, message.etag)
-    found = _recipe_records.get(key)
-    if found is None:
-        found = record_from_proto(message)
-        _remember(_recipe_records, key, found)
-    return found
+    return _cached(
+        _recipe_records, (message.name, message.etag), lambda: record_from_proto(message)
+    )
 
 
 def batch_to_proto(batch: Batch) -> pb.Batch:

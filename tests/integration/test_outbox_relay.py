@@ -61,6 +61,21 @@ def unpublished(engine: Engine) -> int:
         )
 
 
+async def published_subjects(nats_sites: NatsSites) -> list[str]:
+    """The site's stream made, and a list that a core subscriber fills with the ce-subject of
+    every publish on the site's subjects, as it arrives."""
+    client = await nats_sites.client(SITE)
+    await ensure_site_stream(client, nats_sites.registry.get(SITE), nats_sites.registry)
+    seen: list[str] = []
+
+    async def on_message(msg: Msg) -> None:
+        seen.append((msg.headers or {})["ce-subject"])
+
+    await client.subscribe(site_subjects(SITE), cb=on_message)
+    await client.flush()
+    return seen
+
+
 @pytest.fixture
 def engine(tmp_path: Path):  # type: ignore[no-untyped-def]
     engine = create_database_engine(f"sqlite:///{tmp_path / 'relay.db'}")
@@ -74,16 +89,7 @@ async def test_backlog_then_handed_over_entries_go_out_once_each_in_commit_order
 ) -> None:
     # No idle read during the test: every read counted below is one the relay chose to make.
     monkeypatch.setattr(outbox, "IDLE_READ_S", 3600.0)
-    client = await nats_sites.client(SITE)
-    site = nats_sites.registry.get(SITE)
-    await ensure_site_stream(client, site, nats_sites.registry)
-    seen: list[str] = []
-
-    async def on_message(msg: Msg) -> None:
-        seen.append((msg.headers or {})["ce-subject"])
-
-    await client.subscribe(site_subjects(SITE), cb=on_message)
-    await client.flush()
+    seen = await published_subjects(nats_sites)
 
     writer = Writer(engine, SITE)
     bus = Bus(nats_sites.url(SITE), name="relay-test")
@@ -161,15 +167,7 @@ async def test_two_processes_on_one_postgresql_database_publish_in_commit_order(
     database: every event goes out once, and in the order of the commits of both together."""
     engines = [create_database_engine(postgres_database) for _ in range(2)]
     migrate(engines[0], KERNEL_MIGRATIONS)
-    client = await nats_sites.client(SITE)
-    await ensure_site_stream(client, nats_sites.registry.get(SITE), nats_sites.registry)
-    seen: list[str] = []
-
-    async def on_message(msg: Msg) -> None:
-        seen.append((msg.headers or {})["ce-subject"])
-
-    await client.subscribe(site_subjects(SITE), cb=on_message)
-    await client.flush()
+    seen = await published_subjects(nats_sites)
     writers = [Writer(engine, SITE) for engine in engines]
     buses = [Bus(nats_sites.url(SITE), name=f"relay-{i}") for i in range(2)]
     relays = [
