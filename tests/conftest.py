@@ -2,10 +2,11 @@
 throwaway PostgreSQL server."""
 
 from tests.support.nats_harness import nats_sites, start_nats_sites
+from tests.support.one_site import start_one_site
 from tests.support.postgres import postgres_database, postgres_server, postgres_url
 from tests.support.stack import stack
 
 __all__ = [
     "nats_sites", "postgres_database", "postgres_server", "postgres_url", "stack",
-    "start_nats_sites",
+    "start_nats_sites", "start_one_site",
 ]

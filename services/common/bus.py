@@ -14,6 +14,8 @@ import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
+from services.common.event_size import EventSizeLimit
+
 log = logging.getLogger(__name__)
 
 
@@ -21,10 +23,13 @@ class Bus:
     def __init__(
         self, url: str, *, name: str,
         on_connect: Callable[[Client], Awaitable[None]] | None = None,
+        event_limit: EventSizeLimit | None = None,
     ) -> None:
         self._url = url
         self._name = name
         self._on_connect = on_connect
+        # Told the server's max_payload at every (re)connect: the writer sizes events by it.
+        self.event_limit = event_limit or EventSizeLimit()
         self._client: Client | None = None
         self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -53,7 +58,8 @@ class Bus:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
                 continue
-            log.info("connected to nats %s", self._url)
+            log.info("connected to nats %s (max_payload %d)", self._url, client.max_payload)
+            self.event_limit.learn(client.max_payload)
             await self._set_up(client)
             self._client = client
             self._ready.set()
@@ -76,6 +82,8 @@ class Bus:
 
     async def _reconnected(self) -> None:
         log.info("nats reconnected to %s", self._url)
+        if self._client is not None:
+            self.event_limit.learn(self._client.max_payload)
         # The server may have come back without its store: set the streams up again.
         if self._client is not None and (self._reset is None or self._reset.done()):
             self._reset = asyncio.get_running_loop().create_task(

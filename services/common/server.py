@@ -78,7 +78,10 @@ def build_kernel(
             watchdog.start()
             watchdogs.append(watchdog)
 
-    bus = Bus(settings.nats_url, name=f"{service_name}@{settings.site}", on_connect=provision)
+    bus = Bus(
+        settings.nats_url, name=f"{service_name}@{settings.site}", on_connect=provision,
+        event_limit=writer.event_limit,
+    )
     relay = OutboxRelay(engine, writer, bus, exit_after_publish=settings.fault_exit_after_publish)
     writer.set_on_commit(relay.committed)
     return Kernel(

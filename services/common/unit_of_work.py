@@ -26,6 +26,7 @@ from sqlmodel import Session
 from services.common.audit import AuditChange, chain_entries, chain_head
 from services.common.clock import Clock, to_text, utc_now
 from services.common.errors import DomainError, FieldViolation, InvalidArgument
+from services.common.event_size import EventSizeLimit
 from services.common.events import OutboxEntry, OutboxEvent, new_event
 from services.common.subjects import event_subject
 from services.common.tables import AuditEntryRow, OutboxRow, RequestRecordRow
@@ -57,11 +58,14 @@ class UnitOfWork:
     group_memo: dict[str, Any] = field(default_factory=dict)
     changes: list[AuditChange] = field(default_factory=list)
     events: list[OutboxEvent] = field(default_factory=list)
+    # What the bus carries: an event beyond it fails the command here, so nothing commits.
+    event_limit: EventSizeLimit = field(default_factory=EventSizeLimit)
 
     def audit(self, change: AuditChange) -> None:
         self.changes.append(change)
 
     def publish(self, event: OutboxEvent) -> None:
+        self.event_limit.check(event)
         self.events.append(event)
 
     def record_change(
@@ -110,10 +114,11 @@ class Writer:
 
     def __init__(
         self, engine: Engine, site: str, *, clock: Clock = utc_now,
-        on_commit: OnCommit | None = None,
+        on_commit: OnCommit | None = None, event_limit: EventSizeLimit | None = None,
     ) -> None:
         self._engine = engine
         self._site = site
+        self.event_limit = event_limit or EventSizeLimit()
         self._clock = clock
         self._on_commit = on_commit
         self._queue: asyncio.Queue[_Job[Any]] = asyncio.Queue()
@@ -224,7 +229,9 @@ class Writer:
                     answered = _earlier_answers(session, jobs)
                     requests: list[dict[str, object]] = []
                     for index, job in enumerate(jobs):
-                        uow = UnitOfWork(session, now, self._site, memo)
+                        uow = UnitOfWork(
+                            session, now, self._site, memo, event_limit=self.event_limit
+                        )
                         try:
                             earlier = _earlier_answer(job.request, answered)
                             if earlier is not None:
