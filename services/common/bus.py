@@ -1,7 +1,9 @@
 """The process's one NATS connection: connects in the background, reconnects forever.
 
 A service starts and accepts writes while its nats-server is down; whoever needs the bus
-(outbox relay, consumers) waits for ``connected()``.
+(outbox relay, consumers) waits for ``connected()``. nats-py closes its client for good on any
+``-ERR`` from the server (e.g. a message over ``max_payload`` flushed after a reconnect); the
+bus then connects a new client, so the process never loses the bus.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class Bus:
         self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._reset: asyncio.Task[None] | None = None
+        self._closing = False
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._connect(), name="bus-connect")
@@ -94,6 +97,18 @@ class Bus:
         log.debug("nats error: %s", exc)
 
     async def connected(self) -> Client:
+        if (
+            self._client is not None and self._client.is_closed and not self._closing
+            and self._ready.is_set()
+        ):
+            log.warning(
+                "nats client to %s was closed (%s); connecting a new one",
+                self._url, self._client.last_error,
+            )
+            self._ready.clear()
+            self._task = asyncio.get_running_loop().create_task(
+                self._connect(), name="bus-connect"
+            )
         await self._ready.wait()
         assert self._client is not None
         return self._client
@@ -106,6 +121,7 @@ class Bus:
         return self._client is not None and self._client.is_connected
 
     async def close(self) -> None:
+        self._closing = True
         for task in (self._task, self._reset):
             if task is not None and not task.done():
                 task.cancel()

@@ -16,6 +16,10 @@ relay. Then no relay can know from memory what the others committed, so the rela
 instead: a round holds a transaction-level advisory lock (``RELAY_TURN``) while it reads the
 table, publishes and marks. Events go out in commit order across all the processes, each once;
 the fast path is not used there.
+
+A relay that cannot publish the head of its outbox (the server down, the stream refusing the
+event) keeps trying, in order: nothing may overtake it. It says since when it has been trying
+and why it failed (``stall``), so the service can report NOT_SERVING and the backlog by RPC.
 """
 
 from __future__ import annotations
@@ -24,14 +28,17 @@ import asyncio
 import json
 import logging
 import os
+import time
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import Connection, Engine, bindparam, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, func, select, text, update
 from sqlmodel import col
 
 from services.common.bus import Bus
-from services.common.clock import to_text
+from services.common.clock import from_text, to_text
 from services.common.database import read_session
 from services.common.events import OutboxEntry
 from services.common.tables import OutboxRow
@@ -59,6 +66,38 @@ MARK_PUBLISHED = (
 )
 
 
+@dataclass(frozen=True)
+class Backlog:
+    """What the outbox holds unpublished: how many events, and the oldest one's commit time."""
+
+    unpublished: int
+    oldest_created: datetime | None
+
+
+@dataclass(frozen=True)
+class Stall:
+    """How long the relay has tried to publish the outbox's head without success."""
+
+    # Seconds since the relay began trying to publish what it now holds; 0 when not trying.
+    trying_seconds: float
+    # The last publish failure since the last success ("" when none, e.g. waiting to connect).
+    last_error: str
+
+    def stalled(self, bound_seconds: float) -> bool:
+        return self.trying_seconds > bound_seconds
+
+
+BACKLOG = select(
+    func.count(OUTBOX.c.position), func.min(OUTBOX.c.created_time)
+).where(OUTBOX.c.published_time.is_(None))
+
+
+def backlog(engine: Engine) -> Backlog:
+    with read_session(engine) as session:
+        unpublished, oldest = session.execute(BACKLOG).one()
+    return Backlog(int(unpublished), from_text(oldest) if oldest else None)
+
+
 class OutboxRelay:
     def __init__(
         self, engine: Engine, writer: Writer, bus: Bus, *, exit_after_publish: bool = False
@@ -79,6 +118,15 @@ class OutboxRelay:
         self._published_through = 0
         # Other processes may write this outbox: take turns, read the table every round.
         self._shared = engine.dialect.name == "postgresql"
+        # Monotonic time the relay began trying to publish rows it holds with no ack since.
+        self._trying_since: float | None = None
+        self._last_error = ""
+
+    def stall(self) -> Stall:
+        """Since when the head of the outbox waits for the bus, and why."""
+        if self._trying_since is None:
+            return Stall(0.0, "")
+        return Stall(time.monotonic() - self._trying_since, self._last_error)
 
     def committed(self, entries: Sequence[OutboxEntry]) -> None:
         """Called after every group commit with the outbox entries it wrote, in order."""
@@ -164,6 +212,7 @@ class OutboxRelay:
                 backoff = 0.05
             except Exception as exc:
                 self._caught_up = False
+                self._last_error = f"{type(exc).__name__}: {exc}"[:500]
                 log.warning("outbox relay: publish failed (%s); retrying in %.2fs", exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 1.0)
@@ -218,6 +267,8 @@ class OutboxRelay:
     async def _publish(self, rows: list[OutboxEntry]) -> int:
         if not rows:
             return 0
+        if self._trying_since is None:
+            self._trying_since = time.monotonic()
         js = await self._bus.jetstream()
         # Pipelined: every row goes out before the first ack is awaited. One connection keeps
         # them in order, and acks are taken in order, so only a contiguous prefix is marked.
@@ -238,6 +289,8 @@ class OutboxRelay:
             for ack in acks[len(done):]:
                 ack.cancel()  # republished next round; JetStream drops what it already has
             if done:
+                self._trying_since = None  # the head moved: whatever is left starts afresh
+                self._last_error = ""
                 self._published_through = max(self._published_through, done[-1])
                 await self._mark_published(done)
         return len(done)

@@ -17,7 +17,14 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from nats.aio.client import Client
 from sqlalchemy import Engine
-from twinline.common.v1 import audit_pb2, audit_pb2_grpc, auth_pb2, auth_pb2_grpc
+from twinline.common.v1 import (
+    audit_pb2,
+    audit_pb2_grpc,
+    auth_pb2,
+    auth_pb2_grpc,
+    outbox_pb2,
+    outbox_pb2_grpc,
+)
 
 from services.common.audit_servicer import AuditTrailServicer
 from services.common.auth import AuthenticationServicer, AuthInterceptor
@@ -25,6 +32,7 @@ from services.common.bus import Bus
 from services.common.database import KERNEL_MIGRATIONS, create_database_engine, migrate
 from services.common.identity import UserDirectory, open_user_directory
 from services.common.outbox import OutboxRelay
+from services.common.outbox_servicer import OutboxServicer
 from services.common.settings import Settings
 from services.common.streams import SourceWatchdog, ensure_site_stream
 from services.common.tokens import TokenIssuer
@@ -107,6 +115,7 @@ class ServiceHost:
         self.port = 0
         self._starts: list[Callable[[], object]] = []
         self._stops: list[Callable[[], Awaitable[None]]] = []
+        self._relay_watch: asyncio.Task[None] | None = None
 
     def add_background(
         self, start: Callable[[], object], stop: Callable[[], Awaitable[None]]
@@ -128,16 +137,25 @@ class ServiceHost:
         )
         self.health = health.aio.HealthServicer()
         names = list(register(self.server, kernel))
+        own_names = list(names)  # what this service serves: NOT_SERVING while its relay stalls
         auth_pb2_grpc.add_AuthenticationServiceServicer_to_server(
             AuthenticationServicer(kernel.directory, kernel.tokens), self.server
         )
         audit_pb2_grpc.add_AuditTrailServiceServicer_to_server(
             AuditTrailServicer(kernel.engine), self.server
         )
+        outbox_pb2_grpc.add_OutboxServiceServicer_to_server(
+            OutboxServicer(
+                engine=kernel.engine, relay=kernel.relay, site=kernel.settings.site,
+                service=kernel.service_name, stall_seconds=kernel.settings.relay_stall_seconds,
+            ),
+            self.server,
+        )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         names += [
             auth_pb2.DESCRIPTOR.services_by_name["AuthenticationService"].full_name,
             audit_pb2.DESCRIPTOR.services_by_name["AuditTrailService"].full_name,
+            outbox_pb2.DESCRIPTOR.services_by_name["OutboxService"].full_name,
             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
             reflection.SERVICE_NAME,
         ]
@@ -154,6 +172,10 @@ class ServiceHost:
         for name in names:
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         await self.health.set("", health_pb2.HealthCheckResponse.SERVING)
+        if kernel.settings.relay_enabled:
+            self._relay_watch = asyncio.get_running_loop().create_task(
+                self._watch_relay(own_names), name="relay-watch"
+            )
         log.info(
             "%s for %s serving on %s:%d",
             kernel.service_name, kernel.settings.site, kernel.settings.grpc_host, self.port,
@@ -163,6 +185,9 @@ class ServiceHost:
     async def stop(self) -> None:
         """Graceful: refuse new calls, finish in-flight ones, flush the outbox, close."""
         kernel = self.kernel
+        if self._relay_watch is not None:
+            self._relay_watch.cancel()
+            await asyncio.gather(self._relay_watch, return_exceptions=True)
         await self.health.enter_graceful_shutdown()
         await self.server.stop(kernel.settings.shutdown_grace_seconds)
         for stop in self._stops:
@@ -178,6 +203,33 @@ class ServiceHost:
         await kernel.bus.close()
         kernel.engine.dispose()
         log.info("%s for %s stopped", kernel.service_name, kernel.settings.site)
+
+
+    async def _watch_relay(self, names: Sequence[str]) -> None:
+        """Health of the service's own names follows its relay: a head of the outbox that
+        cannot be published for longer than the bound stalls every later event of the site,
+        so the service says NOT_SERVING until the relay drains it."""
+        bound = self.kernel.settings.relay_stall_seconds
+        stalled = False
+        while True:
+            await asyncio.sleep(min(1.0, bound / 4))
+            stall = self.kernel.relay.stall()
+            if stall.stalled(bound) == stalled:
+                continue
+            stalled = not stalled
+            if stalled:
+                log.error(
+                    "outbox relay stalled for %.0f s (%s): health NOT_SERVING",
+                    stall.trying_seconds, stall.last_error or "waiting for NATS",
+                )
+            else:
+                log.info("outbox relay publishing again: health SERVING")
+            status = (
+                health_pb2.HealthCheckResponse.NOT_SERVING if stalled
+                else health_pb2.HealthCheckResponse.SERVING
+            )
+            for name in names:
+                await self.health.set(name, status)
 
 
 def settle_heap() -> None:

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     relay_enabled: bool = True
     # Fault injection for tests: exit the process right after a publish is acked, before marking.
     fault_exit_after_publish: bool = False
+    # Seconds the relay may try to publish the outbox's head without an ack before the
+    # service's health says NOT_SERVING (and GetOutboxStatus says stalled).
+    relay_stall_seconds: float = 30.0
     # Seconds SIGTERM waits for in-flight calls before cancelling them.
     shutdown_grace_seconds: float = 10.0
 

@@ -48,6 +48,13 @@ class OneSite:
         self.sessions.append(session)
         return session
 
+    async def restart_nats(self, *, max_payload: int | None = None) -> None:
+        """The site's nats-server stopped and started again (same store), with ``max_payload``
+        (bytes; None: the server's default)."""
+        await self.nats.stop()
+        nats_config(self.base_dir, self.registry, self.nats.client_port, max_payload)
+        await self.nats.start()
+
     async def close(self) -> None:
         for session in self.sessions:
             with contextlib.suppress(Exception):
