@@ -125,9 +125,12 @@ def set_equipment(session: Session, equipment_id: str, description: str, status:
         )
 
 
-def list_equipment(session: Session) -> list[tuple[str, str, str]]:
-    rows = session.execute(
-        select(EQUIPMENT.c.equipment_id, EQUIPMENT.c.description, EQUIPMENT.c.status)
-        .order_by(EQUIPMENT.c.equipment_id)
-    )
+def list_equipment(
+    session: Session, *, after: str | None = None, size: int | None = None
+) -> list[tuple[str, str, str]]:
+    """The register ordered by equipment id, after the given id, at most ``size`` rows."""
+    query = select(EQUIPMENT.c.equipment_id, EQUIPMENT.c.description, EQUIPMENT.c.status)
+    if after is not None:
+        query = query.where(EQUIPMENT.c.equipment_id > after)
+    rows = session.execute(query.order_by(EQUIPMENT.c.equipment_id).limit(size))
     return [(row.equipment_id, row.description, row.status) for row in rows]

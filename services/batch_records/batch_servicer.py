@@ -32,7 +32,7 @@ from services.common.auth import current_principal, site_writer
 from services.common.database import read_session
 from services.common.errors import FieldViolation, InvalidArgument, Violations
 from services.common.identity import Role
-from services.common.paging import decode_position, encode_token, page_size_of
+from services.common.paging import decode_position, encode_token, page_of_messages, page_size_of
 from services.common.rpc import SiteWriting, mutate, rpc_method
 from services.common.signatures import SignatureMeaning
 from services.common.sites import Site
@@ -103,11 +103,10 @@ class BatchRecordServicer(SiteWriting, api_grpc.BatchRecordServiceServicer):
         state = STATE_FROM_PROTO.get(request.state) if request.state else None
         with read_session(self._engine) as session:
             rows = batch_repository.page(session, state=state, after=after, size=size + 1)
-        response = api.ListBatchesResponse(
-            batches=[batch_to_proto(batch) for _, _, batch in rows[:size]]
-        )
-        if len(rows) > size:
-            year, number, _ = rows[size - 1]
+        page = page_of_messages([batch_to_proto(batch) for _, _, batch in rows[:size]], size)
+        response = api.ListBatchesResponse(batches=page)
+        if len(rows) > len(page):
+            year, number, _ = rows[len(page) - 1]
             response.next_page_token = encode_token([year, number])
         return response
 
@@ -404,14 +403,23 @@ class EquipmentServicer(equipment_grpc.EquipmentServiceServicer):
         self, request: equipment_api.ListEquipmentRequest, context: grpc.aio.ServicerContext
     ) -> equipment_api.ListEquipmentResponse:
         current_principal()
+        size = page_size_of(request.page_size, default=500, maximum=1000)
+        after = decode_position(request.page_token, str)
         with read_session(self._engine) as session:
-            rows = batch_repository.list_equipment(session)
-        return equipment_api.ListEquipmentResponse(
-            equipment=[
+            rows = batch_repository.list_equipment(
+                session, after=None if after is None else after[0], size=size + 1
+            )
+        page = page_of_messages(
+            [
                 equipment_api.Equipment(
                     equipment_id=equipment_id, description=description,
                     status=equipment_api.EquipmentStatus.Value(f"EQUIPMENT_STATUS_{status}"),
                 )
-                for equipment_id, description, status in rows
-            ]
+                for equipment_id, description, status in rows[:size]
+            ],
+            size,
         )
+        response = equipment_api.ListEquipmentResponse(equipment=page)
+        if len(rows) > len(page):
+            response.next_page_token = encode_token([page[-1].equipment_id])
+        return response

@@ -15,7 +15,7 @@ from services.batch_records.translate import STATE_FROM_PROTO, content_from_prot
 from services.common.auth import current_principal
 from services.common.database import read_session
 from services.common.errors import FieldViolation, InvalidArgument, Violations
-from services.common.paging import decode_position, encode_token, page_size_of
+from services.common.paging import decode_position, encode_token, page_of_messages, page_size_of
 from services.common.rpc import SiteWriting, mutate, rpc_method
 from services.common.signatures import SignatureMeaning
 
@@ -260,11 +260,10 @@ class MasterBatchRecordServicer(SiteWriting, api_grpc.MasterBatchRecordServiceSe
         )
         with read_session(self._engine) as session:
             records = repository.page(session, filters, after=after, size=size + 1)
-        response = api.ListMasterBatchRecordsResponse(
-            master_batch_records=[record_to_proto(record) for record in records[:size]]
-        )
-        if len(records) > size:
-            last = records[size - 1]
+        page = page_of_messages([record_to_proto(record) for record in records[:size]], size)
+        response = api.ListMasterBatchRecordsResponse(master_batch_records=page)
+        if len(records) > len(page):
+            last = records[len(page) - 1]
             response.next_page_token = encode_token([_number(last.record_id), last.version])
         return response
 

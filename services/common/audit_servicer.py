@@ -17,7 +17,7 @@ from services.common.audit import Verification, verify_chain
 from services.common.auth import current_principal
 from services.common.clock import from_text
 from services.common.database import read_session
-from services.common.paging import decode_offset, encode_offset, page_size_of
+from services.common.paging import decode_offset, encode_offset, page_of_messages, page_size_of
 from services.common.rpc import rpc_method
 from services.common.tables import AuditEntryRow
 
@@ -54,11 +54,10 @@ class AuditTrailServicer(audit_pb2_grpc.AuditTrailServiceServicer):
         query = query.order_by(col(AuditEntryRow.sequence)).limit(size + 1)
         with read_session(self._engine) as session:
             rows = list(session.execute(query).scalars())
-        response = audit_pb2.ListAuditEntriesResponse(
-            entries=[_entry_proto(row) for row in rows[:size]]
-        )
-        if len(rows) > size:
-            response.next_page_token = encode_offset(rows[size - 1].sequence)
+        page = page_of_messages([_entry_proto(row) for row in rows[:size]], size)
+        response = audit_pb2.ListAuditEntriesResponse(entries=page)
+        if len(rows) > len(page):
+            response.next_page_token = encode_offset(rows[len(page) - 1].sequence)
         return response
 
 

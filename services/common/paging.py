@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
+
+from google.protobuf import message
 
 from services.common.errors import FieldViolation, InvalidArgument
 
@@ -56,3 +59,30 @@ def decode_position(token: str, *kinds: type) -> tuple[Any, ...] | None:
     raise InvalidArgument(
         [FieldViolation("page_token", "is not a token from a previous response")]
     )
+
+
+# A page of a List response ends before its items reach this many bytes, serialized: well under
+# gRPC's default 4 MiB message limit whatever the records hold. The page then holds fewer items
+# than page_size and a next_page_token (AIP-158 allows a short page); it always holds one.
+PAGE_BYTES = 3 * 1024 * 1024
+# A repeated message field's tag and length prefix, per item, at most.
+_ITEM_FRAME = 6
+M = TypeVar("M", bound=message.Message)
+
+
+def fitting_page(item_bytes: Iterable[int], *, budget: int | None = None) -> int:
+    """How many leading items, of the serialized sizes given in order, one page holds within
+    ``budget`` bytes (default PAGE_BYTES); at least one when there is one."""
+    budget = PAGE_BYTES if budget is None else budget
+    taken, weight = 0, 0
+    for size in item_bytes:
+        weight += size + _ITEM_FRAME
+        if taken and weight > budget:
+            break
+        taken += 1
+    return taken
+
+
+def page_of_messages(items: Sequence[M], size: int, *, budget: int | None = None) -> list[M]:
+    """The leading items (at most ``size``) that fit one page's byte budget."""
+    return list(items[: fitting_page((item.ByteSize() for item in items[:size]), budget=budget)])

@@ -18,7 +18,13 @@ from services.common.auth import current_principal
 from services.common.clock import Clock, utc_now
 from services.common.database import read_session
 from services.common.errors import FieldViolation, InvalidArgument
-from services.common.paging import decode_position, encode_token, page_size_of
+from services.common.paging import (
+    decode_position,
+    encode_token,
+    fitting_page,
+    page_of_messages,
+    page_size_of,
+)
 from services.common.rpc import rpc_method
 from services.common.sites import SiteRegistry
 from services.site_view import domain, queries
@@ -28,9 +34,6 @@ DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 DEFAULT_CONSUMPTION_PAGE_SIZE = 100
 MAX_CONSUMPTION_PAGE_SIZE = 1000
-# A page of batches stops before this many bytes of batches (each holds its control recipe),
-# well under gRPC's default 4 MiB message limit; it always holds at least one batch.
-MAX_BATCH_PAGE_BYTES = 3 * 1024 * 1024
 # The view does not judge the home site's numbering; it only needs a plain id.
 
 
@@ -52,17 +55,6 @@ def _consumption_position(token: str, lot_id: str) -> queries.ConsumptionPositio
             [FieldViolation("page_token", "belongs to a listing of another lot_id")]
         )
     return position[1:]  # type: ignore[return-value]
-
-
-def _within_budget(found: list[tuple[queries.BatchPosition, bytes]], size: int) -> int:
-    """How many of ``found`` (at most ``size``) fit in one page's byte budget; at least one."""
-    taken, weight = 0, 0
-    for _, document in found[:size]:
-        weight += len(document)
-        if taken and weight > MAX_BATCH_PAGE_BYTES:
-            break
-        taken += 1
-    return taken
 
 
 def _consumption_to_proto(consumption: queries.LotConsumption) -> api.LotConsumption:
@@ -112,11 +104,12 @@ class SiteViewServicer(api_grpc.SiteViewServiceServicer):
         filters = queries.RecordFilter(site=request.site, record_id=request.record_id)
         with read_session(self._engine) as session:
             found = queries.page(session, filters, after=after, size=size + 1)
+        taken = fitting_page(record.ByteSize() for _, record in found[:size])
         response = api.ListMasterBatchRecordsResponse(
-            master_batch_records=[record for _, record in found[:size]]
+            master_batch_records=[record for _, record in found[:taken]]
         )
-        if len(found) > size:
-            response.next_page_token = encode_token(list(found[size - 1][0]))
+        if len(found) > taken:
+            response.next_page_token = encode_token(list(found[taken - 1][0]))
         return response
 
     @rpc_method
@@ -142,7 +135,7 @@ class SiteViewServicer(api_grpc.SiteViewServiceServicer):
         filters = queries.BatchFilter(site=request.site, state=state)
         with read_session(self._engine) as session:
             found = queries.batch_page(session, filters, after=after, size=size + 1)
-        taken = _within_budget(found, size)
+        taken = fitting_page(len(document) for _, document in found[:size])
         response = api.ListBatchesResponse(
             batches=[batch_pb2.Batch.FromString(document) for _, document in found[:taken]]
         )
@@ -174,11 +167,12 @@ class SiteViewServicer(api_grpc.SiteViewServiceServicer):
         after = _consumption_position(request.page_token, request.lot_id)
         with read_session(self._engine) as session:
             found = queries.lot_consumptions(session, request.lot_id, after=after, size=size + 1)
-        response = api.ListBatchesConsumingLotResponse(
-            consumptions=[_consumption_to_proto(consumption) for _, consumption in found[:size]]
+        page = page_of_messages(
+            [_consumption_to_proto(consumption) for _, consumption in found[:size]], size
         )
-        if len(found) > size:
-            response.next_page_token = encode_token([request.lot_id, *found[size - 1][0]])
+        response = api.ListBatchesConsumingLotResponse(consumptions=page)
+        if len(found) > len(page):
+            response.next_page_token = encode_token([request.lot_id, *found[len(page) - 1][0]])
         return response
 
     @rpc_method

@@ -30,6 +30,7 @@ from twinline.events.v1 import master_batch_record_events_pb2 as mbr_events
 from twinline.siteview.v1 import site_view_service_pb2 as api
 from twinline.siteview.v1 import site_view_service_pb2_grpc as api_grpc
 
+from services.common import paging
 from services.common.auth import AuthInterceptor
 from services.common.bus import Bus
 from services.common.clock import to_text
@@ -48,7 +49,7 @@ from services.common.subjects import event_subject, stream_name
 from services.common.tables import InboxRow
 from services.common.tokens import TokenIssuer
 from services.common.unit_of_work import Writer
-from services.site_view import handlers, queries, servicer
+from services.site_view import handlers, queries
 from services.site_view.__main__ import MIGRATIONS
 from services.site_view.events import CONSUMER_NAME, SiteViewConsumer
 from services.site_view.servicer import SiteViewServicer
@@ -390,6 +391,27 @@ async def test_servicer_lists_gets_and_reports_watermarks(
     assert anonymous.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
+async def test_view_list_pages_end_at_the_byte_budget(
+    stub: tuple[api_grpc.SiteViewServiceStub, Metadata], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page stops at its byte budget (here: one record's worth) before its size; paging
+    returns the same records in the same order."""
+    client, auth = stub
+    everything = await client.ListMasterBatchRecords(
+        api.ListMasterBatchRecordsRequest(), metadata=auth
+    )
+    monkeypatch.setattr(paging, "PAGE_BYTES", 1)
+    paged, request = [], api.ListMasterBatchRecordsRequest(page_size=10)
+    while True:
+        page = await client.ListMasterBatchRecords(request, metadata=auth)
+        assert len(page.master_batch_records) == 1
+        paged += [record.name for record in page.master_batch_records]
+        if not page.next_page_token:
+            break
+        request.page_token = page.next_page_token
+    assert paged == [record.name for record in everything.master_batch_records]
+
+
 # Executed batches: the same consumer and servicer, the batch events of issue 3.
 
 BATCH_ID = "SYR-B-2026-00042"
@@ -650,7 +672,7 @@ async def test_batches_list_by_site_and_state_and_page(
     in_progress = api.ListBatchesRequest(state=batch_pb.BATCH_STATE_IN_PROGRESS)
     assert await names(in_progress) == ["batches/SYR-B-2026-00042"]
     # A page stops at its byte budget before its size, and the next page goes on from there.
-    monkeypatch.setattr(servicer, "MAX_BATCH_PAGE_BYTES", 1)
+    monkeypatch.setattr(paging, "PAGE_BYTES", 1)
     first = await stub.ListBatches(api.ListBatchesRequest(page_size=10), metadata=auth)
     assert len(first.batches) == 1 and first.next_page_token
     assert await names(api.ListBatchesRequest(page_size=10)) == every
