@@ -54,10 +54,22 @@ def _save(
     uow.record_change(
         actor=actor, service=SERVICE, context=CONTEXT, aggregate=AGGREGATE, event=event,
         aggregate_id=after.batch_id, resource_name=after.name, old_value=_state_json(before),
-        new_value=_state_json(stored), payload=payload(batch=stored, **payload_fields),
-        reason=reason,
+        new_value=_state_json(stored),
+        payload=payload(batch=_announced(stored, event), **payload_fields), reason=reason,
     )
     return stored
+
+
+def _announced(stored: pb.Batch, event: str) -> pb.Batch:
+    """The batch as its event carries it (decision 0008): the frozen control recipe goes out
+    once, with "created"; later events name it (``master_batch_record``) and carry the rest,
+    so a batch's events grow with its execution, never with its recipe twice over."""
+    if event == "created":
+        return stored
+    announced = pb.Batch()
+    announced.CopyFrom(stored)
+    announced.ClearField("control_recipe")
+    return announced
 
 
 def _load(uow: UnitOfWork, batch_id: str) -> tuple[Batch, pb.Batch]:

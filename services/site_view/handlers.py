@@ -210,6 +210,11 @@ def _apply_batches(uow: UnitOfWork, newest: dict[str, ReplicaEvent]) -> None:
             .where(BATCH.c.batch_id.in_(list(newest)))
         )
     }
+    _with_control_recipes(uow, [
+        item.batch for batch_id, item in newest.items()
+        if item.batch is not None and item.replica_batch is not None
+        and domain.supersedes(item.replica_batch, stored.get(batch_id))
+    ])
     inserts, updates, materials = [], [], []
     for batch_id, item in newest.items():
         assert item.replica_batch is not None and item.batch is not None
@@ -237,6 +242,38 @@ def _apply_batches(uow: UnitOfWork, newest: dict[str, ReplicaEvent]) -> None:
         uow.session.execute(delete(BATCH_MATERIAL).where(BATCH_MATERIAL.c.batch_id.in_(changed)))
     if materials:
         uow.session.execute(insert(BATCH_MATERIAL), materials)
+
+
+def _with_control_recipes(uow: UnitOfWork, batches: Sequence[batch_pb2.Batch]) -> None:
+    """Fills in the control recipe that a batch event names but does not carry (decision 0008:
+    only "created" carries it): from the batch the view holds, else from the view's replica of
+    that master record version (the same site's stream delivered it first)."""
+    missing = {batch.batch_id: batch for batch in batches if not batch.HasField("control_recipe")}
+    if not missing:
+        return
+    held = {
+        row.batch_id: batch_pb2.Batch.FromString(row.document).control_recipe
+        for row in uow.session.execute(
+            select(BATCH.c.batch_id, BATCH.c.document).where(BATCH.c.batch_id.in_(list(missing)))
+        )
+    }
+    for batch_id, batch in missing.items():
+        recipe = held.get(batch_id)
+        if recipe is None or not recipe.name:
+            recipe = _replica_version(uow, batch.master_batch_record)
+        if recipe is not None:
+            batch.control_recipe.CopyFrom(recipe)
+
+
+def _replica_version(uow: UnitOfWork, name: str) -> pb.MasterBatchRecord | None:
+    """The view's copy of the record version named ``masterBatchRecords/{id}/versions/{n}``."""
+    parts = name.split("/")
+    if len(parts) != 4 or not parts[3].isdecimal():
+        return None
+    document = uow.session.execute(
+        select(REPLICA.c.document).where(REPLICA.c.key == version_key(parts[1], int(parts[3])))
+    ).scalar_one_or_none()
+    return None if document is None else pb.MasterBatchRecord.FromString(document)
 
 
 def _material_rows(batch: batch_pb2.Batch) -> list[dict[str, object]]:
