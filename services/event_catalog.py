@@ -13,6 +13,7 @@ from pathlib import Path
 from google.protobuf import descriptor
 from twinline.events.v1 import batch_events_pb2 as batch_events
 from twinline.events.v1 import master_batch_record_events_pb2 as mbr_events
+from twinline.events.v1 import site_events_pb2 as site_events
 
 from services.common.subjects import ROOT
 
@@ -88,6 +89,10 @@ CATALOG += (
            "QA rejected the batch record with a signed reason."),
     EventSpec("batchrecords", "equipment", "set", batch_events.EquipmentSet.DESCRIPTOR,
               "batch_records", "The equipment register changed (added, or status changed)."),
+    EventSpec("siteview", "site", "heartbeat", site_events.SiteHeartbeat.DESCRIPTOR,
+              "site_view", "The site is up; its stream held everything before this up to "
+              "last_sequence. Sent every few seconds: a remote view that hears none for three "
+              "intervals reads the site stale (decision 0009)."),
 )
 
 CLOUDEVENT_HEADERS = {

@@ -84,7 +84,8 @@ def new_traceparent() -> str:
 @functools.cache
 def message_class(event_type: str) -> type[message.Message]:
     import twinline.events.v1.batch_events_pb2
-    import twinline.events.v1.master_batch_record_events_pb2  # noqa: F401  (registers the types)
+    import twinline.events.v1.master_batch_record_events_pb2
+    import twinline.events.v1.site_events_pb2  # noqa: F401  (registers the types)
 
     descriptor = descriptor_pool.Default().FindMessageTypeByName(event_type)
     return message_factory.GetMessageClass(descriptor)

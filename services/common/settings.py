@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     # Seconds the relay may try to publish the outbox's head without an ack before the
     # service's health says NOT_SERVING (and GetOutboxStatus says stalled).
     relay_stall_seconds: float = 30.0
+    # Seconds between the heartbeats a site's site view publishes (decision 0009); a remote
+    # view reads the site stale after three intervals without one.
+    heartbeat_seconds: float = 5.0
     # Seconds SIGTERM waits for in-flight calls before cancelling them.
     shutdown_grace_seconds: float = 10.0
 

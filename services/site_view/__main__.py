@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 
 import grpc
@@ -19,6 +20,7 @@ from services.common.server import (
 )
 from services.common.settings import Settings
 from services.site_view.events import SiteViewConsumer
+from services.site_view.heartbeat import HeartbeatPublisher
 from services.site_view.servicer import SiteViewServicer
 
 SERVICE_NAME = "site_view"
@@ -37,6 +39,11 @@ def build_host(settings: Settings) -> ServiceHost:
     host = ServiceHost(kernel)
     consumer = SiteViewConsumer(bus=kernel.bus, writer=kernel.writer, site=settings.home_site)
     host.add_background(consumer.start, consumer.stop)
+    heartbeat = HeartbeatPublisher(
+        bus=kernel.bus, site=settings.home_site,
+        interval=timedelta(seconds=settings.heartbeat_seconds),
+    )
+    host.add_background(heartbeat.start, heartbeat.stop)
     return host
 
 

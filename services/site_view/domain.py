@@ -76,6 +76,16 @@ class Watermark:
     last_event_time: datetime | None = None
     stream_sequence: int = 0
     events_applied: int = 0
+    # The newest heartbeat of the site taken in: its origin time, the origin stream's last
+    # sequence then, and the interval the origin sends them at.
+    last_heartbeat_time: datetime | None = None
+    origin_last_sequence: int = 0
+    heartbeat_interval: timedelta | None = None
+
+
+# A site that sent no heartbeat for this many of its intervals reads stale: one interval is
+# the normal gap, the rest absorbs a late timer, a slow link and a few clock skews.
+STALE_AFTER_INTERVALS = 3
 
 
 def advance(mark: Watermark, *, event_time: datetime, stream_sequence: int) -> Watermark:
@@ -104,3 +114,51 @@ def age(mark: Watermark, now: datetime) -> timedelta | None:
     if mark.last_event_time is None:
         return None
     return max(now - mark.last_event_time, timedelta(0))
+
+
+def heard(
+    mark: Watermark, *, sent_time: datetime, last_sequence: int, interval: timedelta
+) -> Watermark:
+    """The watermark after a heartbeat of its site: the view holds every event of the site
+    published before ``sent_time``, since the heartbeat travels in order behind them.
+
+    Like events, heartbeats only move the mark forward: a redelivered older one changes
+    nothing. They are not events applied.
+    """
+    if mark.last_heartbeat_time is not None and sent_time <= mark.last_heartbeat_time:
+        return mark
+    return replace(
+        mark,
+        last_heartbeat_time=sent_time,
+        origin_last_sequence=max(mark.origin_last_sequence, last_sequence),
+        heartbeat_interval=interval,
+    )
+
+
+def known_until(mark: Watermark) -> datetime | None:
+    """The newest origin time up to which the view holds every event of the site."""
+    times = [t for t in (mark.last_event_time, mark.last_heartbeat_time) if t is not None]
+    return max(times) if times else None
+
+
+def lag(mark: Watermark, now: datetime) -> timedelta | None:
+    """How far behind its origin the view may be; None before any event or heartbeat.
+
+    An idle site that sends heartbeats has a lag under its heartbeat interval; a cut link
+    makes it grow. Never negative, as ``age``.
+    """
+    until = known_until(mark)
+    if until is None:
+        return None
+    return max(now - until, timedelta(0))
+
+
+def is_current(mark: Watermark, now: datetime) -> bool:
+    """True while the lag stays within STALE_AFTER_INTERVALS of the site's heartbeat interval.
+
+    Without a heartbeat yet nothing tells idleness from a cut link, so the view is not current.
+    """
+    behind = lag(mark, now)
+    if mark.heartbeat_interval is None or behind is None:
+        return False
+    return behind <= mark.heartbeat_interval * STALE_AFTER_INTERVALS

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
@@ -11,6 +12,7 @@ from twinline.batchrecords.v1 import batch_pb2
 from twinline.batchrecords.v1 import master_batch_record_pb2 as pb
 from twinline.events.v1 import batch_events_pb2 as batch_events
 from twinline.events.v1 import master_batch_record_events_pb2 as mbr_events
+from twinline.events.v1 import site_events_pb2 as site_events
 
 from services.batch_records.domain import version_key
 from services.batch_records.translate import STATE_FROM_PROTO
@@ -47,14 +49,16 @@ INSERT_REPLICA = insert(REPLICA)
 WATERMARK = WatermarkRow.__table__  # type: ignore[attr-defined]
 WATERMARKS = select(
     WATERMARK.c.site, WATERMARK.c.last_event_time, WATERMARK.c.stream_sequence,
-    WATERMARK.c.events_applied,
+    WATERMARK.c.events_applied, WATERMARK.c.last_heartbeat_time,
+    WATERMARK.c.origin_last_sequence, WATERMARK.c.heartbeat_interval_us,
 )
 INSERT_WATERMARK = insert(WATERMARK)
 UPDATE_WATERMARK = (
     update(WATERMARK)
     .where(WATERMARK.c.site == bindparam("row_site"))
     .values({column: bindparam(column) for column in (
-        "last_event_time", "stream_sequence", "events_applied",
+        "last_event_time", "stream_sequence", "events_applied", "last_heartbeat_time",
+        "origin_last_sequence", "heartbeat_interval_us",
     )})
 )
 
@@ -80,6 +84,7 @@ BATCH_EVENT_TYPES = frozenset(
     for message in batch_events.DESCRIPTOR.message_types_by_name.values()
     if "batch" in message.fields_by_name
 )
+HEARTBEAT_TYPE = site_events.SiteHeartbeat.DESCRIPTOR.full_name
 # Longest batch id the replica's key column holds.
 MAX_BATCH_ID = 64
 
@@ -94,6 +99,7 @@ class ReplicaEvent:
     replica: domain.ReplicaVersion | None = None
     batch: batch_pb2.Batch | None = None
     replica_batch: domain.ReplicaBatch | None = None
+    heartbeat: site_events.SiteHeartbeat | None = None
 
 
 def replica_event(event: ReceivedEvent) -> ReplicaEvent:
@@ -103,6 +109,8 @@ def replica_event(event: ReceivedEvent) -> ReplicaEvent:
     """
     if event.event_type in BATCH_EVENT_TYPES:
         return _batch_event(event)
+    if event.event_type == HEARTBEAT_TYPE:
+        return ReplicaEvent(event, heartbeat=event.payload)  # type: ignore[arg-type]
     if event.event_type not in REPLICATED_EVENT_TYPES:
         return ReplicaEvent(event)
     record: pb.MasterBatchRecord = event.payload.master_batch_record  # type: ignore[attr-defined]
@@ -145,10 +153,14 @@ def apply_events(uow: UnitOfWork, events: Sequence[ReplicaEvent]) -> int:
     # All or nothing: should anything below raise, the Writer rolls back the whole group (and
     # retries the other commands without this one), so the inbox never holds these events as
     # handled with part of the replica missing.
-    fresh = new_events(uow, events, lambda item: item.event)
-    if not fresh:
+    # Heartbeats skip the inbox: taking one in twice is harmless (the mark only moves
+    # forward), and one inbox row per heartbeat would grow the table without end.
+    heartbeats = [item for item in events if item.heartbeat is not None]
+    fresh = new_events(uow, [item for item in events if item.heartbeat is None],
+                       lambda item: item.event)
+    if not fresh and not heartbeats:
         return 0
-    _advance_watermarks(uow, fresh)
+    _advance_watermarks(uow, fresh, heartbeats)
     newest: dict[str, ReplicaEvent] = {}
     newest_batches: dict[str, ReplicaEvent] = {}
     for item in fresh:
@@ -289,7 +301,9 @@ def _material_rows(batch: batch_pb2.Batch) -> list[dict[str, object]]:
     ]
 
 
-def _advance_watermarks(uow: UnitOfWork, fresh: Sequence[ReplicaEvent]) -> None:
+def _advance_watermarks(
+    uow: UnitOfWork, fresh: Sequence[ReplicaEvent], heartbeats: Sequence[ReplicaEvent] = ()
+) -> None:
     stored = {row.site: watermark_of(row) for row in uow.session.execute(WATERMARKS)}
     marks = dict(stored)
     for item in fresh:
@@ -298,6 +312,14 @@ def _advance_watermarks(uow: UnitOfWork, fresh: Sequence[ReplicaEvent]) -> None:
         marks[event.origin_site] = domain.advance(
             mark, event_time=event.time, stream_sequence=event.stream_sequence
         )
+    for item in heartbeats:
+        event, beat = item.event, item.heartbeat
+        assert beat is not None
+        mark = marks.get(event.origin_site) or domain.Watermark(site=event.origin_site)
+        marks[event.origin_site] = domain.heard(
+            mark, sent_time=event.time, last_sequence=beat.last_sequence,
+            interval=beat.interval.ToTimedelta(),
+        )
     inserts, updates = [], []
     for site, mark in marks.items():
         if mark == stored.get(site):
@@ -305,6 +327,14 @@ def _advance_watermarks(uow: UnitOfWork, fresh: Sequence[ReplicaEvent]) -> None:
         values = {
             "last_event_time": to_text(mark.last_event_time) if mark.last_event_time else None,
             "stream_sequence": mark.stream_sequence, "events_applied": mark.events_applied,
+            "last_heartbeat_time": (
+                to_text(mark.last_heartbeat_time) if mark.last_heartbeat_time else None
+            ),
+            "origin_last_sequence": mark.origin_last_sequence,
+            "heartbeat_interval_us": (
+                None if mark.heartbeat_interval is None
+                else mark.heartbeat_interval // timedelta(microseconds=1)
+            ),
         }
         if site in stored:
             updates.append({"row_site": site, **values})
@@ -322,4 +352,12 @@ def watermark_of(row: Any) -> domain.Watermark:
         last_event_time=from_text(row.last_event_time) if row.last_event_time else None,
         stream_sequence=row.stream_sequence,
         events_applied=row.events_applied,
+        last_heartbeat_time=(
+            from_text(row.last_heartbeat_time) if row.last_heartbeat_time else None
+        ),
+        origin_last_sequence=row.origin_last_sequence,
+        heartbeat_interval=(
+            None if row.heartbeat_interval_us is None
+            else timedelta(microseconds=row.heartbeat_interval_us)
+        ),
     )

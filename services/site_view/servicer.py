@@ -79,6 +79,13 @@ def _watermark_to_proto(mark: domain.Watermark, now: datetime) -> api.Watermark:
         duration = duration_pb2.Duration()
         duration.FromTimedelta(age)
         message.age.CopyFrom(duration)
+    if mark.last_heartbeat_time is not None:
+        message.last_heartbeat_time.FromDatetime(mark.last_heartbeat_time)
+    message.origin_last_sequence = mark.origin_last_sequence
+    lag = domain.lag(mark, now)
+    if lag is not None:
+        message.lag.FromTimedelta(lag)
+    message.current = domain.is_current(mark, now)
     return message
 
 

@@ -32,6 +32,9 @@ class WatermarkRow(SQLModel, table=True):
     last_event_time: str | None = None
     stream_sequence: int = Field(default=0, sa_type=BigInteger)
     events_applied: int = Field(default=0, sa_type=BigInteger)
+    last_heartbeat_time: str | None = None
+    origin_last_sequence: int = Field(default=0, sa_type=BigInteger)
+    heartbeat_interval_us: int | None = Field(default=None, sa_type=BigInteger)
 
 
 class ReplicaBatchRow(SQLModel, table=True):

@@ -20,6 +20,7 @@ from services.common.sites import SiteRegistry
 from services.processes import SERVICES, ServiceProcess
 from tests.support.nats_harness import NatsSites, free_port
 
+HEARTBEAT_SECONDS = 0.5
 SECRET = "test-secret-for-tokens-0123456789abcdef"
 
 
@@ -45,6 +46,8 @@ class Stack:
             "TWINLINE_SITES_FILE": str(self.registry_file),
             "TWINLINE_SQLITE_SYNCHRONOUS": "NORMAL",
             "TWINLINE_SHUTDOWN_GRACE_SECONDS": "5",
+            # Quick heartbeats, so a test sees a link read current or stale within seconds.
+            "TWINLINE_HEARTBEAT_SECONDS": str(HEARTBEAT_SECONDS),
         }
 
     @property

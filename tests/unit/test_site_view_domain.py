@@ -107,3 +107,39 @@ def test_age_is_none_before_any_event_and_never_negative() -> None:
     assert domain.age(mark, T0 + timedelta(milliseconds=40)) == timedelta(milliseconds=40)
     # The origin's clock ahead of ours.
     assert domain.age(mark, T0 - timedelta(milliseconds=3)) == timedelta(0)
+
+
+INTERVAL = timedelta(seconds=5)
+
+
+def beat(mark: domain.Watermark, at: datetime, sequence: int = 7) -> domain.Watermark:
+    return domain.heard(mark, sent_time=at, last_sequence=sequence, interval=INTERVAL)
+
+
+def test_an_idle_site_that_sends_heartbeats_reads_current() -> None:
+    mark = domain.advance(domain.Watermark("syracuse"), event_time=T0, stream_sequence=3)
+    mark = beat(mark, T0 + timedelta(hours=2))
+    now = T0 + timedelta(hours=2, seconds=4)
+    assert domain.age(mark, now) == timedelta(hours=2, seconds=4)
+    assert domain.lag(mark, now) == timedelta(seconds=4)
+    assert domain.is_current(mark, now)
+
+
+def test_a_site_silent_for_more_than_its_staleness_reads_stale_and_lag_grows() -> None:
+    mark = beat(domain.Watermark("songdo"), T0)
+    later = T0 + INTERVAL * domain.STALE_AFTER_INTERVALS + timedelta(seconds=1)
+    assert not domain.is_current(mark, later)
+    assert domain.lag(mark, later + timedelta(minutes=1)) > domain.lag(mark, later)  # type: ignore[operator]
+
+
+def test_without_a_heartbeat_a_view_is_not_current() -> None:
+    mark = domain.advance(domain.Watermark("syracuse"), event_time=T0, stream_sequence=3)
+    assert domain.lag(mark, T0) == timedelta(0)
+    assert not domain.is_current(mark, T0)
+    assert domain.lag(domain.Watermark("syracuse"), T0) is None
+
+
+def test_an_older_heartbeat_does_not_take_the_mark_back_and_is_no_event() -> None:
+    mark = beat(domain.Watermark("syracuse"), T0 + timedelta(seconds=10), sequence=9)
+    assert beat(mark, T0, sequence=4) == mark
+    assert mark.events_applied == 0 and mark.origin_last_sequence == 9

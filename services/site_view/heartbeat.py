@@ -1,0 +1,103 @@
+"""Publishes this site's heartbeat into its own stream, so every other site can tell an idle
+but current link from a cut one (decision 0009).
+
+The heartbeat goes into the site's stream like an event, on twinline.<site>.siteview.site.
+heartbeat; the stream's sourcing carries it to the other sites in order behind the site's
+events, so a replica that took it in holds everything the site had published before it.
+It is no change of a record: it bypasses the outbox (nothing to keep atomic with) and is
+simply skipped while NATS is down; the next one says as much as any missed one would have.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from google.protobuf import duration_pb2
+from twinline.events.v1 import site_events_pb2 as site_events
+
+from services.common.bus import Bus
+from services.common.clock import utc_now
+from services.common.events import OutboxEvent, new_event
+from services.common.sites import Site
+from services.common.subjects import event_subject, stream_name
+
+log = logging.getLogger(__name__)
+
+CONTEXT = "siteview"
+AGGREGATE = "site"
+EVENT = "heartbeat"
+# A publish that gets no ack this long is given up; the next heartbeat tries again.
+PUBLISH_TIMEOUT_S = 2.0
+
+
+def heartbeat_subject(site_id: str) -> str:
+    return event_subject(site_id, CONTEXT, AGGREGATE, EVENT)
+
+
+def heartbeat_event(
+    site: Site, *, last_sequence: int, interval: timedelta, time: datetime
+) -> OutboxEvent:
+    payload = site_events.SiteHeartbeat(
+        site=site.id, last_sequence=last_sequence,
+        interval=duration_pb2.Duration(
+            seconds=interval // timedelta(seconds=1),
+            nanos=(interval % timedelta(seconds=1)) // timedelta(microseconds=1) * 1000,
+        ),
+    )
+    return new_event(
+        subject=heartbeat_subject(site.id), payload=payload,
+        source=f"twinline/{site.id}/site_view", ce_subject=f"sites/{site.id}", time=time,
+    )
+
+
+class HeartbeatPublisher:
+    """Every ``interval``, publishes the site's heartbeat with its stream's last sequence."""
+
+    def __init__(
+        self, *, bus: Bus, site: Site, interval: timedelta,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        if interval <= timedelta(0):
+            raise ValueError("the heartbeat interval must be positive")
+        self._bus = bus
+        self._site = site
+        self._interval = interval
+        self._clock = clock
+        self._task: asyncio.Task[None] | None = None
+        self.sent = 0
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(
+            self._run(), name=f"heartbeat-{self._site.id}"
+        )
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def publish_once(self) -> None:
+        js = await self._bus.jetstream()
+        info = await js.stream_info(stream_name(self._site.id))
+        event = heartbeat_event(
+            self._site, last_sequence=info.state.last_seq, interval=self._interval,
+            time=self._clock(),
+        )
+        await js.publish(
+            event.subject, event.payload, headers=event.headers, timeout=PUBLISH_TIMEOUT_S
+        )
+        self.sent += 1
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self.publish_once(), self._interval.total_seconds() * 2)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # NATS down or restarting: the next beat tries again
+                log.debug("heartbeat of %s not sent: %r", self._site.id, exc)
+            await asyncio.sleep(self._interval.total_seconds())
