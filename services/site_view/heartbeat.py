@@ -15,7 +15,6 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from google.protobuf import duration_pb2
 from twinline.events.v1 import site_events_pb2 as site_events
 
 from services.common.bus import Bus
@@ -37,16 +36,17 @@ def heartbeat_subject(site_id: str) -> str:
     return event_subject(site_id, CONTEXT, AGGREGATE, EVENT)
 
 
+def is_heartbeat_subject(subject: str) -> bool:
+    """True for any site's heartbeat subject."""
+    parts = subject.split(".")
+    return len(parts) == 5 and parts[2:] == [CONTEXT, AGGREGATE, EVENT]
+
+
 def heartbeat_event(
     site: Site, *, last_sequence: int, interval: timedelta, time: datetime
 ) -> OutboxEvent:
-    payload = site_events.SiteHeartbeat(
-        site=site.id, last_sequence=last_sequence,
-        interval=duration_pb2.Duration(
-            seconds=interval // timedelta(seconds=1),
-            nanos=(interval % timedelta(seconds=1)) // timedelta(microseconds=1) * 1000,
-        ),
-    )
+    payload = site_events.SiteHeartbeat(site=site.id, last_sequence=last_sequence)
+    payload.interval.FromTimedelta(interval)
     return new_event(
         subject=heartbeat_subject(site.id), payload=payload,
         source=f"twinline/{site.id}/site_view", ce_subject=f"sites/{site.id}", time=time,

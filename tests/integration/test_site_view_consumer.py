@@ -49,9 +49,10 @@ from services.common.subjects import event_subject, stream_name
 from services.common.tables import InboxRow
 from services.common.tokens import TokenIssuer
 from services.common.unit_of_work import Writer
-from services.site_view import handlers, queries
+from services.site_view import domain, handlers, queries
 from services.site_view.__main__ import MIGRATIONS
 from services.site_view.events import CONSUMER_NAME, SiteViewConsumer
+from services.site_view.heartbeat import HeartbeatPublisher
 from services.site_view.servicer import SiteViewServicer
 from services.site_view.tables import ReplicaBatchRow, ReplicaMasterBatchRecordRow, WatermarkRow
 from tests.support.waiting import wait_until
@@ -222,6 +223,34 @@ async def test_latest_state_is_kept_and_a_duplicate_is_applied_once(view: View) 
     # Three distinct events (the duplicate is not one); time never goes back for the late one.
     assert (mark.events_applied, mark.stream_sequence) == (3, last)
     assert mark.last_event_time == "2025-03-04T09:00:02.000000Z"
+
+
+async def test_a_heartbeat_moves_the_watermark_but_is_no_event_and_takes_no_inbox_row(
+    view: View,
+) -> None:
+    last = await view.publish(created(1, T0))
+    await view.applied_through(last)
+    beat_time = T0 + timedelta(hours=1)
+    publisher = HeartbeatPublisher(
+        bus=view.bus, site=view.site, interval=timedelta(seconds=5), clock=lambda: beat_time
+    )
+    await publisher.publish_once()
+    await publisher.publish_once()  # a second one at the same time: changes nothing more
+
+    def heard() -> WatermarkRow | None:
+        mark = view.watermark()
+        return mark if mark is not None and mark.last_heartbeat_time is not None else None
+
+    mark = await wait_until(heard, APPLIED_WITHIN, message="the heartbeat was taken in")
+    assert mark.last_heartbeat_time == "2025-03-04T10:00:00.000000Z"
+    assert mark.origin_last_sequence == last  # the stream's high-water mark when it was sent
+    assert mark.heartbeat_interval_us == 5_000_000
+    assert (mark.events_applied, mark.stream_sequence) == (1, last)
+    with read_session(view.engine) as session:
+        assert session.execute(select(func.count()).select_from(InboxRow)).scalar_one() == 1
+        (marked,) = queries.watermarks(session, [SITE])
+    now = beat_time + timedelta(seconds=2)
+    assert domain.lag(marked, now) == timedelta(seconds=2) and domain.is_current(marked, now)
 
 
 async def test_undecodable_messages_are_acked_and_skipped(view: View) -> None:

@@ -8,10 +8,12 @@ from nats.aio.client import Client
 from nats.js.errors import NotFoundError
 
 from services.common.subjects import stream_name
+from services.site_view.heartbeat import is_heartbeat_subject
 
 
 async def stream_event_ids(client: Client, site_id: str) -> Counter[str]:
-    """How many times each CloudEvents id is stored in the site's stream."""
+    """How many times each CloudEvents id of a record's event is stored in the site's stream
+    (heartbeats, which every site view sends every few seconds, are left out)."""
     js = client.jetstream()
     info = await js.stream_info(stream_name(site_id))
     counts: Counter[str] = Counter()
@@ -19,6 +21,8 @@ async def stream_event_ids(client: Client, site_id: str) -> Counter[str]:
         try:
             message = await js.get_msg(stream_name(site_id), sequence)
         except NotFoundError:
+            continue
+        if is_heartbeat_subject(message.subject):
             continue
         counts[(message.headers or {})["ce-id"]] += 1
     return counts
