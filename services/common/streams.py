@@ -160,6 +160,9 @@ class SourceWatchdog:
         self.readded = 0
         self._origins = {stream_name(origin.id): origin for origin in registry.others(site.id)}
         self._last_readd: dict[str, float] = {}
+        # When each origin stream was created, as last seen: a new time means the origin lost
+        # its store and made the stream anew, with sequences from 1 again.
+        self._origin_created: dict[str, str] = {}
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -185,6 +188,10 @@ class SourceWatchdog:
             recently = last is not None and now - last < self.holdoff_s
             if quiet and not recently and await self._origin_answers(source["name"]):
                 stalled.append(source["name"])
+            elif await self._origin_recreated(source["name"]):
+                # The source would skip the new stream's first sequences as seen already
+                # (heartbeats keep it active, so it never reads quiet): restart it.
+                stalled.append(source["name"])
         js = self.nc.jetstream()
         if stalled:
             kept = [source for source in config.sources or [] if source.name not in stalled]
@@ -208,6 +215,24 @@ class SourceWatchdog:
         except (TimeoutError, NatsError):
             return False
         return "error" not in json.loads(reply.data)
+
+    async def _origin_recreated(self, source_stream: str) -> bool:
+        """True when the origin stream's creation time changed since the last look."""
+        origin = self._origins.get(source_stream)
+        if origin is None:
+            return False
+        try:
+            reply = await self.nc.request(
+                f"{domain_api(origin)}.STREAM.INFO.{source_stream}", b"", timeout=0.5
+            )
+        except (TimeoutError, NatsError):
+            return False
+        created = json.loads(reply.data).get("created")
+        if not isinstance(created, str):
+            return False
+        before = self._origin_created.get(source_stream)
+        self._origin_created[source_stream] = created
+        return before is not None and before != created
 
     async def _run(self) -> None:
         while True:
