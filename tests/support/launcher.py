@@ -41,21 +41,28 @@ def port_is_free(port: int) -> bool:
         return True
 
 
-def free_port_pair() -> int:
-    """A free port whose successor is free too (batch_records and site_view of one site)."""
+def free_port_block(count: int) -> int:
+    """The first of ``count`` consecutive free ports."""
     while True:
         port = free_port()
-        if port < 65535 and port_is_free(port + 1):
+        if port + count <= 65536 and all(port_is_free(port + n) for n in range(1, count)):
             return port
 
 
-def launcher_env(base: Path, grpc_base: int, nats_port: int, leaf_port: int) -> dict[str, str]:
-    sites = base / "sites.toml"
-    sites.write_text(ONE_SITE)
+def free_port_pair() -> int:
+    """A free port whose successor is free too (batch_records and site_view of one site)."""
+    return free_port_block(2)
+
+
+def launcher_env(
+    base: Path, grpc_base: int, nats_port: int, leaf_port: int, sites: str = ONE_SITE
+) -> dict[str, str]:
+    sites_file = base / "sites.toml"
+    sites_file.write_text(sites)
     return {
         **os.environ,
         "TWINLINE_DATA_DIR": str(base / "data"),
-        "TWINLINE_SITES_FILE": str(sites),
+        "TWINLINE_SITES_FILE": str(sites_file),
         "TWINLINE_AUTH_SECRET": SECRET,
         "TWINLINE_SQLITE_SYNCHRONOUS": "NORMAL",
         "TWINLINE_SHUTDOWN_GRACE_SECONDS": "5",
@@ -82,9 +89,12 @@ class Launcher:
     leaf_port: int
 
     @classmethod
-    def start(cls, base: Path) -> Launcher:
-        grpc_base, nats_port, leaf_port = free_port_pair(), free_port(), free_port()
-        env = launcher_env(base, grpc_base, nats_port, leaf_port)
+    def start(cls, base: Path, sites: str = ONE_SITE) -> Launcher:
+        """``sites``: the registry's text; each site takes 10 gRPC ports and a NATS port."""
+        count = sites.count("[[site]]")
+        grpc_base = free_port_block(10 * (count - 1) + 2)
+        nats_port, leaf_port = free_port_block(count), free_port()
+        env = launcher_env(base, grpc_base, nats_port, leaf_port, sites)
         with (base / "console.txt").open("wb") as console:
             process = subprocess.Popen(
                 [sys.executable, "-m", "services.launcher"], cwd=PROJECT_ROOT, env=env,
