@@ -87,6 +87,7 @@ class Launcher:
     grpc_base: int
     nats_port: int
     leaf_port: int
+    env: dict[str, str]
 
     @classmethod
     def start(cls, base: Path, sites: str = ONE_SITE) -> Launcher:
@@ -101,7 +102,7 @@ class Launcher:
                 stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group, as a terminal would give it
             )
-        launched = cls(base, process, grpc_base, nats_port, leaf_port)
+        launched = cls(base, process, grpc_base, nats_port, leaf_port, env)
         try:
             asyncio.run(wait_until(
                 launched._ready, timeout=START_TIMEOUT, interval=0.1,
