@@ -43,6 +43,16 @@ def test_a_changed_demo_password_is_shown_changed_without_a_failed_log_in(
     assert "twinline-demo-author" in shown[-1]  # an unchanged one still shows its password
 
 
+def test_the_overview_prints_the_console_script_it_suggests(tmp_path: Path) -> None:
+    deployment = Deployment.default(SiteRegistry.load(DEFAULT_REGISTRY), tmp_path)
+
+    text = overview(deployment)
+
+    suggested = next(line for line in text.splitlines() if "users set-password" in line)
+    script = suggested.split(": ", 1)[1].split()[0]
+    assert Path(script).name == "twinline" and Path(script).exists(), suggested
+
+
 def test_the_overview_fits_80_columns_without_cutting_a_cell(tmp_path: Path) -> None:
     deployment = Deployment.default(SiteRegistry.load(DEFAULT_REGISTRY), tmp_path)
 
