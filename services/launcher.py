@@ -27,10 +27,17 @@ from services.common.nats_config import (
     default_client_port,
     render_site_config,
 )
-from services.common.nats_server import NatsServerProcess
+from services.common.nats_server import NatsServerError, NatsServerProcess
 from services.common.settings import Settings
 from services.common.sites import Site, SiteRegistry
-from services.processes import PROJECT_ROOT, SERVICES, ServiceProcess, Supervised, Supervisor
+from services.processes import (
+    PROJECT_ROOT,
+    SERVICES,
+    ServiceProcess,
+    ServiceProcessError,
+    Supervised,
+    Supervisor,
+)
 
 GRPC_PORT_BASE = 50051
 # Move the ports of `make run` (two instances on one host, the tests): documented in README.
@@ -266,9 +273,15 @@ async def run() -> int:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.add_signal_handler(signum, stop.set)
-        with console.status("starting nats-servers and services for every site…"):
-            users = deployment.seed_demo_users()
-            await deployment.start()
+        try:
+            with console.status("starting nats-servers and services for every site…"):
+                users = deployment.seed_demo_users()
+                await deployment.start()
+        except (NatsServerError, ServiceProcessError) as failure:
+            # e.g. a port taken by a process of another instance: said, not a traceback.
+            Console(stderr=True).print(f"[red]Twinline did not start:[/] {failure}",
+                                       highlight=False)
+            return 1
         _print_overview(console, deployment, users)
         deployment.supervise(lambda text: _say(console, f"[bold yellow]launcher:[/] {text}"))
         await stop.wait()

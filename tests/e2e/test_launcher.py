@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -90,6 +91,18 @@ def test_a_second_launcher_over_the_same_data_dir_is_refused_naming_the_first(
     assert f"launcher PID {launcher.process.pid}" in second.stderr
     assert "already running" in second.stderr
     assert launcher.process.poll() is None  # the first one is untouched
+
+
+def test_a_launcher_whose_nats_port_is_taken_says_so_in_one_line(tmp_path: Path) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        refused = Launcher.run_to_end(tmp_path, timeout=120, nats_port=squatter.getsockname()[1])
+
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "Twinline did not start" in refused.stderr
+    assert "Traceback" not in refused.stdout + refused.stderr
+    assert "Twinline is running" not in refused.stdout
 
 
 def test_a_grpc_server_cannot_bind_a_port_a_service_holds(launcher: Launcher) -> None:

@@ -114,9 +114,9 @@ class Launcher:
         return launched
 
     @classmethod
-    def run_to_end(cls, base: Path, timeout: float) -> Finished:
-        """Another launcher on the same data directory (and other ports), run until it exits."""
-        env = launcher_env(base, free_port_pair(), free_port(), free_port())
+    def run_to_end(cls, base: Path, timeout: float, nats_port: int | None = None) -> Finished:
+        """A launcher on ``base``'s data directory (and other ports), run until it exits."""
+        env = launcher_env(base, free_port_pair(), nats_port or free_port(), free_port())
         done = subprocess.run(
             [sys.executable, "-m", "services.launcher"], cwd=PROJECT_ROOT, env=env,
             stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False,
