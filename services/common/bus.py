@@ -53,8 +53,8 @@ class Bus:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
                 continue
-            log.info("connected to nats %s", self._url)
             await self._set_up(client)
+            log.info("connected to nats %s (streams set up)", self._url)
             self._client = client
             self._ready.set()
             return

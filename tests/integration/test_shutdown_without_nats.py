@@ -10,6 +10,7 @@ from pathlib import Path
 from services.processes import ServiceProcess
 from tests.support.nats_harness import StartNatsSites, free_port
 from tests.support.stack import SECRET
+from tests.support.waiting import wait_until
 
 
 async def test_shutdown_with_nats_frozen_logs_one_line_and_no_traceback(
@@ -29,6 +30,10 @@ async def test_shutdown_with_nats_frozen_logs_one_line_and_no_traceback(
         log_path=tmp_path / "batch_records.log",
     )
     await service.start()
+    await wait_until(
+        lambda: "connected to nats" in service.log_path.read_text(), timeout=30,
+        message="the service's bus connected and set up its stream",
+    )
     assert server._process is not None
     frozen = server._process.pid
     os.kill(frozen, signal.SIGSTOP)
