@@ -143,13 +143,16 @@ async def run() -> None:
     show("made effective (e-signed)", record, qa.user.printed_name)
 
     signatures = Table(title="Signatures on the record")
-    for column in ("meaning", "printed name", "signed (UTC)", "reason"):
-        signatures.add_column(column)
+    signatures.add_column("meaning", no_wrap=True)
+    signatures.add_column("printed name", overflow="fold")
+    signatures.add_column("signed (UTC)", no_wrap=True)
+    signatures.add_column("reason", overflow="fold")
     for signature in record.signatures:
+        signed_at = signature.sign_time.ToDatetime()
         signatures.add_row(
             signature_pb2.SignatureMeaning.Name(signature.meaning).removeprefix(
                 "SIGNATURE_MEANING_"),
-            signature.printed_name, signature.sign_time.ToDatetime().isoformat(timespec="seconds"),
+            signature.printed_name, f"{signed_at:%Y-%m-%d}\n{signed_at:%H:%M:%S}Z",
             signature.reason,
         )
     console.print(signatures)

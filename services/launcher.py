@@ -224,14 +224,14 @@ def _print_overview(console: Console, deployment: Deployment, users: list[DemoUs
         )
     console.print(sites)
     console.print(f"Change a password: {twinline_command()} users set-password NAME")
+    # The username names the site ("<site>.<job>"), so the site needs no column of its own.
     accounts = Table(title="Demo users")
     accounts.add_column("username", no_wrap=True)
     accounts.add_column("password", no_wrap=True)
     accounts.add_column("roles", overflow="fold")
-    accounts.add_column("site", overflow="fold")
     for user in users:
         shown = user.password if user.created or _unchanged(deployment, user) else "(changed)"
-        accounts.add_row(user.username, shown, ", ".join(user.roles), user.site)
+        accounts.add_row(user.username, shown, ", ".join(user.roles))
     console.print(accounts)
     console.print(f"Logs and databases: {deployment.data_dir}", soft_wrap=True)
     console.print("Try `make demo` in another terminal. Ctrl-C stops everything.")

@@ -34,6 +34,7 @@ async def test_the_demo_shows_independence_and_leaves_a_batch_for_the_reader(
     try:
         demo = await asyncio.to_thread(run, running.env, sys.executable, "-m", "services.demo")
         assert demo.returncode == 0, demo.stdout + demo.stderr
+        assert "…" not in demo.stdout  # its tables fit 80 columns (no terminal: 80 wide)
         said = " ".join(demo.stdout.split())
         assert "refused: Hana Seo" in said and "holds QA but wrote the record" in said
         assert "dispositioned by QA" in said
