@@ -391,6 +391,21 @@ class UserDirectory:
             return False
         return hmac.compare_digest(digest, self._digest(row.username, password))
 
+    def password_is(self, username: str, password: str) -> bool:
+        """Whether ``password`` is the user's current one, checked against the stored hash only.
+
+        No log-in is attempted: a mismatch neither counts towards a lock nor logs a failed
+        authentication (``make run`` asks this of every demo account at each start).
+        """
+        with readonly_engine(self.engine).begin() as connection:
+            row = connection.execute(USER_BY_NAME, {"username": username}).first()
+        if row is None:
+            return False
+        try:
+            return bool(self.hasher.verify(row.password_hash, password))
+        except (VerificationError, InvalidHashError):
+            return False
+
     def get(self, username: str) -> UserAccount | None:
         with self.engine.begin() as connection:
             row = connection.execute(

@@ -129,6 +129,8 @@ class ServiceHost:
         kernel = self.kernel
         # grpc.aio binds a server to the running loop, so it is made here, not in __init__.
         self.server = grpc.aio.server(
+            # No SO_REUSEPORT: a second process on a taken port must fail, not share it.
+            options=[("grpc.so_reuseport", 0)],
             interceptors=[
                 AuthInterceptor(
                     kernel.tokens, directory=kernel.directory, site_id=kernel.settings.site
