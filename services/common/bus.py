@@ -131,10 +131,12 @@ class Bus:
                 await asyncio.wait({task}, timeout=2)
         if self._client is not None and not self._client.is_closed:
             try:
-                # Drain only a server that answers: a drain into a silent one times out in
-                # nats.py's own tasks and leaves a traceback behind ("exception never retrieved").
+                # Flush, then close; never drain: a drain that times out (a silent or slow
+                # server) leaves a traceback in nats.py's own tasks ("exception never
+                # retrieved"). Nothing is lost: the outbox republishes what was not acked, and
+                # JetStream redelivers what was not acked to us.
                 await self._client.flush(timeout=1)
-                await asyncio.wait_for(self._client.drain(), timeout=2)
+                await self._client.close()
             except Exception:
                 log.warning("nats at %s does not answer; closed without draining", self._url)
                 await self._client.close()
