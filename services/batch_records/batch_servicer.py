@@ -33,7 +33,7 @@ from services.common.database import read_session
 from services.common.errors import FieldViolation, InvalidArgument, Violations
 from services.common.identity import Role
 from services.common.paging import decode_position, encode_token, page_of_messages, page_size_of
-from services.common.rpc import SiteWriting, mutate, rpc_method
+from services.common.rpc import SiteWriting, enum_filter, mutate, rpc_method
 from services.common.signatures import SignatureMeaning
 from services.common.sites import Site
 from services.common.unit_of_work import UnitOfWork, Writer
@@ -100,7 +100,7 @@ class BatchRecordServicer(SiteWriting, api_grpc.BatchRecordServiceServicer):
         current_principal()
         size = page_size_of(request.page_size, default=50, maximum=500)
         after = decode_position(request.page_token, int, int)
-        state = STATE_FROM_PROTO.get(request.state) if request.state else None
+        state = enum_filter("state", request.state, STATE_FROM_PROTO)
         with read_session(self._engine) as session:
             rows = batch_repository.page(session, state=state, after=after, size=size + 1)
         page = page_of_messages([batch_to_proto(batch) for _, _, batch in rows[:size]], size)
