@@ -33,7 +33,7 @@ from services.common.database import read_session
 from services.common.errors import FieldViolation, InvalidArgument, Violations
 from services.common.identity import Role
 from services.common.paging import decode_position, encode_token, page_of_messages, page_size_of
-from services.common.rpc import SiteWriting, mutate, rpc_method
+from services.common.rpc import SiteWriting, enum_filter, mutate, rpc_method
 from services.common.signatures import SignatureMeaning
 from services.common.sites import Site
 from services.common.unit_of_work import UnitOfWork, Writer
@@ -43,6 +43,8 @@ CREATOR_ROLES = (Role.SUPERVISOR, Role.INTEGRATION)
 R = TypeVar("R", api.RecordStepResponse, api.RecordStepsResponse)
 DEVIATION_ROLES = (Role.OPERATOR, Role.SUPERVISOR, Role.QA, Role.INTEGRATION)
 EQUIPMENT_ROLES = (Role.SUPERVISOR, Role.ADMIN)
+DISPOSITION_ROLES = (Role.QA, Role.SUPERVISOR)
+OPERATOR_ROLES = (Role.OPERATOR, Role.SUPERVISOR)
 
 
 def batch_id_of(name: str, field: str = "batch") -> str:
@@ -100,7 +102,7 @@ class BatchRecordServicer(SiteWriting, api_grpc.BatchRecordServiceServicer):
         current_principal()
         size = page_size_of(request.page_size, default=50, maximum=500)
         after = decode_position(request.page_token, int, int)
-        state = STATE_FROM_PROTO.get(request.state) if request.state else None
+        state = enum_filter("state", request.state, STATE_FROM_PROTO)
         with read_session(self._engine) as session:
             rows = batch_repository.page(session, state=state, after=after, size=size + 1)
         page = page_of_messages([batch_to_proto(batch) for _, _, batch in rows[:size]], size)
@@ -134,6 +136,8 @@ class BatchRecordServicer(SiteWriting, api_grpc.BatchRecordServiceServicer):
         batch_id = batch_id_of(request.batch)
         violations = Violations()
         records = [step_record_from_proto(step, path, violations) for step, path in steps]
+        for record, (_, path) in zip(records, steps, strict=True):
+            self._check_operator(record.performed_by, f"{path}.performed_by", violations)
         violations.raise_if_any()
         signature = await self._sign(
             principal, request.signature, SignatureMeaning.EXECUTED, domain.EXECUTOR_ROLES
@@ -150,6 +154,17 @@ class BatchRecordServicer(SiteWriting, api_grpc.BatchRecordServiceServicer):
             self._writer, request=request,
             response_type=response_type, command=command,
         )
+
+    def _check_operator(self, username: str, field: str, violations: Violations) -> None:
+        """An operator an integration records for is a person of this site who may execute."""
+        if not username:
+            return
+        user = self._directory.get(username)
+        if (
+            user is None or not user.active or user.home_site != self._site.id
+            or not any(role in user.roles for role in OPERATOR_ROLES)
+        ):
+            violations.add(field, f"{username!r} is not an operator of this site")
 
     @rpc_method
     async def VerifyStep(
@@ -215,8 +230,9 @@ class BatchRecordServicer(SiteWriting, api_grpc.BatchRecordServiceServicer):
     ) -> api.DispositionExceptionResponse:
         principal = self._writer_principal(*domain.SUPERVISOR_ROLES)
         batch_id = batch_id_of(request.batch)
+        # QA first: one who holds both decides as QA, not as a proposing supervisor.
         signature = await self._sign(
-            principal, request.signature, SignatureMeaning.REVIEWED, domain.SUPERVISOR_ROLES,
+            principal, request.signature, SignatureMeaning.REVIEWED, DISPOSITION_ROLES,
             reason_required=True,
         )
         return await mutate(

@@ -115,6 +115,7 @@ def step_record_from_proto(
         equipment=tuple((use.equipment_id, use.override_reason) for use in message.equipment),
         comment=message.comment,
         perform_time=_time(message.perform_time) if message.HasField("perform_time") else None,
+        performed_by=message.performed_by,
     )
 
 
@@ -149,6 +150,7 @@ def _step_to_proto(step: StepExecution) -> pb.StepExecution:
         record_time=_stamp(step.record_time),
         executed=signature_to_proto(step.executed) if step.executed else None,
         verified=signature_to_proto(step.verified) if step.verified else None,
+        performed_by=step.performed_by,
     )
 
 
@@ -180,6 +182,7 @@ def _step_from_proto(message: pb.StepExecution) -> StepExecution:
         record_time=_time(message.record_time) if message.HasField("record_time") else None,
         executed=signature_from_proto(message.executed) if message.HasField("executed") else None,
         verified=signature_from_proto(message.verified) if message.HasField("verified") else None,
+        performed_by=message.performed_by,
     )
 
 
@@ -189,6 +192,10 @@ def exception_to_proto(exception: BatchException) -> pb.BatchException:
         severity=SEVERITY_TO_PROTO[exception.severity], step_id=exception.step_id,
         description=exception.description, raise_time=_stamp(exception.raise_time),
         disposition=signature_to_proto(exception.disposition) if exception.disposition else None,
+        proposed_disposition=(
+            signature_to_proto(exception.proposed_disposition)
+            if exception.proposed_disposition else None
+        ),
     )
 
 
@@ -199,6 +206,10 @@ def _exception_from_proto(message: pb.BatchException) -> BatchException:
         description=message.description, raise_time=_time(message.raise_time),
         disposition=(
             signature_from_proto(message.disposition) if message.HasField("disposition") else None
+        ),
+        proposed_disposition=(
+            signature_from_proto(message.proposed_disposition)
+            if message.HasField("proposed_disposition") else None
         ),
     )
 

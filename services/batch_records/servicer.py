@@ -6,7 +6,6 @@ import asyncio
 import re
 
 import grpc
-from twinline.batchrecords.v1 import master_batch_record_pb2 as pb
 from twinline.batchrecords.v1 import master_batch_record_service_pb2 as api
 from twinline.batchrecords.v1 import master_batch_record_service_pb2_grpc as api_grpc
 
@@ -16,7 +15,7 @@ from services.common.auth import current_principal
 from services.common.database import read_session
 from services.common.errors import FieldViolation, InvalidArgument, Violations
 from services.common.paging import decode_position, encode_token, page_of_messages, page_size_of
-from services.common.rpc import SiteWriting, mutate, rpc_method
+from services.common.rpc import SiteWriting, enum_filter, mutate, rpc_method
 from services.common.signatures import SignatureMeaning
 
 NAME = re.compile(
@@ -250,11 +249,7 @@ class MasterBatchRecordServicer(SiteWriting, api_grpc.MasterBatchRecordServiceSe
         current_principal()
         size = page_size_of(request.page_size, default=50, maximum=500)
         after = decode_position(request.page_token, int, int)
-        state = None
-        if request.state != pb.MASTER_BATCH_RECORD_STATE_UNSPECIFIED:
-            if request.state not in STATE_FROM_PROTO:
-                raise InvalidArgument([FieldViolation("state", "is not a known state")])
-            state = STATE_FROM_PROTO[request.state]
+        state = enum_filter("state", request.state, STATE_FROM_PROTO)
         filters = domain.ListFilter(
             state=state, product=request.product, record_id=request.record_id
         )

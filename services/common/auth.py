@@ -20,7 +20,7 @@ from twinline.common.v1 import auth_pb2, auth_pb2_grpc, signature_pb2
 from services.common import errors
 from services.common.clock import Clock, utc_now
 from services.common.identity import Principal, Role, UserDirectory
-from services.common.signatures import SignatureMeaning, SignatureRecord
+from services.common.signatures import PERSON_MEANINGS, SignatureMeaning, SignatureRecord
 from services.common.tokens import TokenIssuer
 
 log = logging.getLogger(__name__)
@@ -210,6 +210,13 @@ def sign(
         raise errors.Unauthenticated(
             "SIGNATURE_PASSWORD_INVALID", "the password entered to sign is not correct"
         ) from None
+    if Role.INTEGRATION in signer.roles and meaning in PERSON_MEANINGS:
+        raise errors.PermissionDenied(
+            "INTEGRATION_CANNOT_SIGN",
+            f"{signer.username} is an integration account; a {meaning.value} signature needs "
+            "a person",
+            signer=signer.username, meaning=meaning.value,
+        )
     # Roles as the directory holds them now, not as the token remembers them.
     role = next((role for role in roles if role in signer.roles), None)
     if role is None:

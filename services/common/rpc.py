@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import grpc
@@ -19,6 +19,7 @@ from services.common.sites import Site
 from services.common.unit_of_work import UnitOfWork, Writer
 
 M = TypeVar("M", bound=message.Message)
+V = TypeVar("V")
 Handler = Callable[[Any, Any, grpc.aio.ServicerContext], Awaitable[Any]]
 MAX_REQUEST_ID = 128
 
@@ -45,6 +46,19 @@ def require_request_id(request_id: str) -> None:
         raise InvalidArgument(
             [FieldViolation("request_id", f"is longer than {MAX_REQUEST_ID} characters")]
         )
+
+
+def enum_filter(field: str, number: int, known: Mapping[Any, V]) -> V | None:
+    """What a list filter's enum field asks for: None when unset (0), else its known value.
+
+    A number this release does not know is refused, naming the field, never ignored or matched
+    against nothing: a client cannot tell either from a true answer.
+    """
+    if number == 0:
+        return None
+    if number not in known:
+        raise InvalidArgument([FieldViolation(field, f"{number} is not a known value")])
+    return known[number]
 
 
 @functools.cache

@@ -18,6 +18,12 @@ class SignatureMeaning(StrEnum):
     MADE_EFFECTIVE = "made_effective"
 
 
+# What only a person may sign: an integration (MES) account records data for a named operator
+# but never attests, reviews, approves or decides (DESIGN: independence). EXECUTED is allowed
+# to it for non-critical steps only, a rule of the batch domain.
+PERSON_MEANINGS = frozenset(SignatureMeaning) - {SignatureMeaning.EXECUTED}
+
+
 @dataclass(frozen=True)
 class SignatureRecord:
     signer: str

@@ -25,10 +25,10 @@ from services.common.paging import (
     page_of_messages,
     page_size_of,
 )
-from services.common.rpc import rpc_method
+from services.common.rpc import enum_filter, rpc_method
 from services.common.sites import SiteRegistry
 from services.site_view import domain, queries
-from services.site_view.translate import batch_state_text, batch_state_value
+from services.site_view.translate import KNOWN_BATCH_STATES, batch_state_value
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -129,9 +129,7 @@ class SiteViewServicer(api_grpc.SiteViewServiceServicer):
         current_principal()
         size = page_size_of(request.page_size, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
         after = _batch_position(request.page_token)
-        state = "" if request.state == batch_pb2.BATCH_STATE_UNSPECIFIED else (
-            batch_state_text(request.state)
-        )
+        state = enum_filter("state", request.state, KNOWN_BATCH_STATES) or ""
         filters = queries.BatchFilter(site=request.site, state=state)
         with read_session(self._engine) as session:
             found = queries.batch_page(session, filters, after=after, size=size + 1)

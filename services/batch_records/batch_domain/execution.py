@@ -37,6 +37,7 @@ from services.common.errors import (
     PermissionDenied,
     Violations,
 )
+from services.common.identity import Role
 from services.common.signatures import SignatureRecord
 
 
@@ -83,6 +84,7 @@ def record_steps(
             violations.add(f"{path}.step_id", f"{record.step_id!r} is not a step of the recipe")
             continue
         _check_recordable(batch, step, executions, order)
+        performed_by = _operator_of(step, record, signature, path, violations)
         values = _parameter_values(step, record, path, violations)
         equipment = _equipment_uses(record, path, equipment_status, violations)
         _check_materials(record, path, violations)
@@ -103,7 +105,7 @@ def record_steps(
             status=StepStatus.EXECUTED if step.requires_verification else StepStatus.COMPLETE,
             parameter_values=values, materials=record.materials, equipment=equipment,
             comment=record.comment, perform_time=perform_time, record_time=now,
-            executed=signature,
+            executed=signature, performed_by=performed_by,
         )
     violations.raise_if_any()
     exceptions = (*batch.exceptions, *raised)
@@ -112,6 +114,41 @@ def record_steps(
         exceptions=exceptions, state=held_or_running(batch, exceptions),
     )
     return recorded, raised
+
+
+def _operator_of(
+    step: Step, record: StepRecord, signature: SignatureRecord, path: str,
+    violations: Violations,
+) -> str:
+    """Who did the step: the signer, or the operator an integration account records for.
+
+    An integration account attests that it carried the data, never that a critical step was
+    done right: that signature needs a person (DESIGN: independence).
+    """
+    if signature.role != Role.INTEGRATION.value:
+        if record.performed_by and record.performed_by != signature.signer:
+            violations.add(
+                f"{path}.performed_by",
+                "is for integration accounts; a person records only what they did",
+            )
+        return signature.signer
+    if is_critical(step):
+        raise PermissionDenied(
+            "INTEGRATION_CANNOT_SIGN",
+            f"step {step.id} is critical: its execution is signed by the operator, not by "
+            f"the integration account {signature.signer}",
+            stepId=step.id, signer=signature.signer,
+        )
+    if not record.performed_by:
+        violations.add(
+            f"{path}.performed_by", "is required: the operator this integration records for"
+        )
+    return record.performed_by
+
+
+def is_critical(step: Step) -> bool:
+    """A step with a critical process parameter, or one that needs a second person."""
+    return step.requires_verification or any(p.critical for p in step.parameters)
 
 
 def _check_recordable(
@@ -272,7 +309,7 @@ def verify_step(
             "verification",
             stepId=step_id,
         )
-    if execution.executed.signer == signature.signer:
+    if signature.signer in (execution.executed.signer, execution.performed_by):
         raise PermissionDenied(
             "VERIFIER_IS_EXECUTOR",
             f"step {step_id} was executed by {signature.signer}, who cannot verify it (four eyes)",

@@ -111,6 +111,7 @@ class StepExecution:
     record_time: datetime | None = None
     executed: SignatureRecord | None = None
     verified: SignatureRecord | None = None
+    performed_by: str = ""  # the operator who did it: the executor, or whom an integration named
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,12 @@ class BatchException:
     description: str
     raise_time: datetime
     disposition: SignatureRecord | None = None
+    proposed_disposition: SignatureRecord | None = None  # a supervisor's, for QA to decide
+
+    @property
+    def needs_qa(self) -> bool:
+        """A MAJOR or CRITICAL exception is dispositioned by QA; a supervisor may propose."""
+        return self.severity in (Severity.MAJOR, Severity.CRITICAL)
 
     @property
     def is_open(self) -> bool:
@@ -180,9 +187,14 @@ class Batch:
         return [d for d in self.deviations if d.state == DeviationState.OPEN]
 
     def executors(self) -> set[str]:
-        """Everyone who signed the execution of a step or of the batch."""
+        """Everyone who did or signed the execution of a step, or signed the batch."""
         signers = {s.executed.signer for s in self.steps if s.executed is not None}
-        return signers | {s.signer for s in self.signatures}
+        operators = {s.performed_by for s in self.steps if s.performed_by}
+        return signers | operators | {s.signer for s in self.signatures}
+
+    def verifiers(self) -> set[str]:
+        """Everyone who verified a step."""
+        return {s.verified.signer for s in self.steps if s.verified is not None}
 
 
 @dataclass(frozen=True)
@@ -195,8 +207,7 @@ class StepRecord:
     equipment: tuple[tuple[str, str], ...] = ()  # (equipment id, override reason)
     comment: str = ""
     perform_time: datetime | None = None
-
-
+    performed_by: str = ""  # named by an integration account; a person is the signer
 def batch_id_for(site_code: str, year: int, number: int) -> str:
     return f"{site_code}-B-{year}-{number:05d}"
 

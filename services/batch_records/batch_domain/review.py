@@ -29,6 +29,7 @@ from services.common.errors import (
     PreconditionFailed,
     Violations,
 )
+from services.common.identity import Role
 from services.common.signatures import SignatureRecord
 
 
@@ -47,6 +48,10 @@ def disposition_exception(
             "EXCEPTION_ALREADY_DISPOSITIONED", f"{exception_id} is already dispositioned",
             exceptionId=exception_id,
         )
+    if exception.needs_qa and signature.role != Role.QA.value:
+        proposed = replace(exception, proposed_disposition=signature)
+        exceptions = tuple(proposed if e.id == exception_id else e for e in batch.exceptions)
+        return changed(batch, now, exceptions=exceptions)
     decided = replace(exception, disposition=signature)
     exceptions = tuple(decided if e.id == exception_id else e for e in batch.exceptions)
     state = batch.state
@@ -173,6 +178,12 @@ def approve(batch: Batch, *, signature: SignatureRecord, now: datetime) -> Batch
         raise PermissionDenied(
             "EXECUTOR_CANNOT_APPROVE",
             f"{signature.signer} executed {batch.name} and cannot approve it (four eyes)",
+            signer=signature.signer,
+        )
+    if signature.signer in batch.verifiers():
+        raise PermissionDenied(
+            "VERIFIER_CANNOT_APPROVE",
+            f"{signature.signer} verified a step of {batch.name} and cannot approve it",
             signer=signature.signer,
         )
     if signature.signer in (batch.created_by, batch.recipe.author):
