@@ -80,7 +80,7 @@ async def test_the_verifier_of_a_step_cannot_approve_the_batch(stack: Stack) -> 
 async def test_a_process_engineer_who_is_also_qa_cannot_approve_what_they_authored(
     stack: Stack,
 ) -> None:
-    stack.add_user("syracuse", "engineer-qa", (Role.PROCESS_ENGINEER, Role.QA))
+    # The demo user Hana Seo holds both roles (services/common/demo_users.py).
     engineer = await stack.login("syracuse", "engineer-qa")
     reviewer = await stack.login("syracuse", "reviewer")
     mbr = engineer.stub(MasterBatchRecordServiceStub)
