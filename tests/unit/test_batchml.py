@@ -338,3 +338,51 @@ def test_a_unit_that_is_not_ucum_is_refused(unit: str) -> None:
     assert {item.field for item in refused.value.violations} >= {
         "master_batch_record.unit_procedures[0].operations[0].steps[0].parameters[0].unit"
     }
+
+
+def test_a_refusal_lists_the_first_ten_schema_errors_and_counts_them_all() -> None:
+    removed = (
+        b"<RecipeElementVersion>1</RecipeElementVersion>", b"<Depiction>LineAndArrow</Depiction>"
+    )
+    broken, missing = VALID, 0
+    for element in removed:
+        missing += broken.count(element)
+        broken = broken.replace(element, b"")
+    assert missing > 10
+    broken = broken.replace(b"<Header>", b"<Header><Batch/>", 1)
+
+    with pytest.raises(InvalidArgument) as refused:
+        import_master_recipe(broken)
+
+    message = str(refused.value)
+    assert message.startswith(
+        f"invalid BatchML document: {missing + 1} schema errors, the first 10 listed: "
+    )
+    descriptions = [violation.description for violation in refused.value.violations]
+    assert len(descriptions) == 10
+    assert {violation.field for violation in refused.value.violations} == {"document"}
+    line = _line_of(broken, b"<Batch/>")
+    assert descriptions[0].startswith(f"line {line}: element 'Batch' is not expected in 'Header'")
+    assert descriptions[0].endswith("(at /MasterRecipe/Header/Batch)")
+    assert all(re.match(r"line \d+: ", text) for text in descriptions)
+    assert "element 'Step' is incomplete: 'RecipeElementVersion' expected (at /MasterRecipe/" in (
+        message
+    )
+
+
+def test_a_schema_error_names_no_python_class() -> None:
+    dated = _edit(b"<VersionDate>2026-03-02T09:30:00Z<", b"<VersionDate>yesterday<")
+
+    problem = refusal(dated)
+
+    assert "Invalid datetime string 'yesterday' (at /MasterRecipe/VersionDate" in problem
+    assert "class" not in problem and "elementpath" not in problem
+
+
+def test_a_too_long_text_is_refused_without_lxml_advice() -> None:
+    huge = _edit(b"<ID>", b"<ID>" + b"x" * 10_000_001)
+
+    problem = refusal(huge)
+
+    assert "not well-formed XML: Resource limit exceeded" in problem
+    assert "XML_PARSE" not in problem
