@@ -220,8 +220,13 @@ def _check_parameter(
     elif parameter.name in names:
         violations.add(f"{path}.name", f"parameter {parameter.name!r} appears twice in the step")
     names.add(parameter.name)
-    if not is_ucum(parameter.unit):
+    if not parameter.unit.strip():
         violations.add(f"{path}.unit", "is required: a UCUM unit code such as 'Cel' or 'mg/mL'")
+    elif not is_ucum(parameter.unit):
+        violations.add(
+            f"{path}.unit",
+            f"{parameter.unit!r} is not a UCUM unit code (e.g. 'Cel', 'mg/mL', '/min')",
+        )
     low, high = parameter.low_limit, parameter.high_limit
     if low is not None and high is not None and low > high:
         violations.add(f"{path}.low_limit", "is above high_limit")

@@ -335,9 +335,10 @@ def test_a_unit_that_is_not_ucum_is_refused(unit: str) -> None:
 
     with pytest.raises(InvalidArgument) as refused:
         domain.validate_content(content)
-    assert {item.field for item in refused.value.violations} >= {
-        "master_batch_record.unit_procedures[0].operations[0].steps[0].parameters[0].unit"
-    }
+    assert (
+        "master_batch_record.unit_procedures[0].operations[0].steps[0].parameters[0].unit",
+        f"{unit!r} is not a UCUM unit code (e.g. 'Cel', 'mg/mL', '/min')",
+    ) in {(item.field, item.description) for item in refused.value.violations}
 
 
 def test_a_refusal_lists_the_first_ten_schema_errors_and_counts_them_all() -> None:
