@@ -22,13 +22,12 @@ from services.common.errors import (
 )
 from services.common.identity import Role
 from services.common.signatures import SignatureMeaning, SignatureRecord
+from services.common.units import is_ucum
 
 AUTHOR_ROLES = (Role.PROCESS_ENGINEER,)
 REVIEWER_ROLES = (Role.PROCESS_ENGINEER, Role.SUPERVISOR, Role.QA)
 APPROVER_ROLES = (Role.QA,)
 UPDATABLE_PATHS = frozenset({"product", "process", "title", "unit_procedures"})
-# A UCUM code as written by people: letters, digits, brackets, /, ., ^, %, apostrophes, ...
-UCUM_CODE = re.compile(r"^[A-Za-z0-9%\[\]/.^'*{}()_-]{1,32}$")
 STEP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -221,8 +220,13 @@ def _check_parameter(
     elif parameter.name in names:
         violations.add(f"{path}.name", f"parameter {parameter.name!r} appears twice in the step")
     names.add(parameter.name)
-    if not UCUM_CODE.match(parameter.unit):
+    if not parameter.unit.strip():
         violations.add(f"{path}.unit", "is required: a UCUM unit code such as 'Cel' or 'mg/mL'")
+    elif not is_ucum(parameter.unit):
+        violations.add(
+            f"{path}.unit",
+            f"{parameter.unit!r} is not a UCUM unit code (e.g. 'Cel', 'mg/mL', '/min')",
+        )
     low, high = parameter.low_limit, parameter.high_limit
     if low is not None and high is not None and low > high:
         violations.add(f"{path}.low_limit", "is above high_limit")

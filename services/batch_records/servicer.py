@@ -283,7 +283,8 @@ class MasterBatchRecordServicer(SiteWriting, api_grpc.MasterBatchRecordServiceSe
     ) -> api.ImportMasterRecipeResponse:
         principal = self._writer_principal(*domain.AUTHOR_ROLES)
         # In a thread: the schema loads once (about a second) and validation is CPU work.
-        content = await asyncio.to_thread(batchml.import_master_recipe, request.document)
+        imported = await asyncio.to_thread(batchml.read_master_recipe, request.document)
+        content = imported.content
         domain.validate_content(content, prefix="document")
         return await mutate(
             self._writer, request=request,
@@ -293,7 +294,8 @@ class MasterBatchRecordServicer(SiteWriting, api_grpc.MasterBatchRecordServiceSe
                     handlers.create(
                         uow, principal=principal, site_code=self._site.code, content=content
                     )
-                )
+                ),
+                warnings=imported.warnings,
             ),
         )
 
