@@ -18,10 +18,13 @@ from services.common.events import AUDIT_HASH_HEADER, AUDIT_SEQUENCE_HEADER
 from services.common.subjects import audit_anchor_subjects, stream_name
 
 ANCHOR_TIMEOUT_S = 3.0
+NOT_PUBLISHING = "this service publishes no events: its head is not anchored"
 
 
 async def newest_witnessed(js: JetStreamContext, site_id: str, service: str) -> WitnessedHead:
     """The head carried by the newest event on ``service``'s subjects in ``site_id``'s stream."""
+    if not audit_anchor_subjects(site_id, service):
+        return WitnessedHead(None, NOT_PUBLISHING)
     newest: tuple[int, ChainHead] | None = None
     for subject in audit_anchor_subjects(site_id, service):
         try:
@@ -42,7 +45,7 @@ async def newest_witnessed(js: JetStreamContext, site_id: str, service: str) -> 
 async def witnessed_through_bus(bus: Bus, site_id: str, service: str) -> WitnessedHead:
     """As ``newest_witnessed``, on the process's bus; a note instead if NATS cannot answer."""
     if not audit_anchor_subjects(site_id, service):
-        return WitnessedHead(None, "this service publishes no events: its head is not anchored")
+        return WitnessedHead(None, NOT_PUBLISHING)
     try:
         async with asyncio.timeout(ANCHOR_TIMEOUT_S):
             return await newest_witnessed(await bus.jetstream(), site_id, service)

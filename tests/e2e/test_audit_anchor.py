@@ -3,12 +3,15 @@ newest entries in the database is reported through gRPC (issue 8, item 3)."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
 from twinline.common.v1 import audit_pb2
 from twinline.common.v1.audit_pb2_grpc import AuditTrailServiceStub
+from typer.testing import CliRunner
 
+from services.cli import app
 from services.client import Session
 from services.common.audit import entry_hash
 from tests.support.mbr import take_to_effective
@@ -81,6 +84,13 @@ async def test_deleting_the_newest_entry_is_reported_as_a_truncation(stack: Stac
     shorter = await audit.VerifyAuditTrail(VERIFY, metadata=qa.metadata)
     assert (shorter.intact, shorter.first_broken_sequence) == (False, 3)
     assert shorter.problem.startswith("entries after seq 2 missing: the stream witnessed seq 5")
+    env = {**stack.env("syracuse"), "TWINLINE_SITE": "syracuse"}
+    cli = await asyncio.to_thread(
+        CliRunner().invoke, app, ["audit", "verify", "--site", "syracuse"], env=env
+    )
+    assert cli.exit_code == 1, cli.output
+    assert "entry 3 does not verify: entries after seq 2 missing: the stream witnessed seq 5" \
+        in " ".join(cli.output.split())
 
 
 async def test_editing_the_newest_entry_is_reported_even_with_its_hash_recomputed(
