@@ -15,7 +15,8 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-ERROR_DOMAIN = "twinline.example"
+# The ErrorInfo domain of every error Twinline returns (AIP-193): the service's own domain.
+ERROR_DOMAIN = "twinline.io"
 log = logging.getLogger(__name__)
 
 
