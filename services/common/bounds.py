@@ -117,13 +117,12 @@ def decimal_problem(number: Decimal) -> str:
         return "must be a finite number"
     if number.is_zero():
         return ""
-    digits = len(number.normalize().as_tuple().digits)
-    if digits > DECIMAL_DIGITS:
-        return f"has {digits} significant digits; at most {DECIMAL_DIGITS}"
+    # No arithmetic here: normalize() would overflow the context on 1e999999999.
     if not -DECIMAL_EXPONENT <= number.adjusted() <= DECIMAL_EXPONENT:
-        return (
-            f"is outside 1e-{DECIMAL_EXPONENT} .. 1e+{DECIMAL_EXPONENT} in magnitude"
-        )
+        return f"is outside 1e-{DECIMAL_EXPONENT} .. 1e+{DECIMAL_EXPONENT} in magnitude"
+    digits = "".join(map(str, number.as_tuple().digits)).strip("0")
+    if len(digits) > DECIMAL_DIGITS:
+        return f"has {len(digits)} significant digits; at most {DECIMAL_DIGITS}"
     return ""
 
 

@@ -20,7 +20,7 @@ def _fields(violations: Violations) -> list[str]:
 @pytest.mark.parametrize(
     "value",
     ["1e999999", "1e-9999999", "NaN", "Infinity", "-inf", "sNaN", "1234567890123456789",
-     "1e31", "1e-31", "1" * 65],
+     "1e31", "1e-31", "1" * 65, "1e999999999", "-1e-999999999"],
 )
 def test_a_decimal_outside_the_rule_is_refused_naming_the_field(value: str) -> None:
     violations = Violations()

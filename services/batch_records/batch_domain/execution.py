@@ -80,7 +80,8 @@ def record_steps(
     next_number = len(batch.exceptions) + 1
     for index, record in enumerate(records):
         path = f"steps[{index}]" if len(records) > 1 else "step"
-        _check_bounds(record, path, violations)
+        if not _check_bounds(record, path, violations):
+            continue  # the checks below quote its values
         step = recipe.get(record.step_id)
         if step is None:
             violations.add(f"{path}.step_id", f"{record.step_id!r} is not a step of the recipe")
@@ -117,8 +118,9 @@ def record_steps(
     return recorded, raised
 
 
-def _check_bounds(record: StepRecord, path: str, violations: Violations) -> None:
-    """The bounds of a step record's text and lists (docs/bounds.md)."""
+def _check_bounds(record: StepRecord, path: str, violations: Violations) -> bool:
+    """The bounds of a step record's text and lists (docs/bounds.md); True when within."""
+    before = len(violations.items)
     bounds.text(f"{path}.step_id", record.step_id, bounds.ID_LEN, violations)
     bounds.text(f"{path}.comment", record.comment, bounds.COMMENT_LEN, violations)
     for field, items, limit in (
@@ -137,6 +139,7 @@ def _check_bounds(record: StepRecord, path: str, violations: Violations) -> None
         at = f"{path}.equipment[{index}]"
         bounds.text(f"{at}.equipment_id", equipment_id, bounds.ID_LEN, violations)
         bounds.text(f"{at}.override_reason", override_reason, bounds.COMMENT_LEN, violations)
+    return len(violations.items) == before
 
 
 def _check_recordable(
