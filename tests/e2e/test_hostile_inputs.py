@@ -133,9 +133,10 @@ async def list_batches(f: Floor, token: str) -> object:
     )
 
 
-async def list_audit(f: Floor, token: str) -> object:
+async def list_audit(f: Floor, token: str = "", aggregate_id: str = "") -> object:
     return await f.qa.stub(AuditTrailServiceStub).ListAuditEntries(
-        audit_pb2.ListAuditEntriesRequest(page_token=token), metadata=f.qa.metadata
+        audit_pb2.ListAuditEntriesRequest(page_token=token, aggregate_id=aggregate_id),
+        metadata=f.qa.metadata,
     )
 
 
@@ -225,6 +226,10 @@ CASES: list[tuple[str, Call, str]] = [
     ("1 MB equipment id in a step", lambda f: record_step(
         f, _with(lambda s: setattr(s.equipment[0], "equipment_id", MEGABYTE))),
      "step.equipment[0].equipment_id"),
+    # item 1: any request's string, where no domain rule names it, has the last-resort bound
+    ("1 MB audit filter", lambda f: list_audit(f, aggregate_id=MEGABYTE), "aggregate_id"),
+    ("\\x01 in an audit filter", lambda f: list_audit(f, aggregate_id="SYR\x01"),
+     "aggregate_id"),
     ("70,000-character username", lambda f: log_in(f, "u" * 70_000), "username"),
 ]
 

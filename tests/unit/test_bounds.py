@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from twinline.batchrecords.v1 import batch_service_pb2 as api
 
 from services.common import bounds
 from services.common.errors import ERROR_DOMAIN, InvalidArgument, Violations
@@ -119,3 +120,17 @@ def test_a_hostile_offset_token_is_invalid_argument(token: str) -> None:
 def test_our_own_tokens_still_decode() -> None:
     assert decode_position(_token("[2026, 42]"), int, int) == (2026, 42)
     assert decode_offset(_token("7")) == 7
+
+
+def test_every_string_and_list_of_any_request_is_bounded() -> None:
+    step = api.StepRecordInput(step_id="S1", comment="x" * (bounds.ANY_TEXT_LEN + 1))
+    step.materials.add(material="TCEP\x01", lot_id="L-1")
+    request = api.RecordStepsRequest(
+        request_id="r", batch="batches/SYR-B-2026-00001", steps=[api.StepRecordInput(), step]
+    )
+    assert sorted(_fields(bounds.request_violations(request))) == [
+        "steps[1].comment", "steps[1].materials[0].material",
+    ]
+    many = api.RaiseDeviationRequest(exception_ids=["EX-1"] * (bounds.ANY_LIST_LEN + 1))
+    assert _fields(bounds.request_violations(many)) == ["exception_ids"]
+    assert not bounds.request_violations(api.RecordStepsRequest(steps=[step.__class__()])).items
