@@ -162,6 +162,16 @@ async def set_equipment(f: Floor, equipment_id: str) -> object:
     )
 
 
+async def update_deviation(f: Floor, deviation_id: str) -> object:
+    return await stub(f.supervisor).UpdateDeviation(
+        api.UpdateDeviationRequest(
+            request_id=request_id(), batch=f.batch.name, deviation_id=deviation_id,
+            investigation="root cause: none",
+        ),
+        metadata=f.supervisor.metadata,
+    )
+
+
 async def log_in(f: Floor, username: str) -> object:
     async with grpc.aio.insecure_channel(f.stack.address("syracuse", "batch_records")) as channel:
         return await auth_pb2_grpc.AuthenticationServiceStub(channel).Login(
@@ -230,6 +240,8 @@ CASES: list[tuple[str, Call, str]] = [
     ("1 MB audit filter", lambda f: list_audit(f, aggregate_id=MEGABYTE), "aggregate_id"),
     ("\\x01 in an audit filter", lambda f: list_audit(f, aggregate_id="SYR\x01"),
      "aggregate_id"),
+    ("60,000-character deviation id", lambda f: update_deviation(f, "D" * 60_000),
+     "deviation_id"),
     ("70,000-character username", lambda f: log_in(f, "u" * 70_000), "username"),
 ]
 

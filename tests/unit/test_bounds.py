@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import urllib.parse
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -10,7 +11,14 @@ import pytest
 from twinline.batchrecords.v1 import batch_service_pb2 as api
 
 from services.common import bounds
-from services.common.errors import ERROR_DOMAIN, InvalidArgument, Violations
+from services.common.errors import (
+    ERROR_DOMAIN,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    Violations,
+    to_status,
+)
 from services.common.paging import decode_offset, decode_position
 
 
@@ -134,3 +142,19 @@ def test_every_string_and_list_of_any_request_is_bounded() -> None:
     many = api.RaiseDeviationRequest(exception_ids=["EX-1"] * (bounds.ANY_LIST_LEN + 1))
     assert _fields(bounds.request_violations(many)) == ["exception_ids"]
     assert not bounds.request_violations(api.RecordStepsRequest(steps=[step.__class__()])).items
+
+
+def test_a_status_fits_grpcs_trailers_whatever_the_error_quotes() -> None:
+    quoted = "x" * 60_000
+    errors = [
+        NotFound("STEP_NOT_FOUND", f"no step {quoted!r}", stepId=quoted),
+        InvalidArgument([FieldViolation(f"steps[{i}].comment", quoted) for i in range(1000)]),
+    ]
+    for error in errors:
+        status = to_status(error)
+        # The trailers a client takes (16 KiB at most): the status, base64, and grpc-message,
+        # percent-encoded, beside a few small headers.
+        trailers = len(base64.b64encode(status.SerializeToString())) + len(
+            urllib.parse.quote(status.message)
+        )
+        assert trailers < 12 * 1024

@@ -326,6 +326,7 @@ def correct_value(
         action="correct a value",
     )
     execution = batch.step(step_id)
+    bounds.text("parameter", parameter, bounds.NAME_LEN)
     current = next((v for v in execution.parameter_values if v.name == parameter), None)
     if current is None:
         raise NotFound(

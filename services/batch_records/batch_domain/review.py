@@ -57,6 +57,7 @@ def disposition_exception(
 
 
 def _exception(batch: Batch, exception_id: str) -> BatchException:
+    bounds.text("exception_id", exception_id, bounds.ID_LEN)
     for exception in batch.exceptions:
         if exception.id == exception_id:
             return exception
@@ -93,6 +94,7 @@ def raise_deviation(
 
 
 def _open_deviation(batch: Batch, deviation_id: str) -> Deviation:
+    bounds.text("deviation_id", deviation_id, bounds.ID_LEN)
     for deviation in batch.deviations:
         if deviation.id == deviation_id:
             if deviation.state != DeviationState.OPEN:
