@@ -25,7 +25,10 @@ PASSWORD_LEN = 1_024  # argon2 hashes any length; a log-in need not
 DECIMAL_TEXT_LEN = 64  # the characters of a decimal as sent
 LIST_LEN = 200  # any repeated field of a request not listed below
 RECIPE_NODES = 100  # unit procedures per recipe, operations per unit procedure
-STEPS_PER_OPERATION = 200
+# Generous for a recipe (the event size check bounds its whole, decision 0008); one call
+# records fewer steps.
+STEPS_PER_OPERATION = 2_000
+STEP_RECORDS_PER_CALL = 200
 PARAMETERS_PER_STEP = 50
 # The last resort for a string of any request, whatever its domain says (see rpc_method).
 ANY_TEXT_LEN = 64 * 1024

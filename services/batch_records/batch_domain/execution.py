@@ -72,7 +72,7 @@ def record_steps(
     if not records:
         raise InvalidArgument([FieldViolation("steps", "at least one step record is required")])
     violations = Violations()
-    bounds.list_len("steps", records, bounds.STEPS_PER_OPERATION, violations)
+    bounds.list_len("steps", records, bounds.STEP_RECORDS_PER_CALL, violations)
     recipe = {step.id: step for step in recipe_steps(batch.recipe)}
     order = [step.id for step in recipe_steps(batch.recipe)]
     executions = {execution.step_id: execution for execution in batch.steps}
