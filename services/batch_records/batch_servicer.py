@@ -28,6 +28,7 @@ from services.batch_records.batch_translate import (
 )
 from services.batch_records.batchml.production_record import export_batch_production_record
 from services.batch_records.servicer import parse_name
+from services.common import bounds
 from services.common.auth import current_principal, site_writer
 from services.common.database import read_session
 from services.common.errors import FieldViolation, InvalidArgument, Violations
@@ -38,7 +39,7 @@ from services.common.signatures import SignatureMeaning
 from services.common.sites import Site
 from services.common.unit_of_work import UnitOfWork, Writer
 
-BATCH_NAME = re.compile(r"^batches/(?P<batch_id>[A-Z]{2,8}-B-\d{4}-\d{5})$")
+BATCH_NAME = re.compile(r"batches/(?P<batch_id>[A-Z]{2,8}-B-[0-9]{4}-[0-9]{5})", re.ASCII)
 CREATOR_ROLES = (Role.SUPERVISOR, Role.INTEGRATION)
 R = TypeVar("R", api.RecordStepResponse, api.RecordStepsResponse)
 DEVIATION_ROLES = (Role.OPERATOR, Role.SUPERVISOR, Role.QA, Role.INTEGRATION)
@@ -48,7 +49,7 @@ OPERATOR_ROLES = (Role.OPERATOR, Role.SUPERVISOR)
 
 
 def batch_id_of(name: str, field: str = "batch") -> str:
-    match = BATCH_NAME.match(name)
+    match = BATCH_NAME.fullmatch(name)
     if match is None:
         raise InvalidArgument(
             [FieldViolation(field, "must look like batches/SYR-B-2026-00042")]
@@ -400,8 +401,10 @@ class EquipmentServicer(equipment_grpc.EquipmentServiceServicer):
     ) -> equipment_api.SetEquipmentResponse:
         principal = site_writer(self._site.id, *EQUIPMENT_ROLES)
         violations = Violations()
-        if not request.equipment.equipment_id.strip():
-            violations.add("equipment.equipment_id", "is required")
+        bounds.text("equipment.equipment_id", request.equipment.equipment_id, bounds.ID_LEN,
+                    violations, required=True)
+        bounds.text("equipment.description", request.equipment.description, bounds.NAME_LEN,
+                    violations)
         if request.equipment.status == equipment_api.EQUIPMENT_STATUS_UNSPECIFIED:
             violations.add("equipment.status", "is required")
         violations.raise_if_any()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TypeVar
 
 from google.protobuf import timestamp_pb2
@@ -37,6 +37,7 @@ from services.batch_records.translate import (
     signature_from_proto,
     signature_to_proto,
 )
+from services.common import bounds
 from services.common.errors import Violations
 
 
@@ -76,16 +77,12 @@ def quantity_from_proto(
     message: quantity_pb2.Quantity, path: str, violations: Violations
 ) -> Quantity:
     """A quantity of a request; a bad number or a missing unit is a field violation."""
-    try:
-        value = Decimal(message.value)
-        if not value.is_finite():
-            raise InvalidOperation
-    except InvalidOperation:
-        violations.add(f"{path}.value", f"{message.value!r} is not a decimal number")
-        value = Decimal(0)
-    if not message.unit.strip():
+    value = bounds.decimal(f"{path}.value", message.value, violations)
+    if bounds.text(f"{path}.unit", message.unit, bounds.ID_LEN, violations) and not (
+        message.unit.strip()
+    ):
         violations.add(f"{path}.unit", "is required (a UCUM code)")
-    return Quantity(value, message.unit)
+    return Quantity(Decimal(0) if value is None else value, message.unit)
 
 
 def _stored_quantity(message: quantity_pb2.Quantity) -> Quantity:
@@ -114,7 +111,10 @@ def step_record_from_proto(
         ),
         equipment=tuple((use.equipment_id, use.override_reason) for use in message.equipment),
         comment=message.comment,
-        perform_time=_time(message.perform_time) if message.HasField("perform_time") else None,
+        perform_time=bounds.timestamp(
+            f"{path}.perform_time", message.perform_time.seconds, message.perform_time.nanos,
+            violations,
+        ) if message.HasField("perform_time") else None,
         performed_by=message.performed_by,
     )
 

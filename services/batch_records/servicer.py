@@ -18,14 +18,17 @@ from services.common.paging import decode_position, encode_token, page_of_messag
 from services.common.rpc import SiteWriting, enum_filter, mutate, rpc_method
 from services.common.signatures import SignatureMeaning
 
+# ASCII digits only (\d would take Arabic-Indic digits), matched whole; a version fits 32 bits.
 NAME = re.compile(
-    r"^masterBatchRecords/(?P<record_id>[A-Z]{2,8}-MBR-\d{6})/versions/(?P<version>\d+|latest)$"
+    r"masterBatchRecords/(?P<record_id>[A-Z]{2,8}-MBR-[0-9]{6})"
+    r"/versions/(?P<version>[1-9][0-9]{0,8}|latest)",
+    re.ASCII,
 )
 
 
 def parse_name(name: str, field: str = "name") -> tuple[str, int | None]:
     """(record id, version or None for latest) of a resource name."""
-    match = NAME.match(name)
+    match = NAME.fullmatch(name)
     if match is None:
         raise InvalidArgument(
             [FieldViolation(field, "must look like masterBatchRecords/SYR-MBR-000001/versions/1")]

@@ -11,6 +11,7 @@ from google.protobuf import descriptor, message
 from sqlalchemy import Engine
 from twinline.common.v1 import signature_pb2
 
+from services.common import bounds
 from services.common.auth import current_principal, signature_from, site_writer
 from services.common.errors import FieldViolation, InvalidArgument, abort_with
 from services.common.identity import Principal, Role, UserDirectory
@@ -25,11 +26,13 @@ MAX_REQUEST_ID = 128
 
 
 def rpc_method(method: Handler) -> Handler:
-    """Maps a domain error to its status, and anything unexpected to INTERNAL with an id."""
+    """Maps a domain error to its status, and anything unexpected to INTERNAL with an id; a
+    request with an unbounded string or list (bounds.request_violations) goes no further."""
 
     @functools.wraps(method)
     async def translated(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
         try:
+            bounds.request_violations(request).raise_if_any()
             return await method(self, request, context)
         except grpc.aio.AbortError:
             raise

@@ -350,3 +350,16 @@ def test_a_minor_exception_is_dispositioned_by_a_supervisor() -> None:
         now=T0,
     )
     assert not b.open_exceptions()
+
+
+def test_a_step_record_out_of_bounds_is_refused_naming_each_field() -> None:
+    hostile = replace(
+        S1, comment="ok\x01", equipment=(("R" * 1_000_000, ""),),
+        materials=(MaterialAddition("mAb", "L-1\ufffe", Quantity(Decimal(5), "kg")),),
+    )
+    with pytest.raises(InvalidArgument) as raised:
+        record(batch(), hostile)
+    assert sorted(v.field for v in raised.value.violations) == [
+        "step.comment", "step.equipment[0].equipment_id", "step.materials[0].lot_id",
+    ]
+    assert all(len(v.description) < 200 for v in raised.value.violations)

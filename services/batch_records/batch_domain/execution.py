@@ -29,6 +29,7 @@ from services.batch_records.batch_domain.model import (
     require_state,
 )
 from services.batch_records.domain import MasterBatchRecord, MbrState, ProcessParameter, Step
+from services.common import bounds
 from services.common.errors import (
     FailedPrecondition,
     FieldViolation,
@@ -72,6 +73,7 @@ def record_steps(
     if not records:
         raise InvalidArgument([FieldViolation("steps", "at least one step record is required")])
     violations = Violations()
+    bounds.list_len("steps", records, bounds.STEP_RECORDS_PER_CALL, violations)
     recipe = {step.id: step for step in recipe_steps(batch.recipe)}
     order = [step.id for step in recipe_steps(batch.recipe)]
     executions = {execution.step_id: execution for execution in batch.steps}
@@ -79,6 +81,8 @@ def record_steps(
     next_number = len(batch.exceptions) + 1
     for index, record in enumerate(records):
         path = f"steps[{index}]" if len(records) > 1 else "step"
+        if not _check_bounds(record, path, violations):
+            continue  # the checks below quote its values
         step = recipe.get(record.step_id)
         if step is None:
             violations.add(f"{path}.step_id", f"{record.step_id!r} is not a step of the recipe")
@@ -149,6 +153,31 @@ def _operator_of(
 def is_critical(step: Step) -> bool:
     """A step with a critical process parameter, or one that needs a second person."""
     return step.requires_verification or any(p.critical for p in step.parameters)
+
+
+def _check_bounds(record: StepRecord, path: str, violations: Violations) -> bool:
+    """The bounds of a step record's text and lists (docs/bounds.md); True when within."""
+    before = len(violations.items)
+    bounds.text(f"{path}.step_id", record.step_id, bounds.ID_LEN, violations)
+    bounds.text(f"{path}.comment", record.comment, bounds.COMMENT_LEN, violations)
+    bounds.text(f"{path}.performed_by", record.performed_by, bounds.ID_LEN, violations)
+    for field, items, limit in (
+        ("parameter_values", record.parameter_values, bounds.PARAMETERS_PER_STEP),
+        ("materials", record.materials, bounds.LIST_LEN),
+        ("equipment", record.equipment, bounds.LIST_LEN),
+    ):
+        bounds.list_len(f"{path}.{field}", items, limit, violations)
+    for index, (name, _) in enumerate(record.parameter_values):
+        bounds.text(f"{path}.parameter_values[{index}].name", name, bounds.NAME_LEN, violations)
+    for index, material in enumerate(record.materials):
+        at = f"{path}.materials[{index}]"
+        bounds.text(f"{at}.material", material.material, bounds.NAME_LEN, violations)
+        bounds.text(f"{at}.lot_id", material.lot_id, bounds.ID_LEN, violations)
+    for index, (equipment_id, override_reason) in enumerate(record.equipment):
+        at = f"{path}.equipment[{index}]"
+        bounds.text(f"{at}.equipment_id", equipment_id, bounds.ID_LEN, violations)
+        bounds.text(f"{at}.override_reason", override_reason, bounds.COMMENT_LEN, violations)
+    return len(violations.items) == before
 
 
 def _check_recordable(
@@ -335,6 +364,7 @@ def correct_value(
         action="correct a value",
     )
     execution = batch.step(step_id)
+    bounds.text("parameter", parameter, bounds.NAME_LEN)
     current = next((v for v in execution.parameter_values if v.name == parameter), None)
     if current is None:
         raise NotFound(

@@ -9,6 +9,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from services.batch_records.domain import MasterBatchRecord, Step
+from services.common import bounds
 from services.common.errors import (
     FailedPrecondition,
     NotFound,
@@ -175,6 +176,7 @@ class Batch:
         return str(self.revision)
 
     def step(self, step_id: str) -> StepExecution:
+        bounds.text("step_id", step_id, bounds.ID_LEN)
         for execution in self.steps:
             if execution.step_id == step_id:
                 return execution
