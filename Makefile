@@ -5,9 +5,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PROTOS := $(shell find protos -name '*.proto')
 
-.PHONY: run test lint bench demo gen setup clean
+.PHONY: help run test lint bench demo gen setup clean
 
-setup: .stamp-gen
+# `make help`: each target with the "## " text after it.
+help:
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z]+):.*## /  make \1\t/' | expand -t 16
+
+setup: .stamp-gen ## create .venv, install the dependencies, generate the protobuf code
 
 # The virtual environment and the project installed editable into it (gen/ holds the generated package).
 .stamp-venv: pyproject.toml
@@ -29,22 +33,22 @@ node_modules/.bin/buf: package.json
 	npm install --no-audit --no-fund --silent
 	touch $@
 
-run: setup
+run: setup ## both sites on loopback (Ctrl-C stops them); data in var/
 	$(PY) -m services.launcher
 
-test: setup
+test: setup ## the whole suite (real nats-servers, gRPC servers, SQLite)
 	$(PY) -m pytest -q -p no:cacheprovider
 
-lint: setup node_modules/.bin/buf
+lint: setup node_modules/.bin/buf ## ruff, mypy and buf lint
 	$(VENV)/bin/ruff check services tests bench
 	$(VENV)/bin/mypy
 	node_modules/.bin/buf lint
 
-bench: setup
+bench: setup ## the benchmarks; JSON into bench/results/
 	$(PY) -m bench
 
-demo: setup
+demo: setup ## a record and batches through their lifecycle (needs make run)
 	$(PY) -m services.demo
 
-clean:
+clean: ## remove .venv, gen/, node_modules and var/ (all data)
 	rm -rf $(VENV) gen node_modules var .stamp-*

@@ -59,10 +59,11 @@ def one_step_recipe() -> mbr_pb.MasterBatchRecord:
     )
 
 
-def step_record() -> batch_api.StepRecordInput:
-    """What the load client records on each batch: a value inside the limits, so no exception."""
+def step_record(site: str = "syracuse") -> batch_api.StepRecordInput:
+    """What the load client records on each batch: a value inside the limits, so no exception.
+    The MES records it for the site's demo operator (an integration names who did the step)."""
     return batch_api.StepRecordInput(
-        step_id=STEP_ID,
+        step_id=STEP_ID, performed_by=f"{site}.operator",
         parameter_values=[batch_api.ParameterValueInput(name="temperature", value=q("25", "Cel"))],
     )
 
@@ -143,7 +144,10 @@ async def _first_record(session: Session, batch: str) -> None:
     """One step recorded before any round: proves the call works, and the MES password, once
     verified with argon2, is recognised from then on, as on a floor that has been signing."""
     try:
-        answer = await record(session, batch_pb.Batch(name=batch), step_record(), job="mes")
+        site = session.user.username.split(".", 1)[0]
+        answer = await record(
+            session, batch_pb.Batch(name=batch), step_record(site), job="mes"
+        )
     except grpc.aio.AioRpcError as exc:
         raise PreparationError(f"RecordStep failed: {_status(exc)}") from None
     if answer.raised:

@@ -1,14 +1,18 @@
-"""``twinline audit``: verify a service's audit trail straight from its database."""
+"""``twinline audit``: verify a service's audit trail straight from its database, against the
+newest head the site's stream witnessed."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
+import nats
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from services.common.audit import chain_length, verify_chain
+from services.common.audit import WitnessedHead, chain_length, verify_chain
+from services.common.audit_anchor import ANCHOR_TIMEOUT_S, newest_witnessed
 from services.common.database import create_database_engine, read_session
 from services.common.settings import Settings
 from services.processes import SERVICES
@@ -29,6 +33,8 @@ def verify(
         console.print(f"[red]unknown service {service!r}; known: {', '.join(SERVICES)}[/red]")
         raise typer.Exit(2)
     settings = Settings(site=site) if site else Settings()
+    # The stream first, then the chain: what was published before is committed.
+    witnessed = asyncio.run(_witnessed(settings, service))
     engine = create_database_engine(settings.database_url_for(service))
     try:
         with read_session(engine) as session, Progress(
@@ -39,10 +45,18 @@ def verify(
                 f"{service} at {settings.site}", total=chain_length(session)
             )
             result = verify_chain(
-                session, on_progress=lambda read: progress.update(task, completed=read)
+                session, on_progress=lambda read: progress.update(task, completed=read),
+                witnessed=witnessed.head,
             )
     finally:
         engine.dispose()
+    if witnessed.head is not None:
+        console.print(
+            f"the stream witnessed seq {witnessed.head.sequence} "
+            f"with hash {witnessed.head.entry_hash}"
+        )
+    else:
+        console.print(f"[yellow]head not anchored: {witnessed.note}[/yellow]")
     if result.intact:
         console.print(
             f"[green]✓[/green] {service} at {settings.site}: {result.entries_checked} entries, "
@@ -54,3 +68,29 @@ def verify(
         f"does not verify: {result.problem} ({result.entries_checked} entries read)"
     )
     raise typer.Exit(1)
+
+
+async def _witnessed(settings: Settings, service: str) -> WitnessedHead:
+    """The newest head in the site's stream; a note instead if NATS cannot be reached."""
+    async def quiet(exc: Exception) -> None:
+        pass  # the note below says it once
+
+    try:
+        # Bounded from outside: nats-py retries a refused first connect however it is told.
+        client = await asyncio.wait_for(
+            nats.connect(
+                settings.nats_url, connect_timeout=ANCHOR_TIMEOUT_S, max_reconnect_attempts=0,
+                allow_reconnect=False, error_cb=quiet,
+            ),
+            ANCHOR_TIMEOUT_S,
+        )
+    except Exception:
+        return WitnessedHead(None, f"NATS at {settings.nats_url} not reachable")
+    try:
+        return await asyncio.wait_for(
+            newest_witnessed(client.jetstream(), settings.site, service), ANCHOR_TIMEOUT_S
+        )
+    except Exception as exc:
+        return WitnessedHead(None, f"the stream could not be read ({type(exc).__name__})")
+    finally:
+        await client.close()

@@ -119,8 +119,11 @@ def list_in_review(site: SiteOption = None, user: UserOption = None,
         console.print(f"no batch record of {target.site} is waiting for review")
         return
     table = Table(title=f"Batch records in review at {target.site}")
-    for column in ("batch", "master record", "open exceptions", "open deviations"):
-        table.add_column(column)
+    # At 80 columns the batch id stays whole and the master record's name wraps.
+    table.add_column("batch", no_wrap=True)
+    table.add_column("master record", overflow="fold")
+    table.add_column("open\nexceptions", no_wrap=True, justify="right")
+    table.add_column("open\ndeviations", no_wrap=True, justify="right")
     for batch, items in waiting:
         table.add_row(
             batch.batch_id, batch.master_batch_record, str(len(items.exceptions)),
@@ -190,7 +193,8 @@ def disposition(
     """Decides an exception, with an e-signature and the reason."""
     decided_batch = _signed(
         Target(site, user, address), "DispositionException", api.DispositionExceptionRequest,
-        batch, "disposition", reason, exception_id=exception_id,
+        batch, "disposition", reason, _open_exception(exception_id),
+        exception_id=exception_id,
     )
     decided = next(e for e in decided_batch.exceptions if e.id == exception_id)
     console.print(
@@ -209,7 +213,7 @@ def approve(
     """Approves a batch record (QA, e-signature); a refusal lists every unmet condition."""
     approved = _signed(
         Target(site, user, address), "ApproveBatchRecord", api.ApproveBatchRecordRequest,
-        batch, "APPROVED", reason,
+        batch, "APPROVED", reason, _in_review("approved"),
     )
     signed = approved.signatures[-1]
     console.print(
@@ -227,29 +231,58 @@ def reject(
     """Rejects a batch record (QA, e-signature, a reason)."""
     rejected = _signed(
         Target(site, user, address), "RejectBatchRecord", api.RejectBatchRecordRequest,
-        batch, "REJECTED", reason,
+        batch, "REJECTED", reason, _in_review("rejected"),
     )
     console.print(f"[green]✓[/green] {rejected.batch_id} {pb.BatchState.Name(rejected.state)}")
 
 
 def _signed(
     target: Target, rpc: str, request_type: type[message.Message], batch: str, meaning: str,
-    reason: str, **fields: str,
+    reason: str, ready: Callable[[pb.Batch], str | None], **fields: str,
 ) -> pb.Batch:
     """Sends a signed decision (``rpc`` of BatchRecordService, its request of
-    ``request_type`` with ``fields``), the password asked for again; the batch as it now
-    stands."""
-    request = request_type(
-        request_id=str(uuid.uuid4()), batch=batch_name(batch),
-        signature=_signature(meaning, reason), **fields,
-    )
+    ``request_type`` with ``fields``); the batch as it now stands. The batch is read first:
+    if ``ready`` finds a reason the decision cannot be taken, it is said before the password
+    is asked for again (the service still checks every rule)."""
 
     async def work(session: Session) -> pb.Batch:
+        current = (await _stub(session).GetBatch(
+            api.GetBatchRequest(name=batch_name(batch)), metadata=session.metadata,
+            timeout=CALL_TIMEOUT_S,
+        )).batch
+        problem = ready(current)
+        if problem is not None:
+            _fail(f"{current.batch_id} is {pb.BatchState.Name(current.state)}: {problem}; "
+                  "nothing was signed")
+        request = request_type(
+            request_id=str(uuid.uuid4()), batch=batch_name(batch),
+            signature=_signature(meaning, reason), **fields,
+        )
         call = getattr(_stub(session), rpc)
         answer = await call(request, metadata=session.metadata, timeout=CALL_TIMEOUT_S)
         return answer.batch  # type: ignore[no-any-return]
 
     return target.run(work)
+
+
+def _in_review(decision: str) -> Callable[[pb.Batch], str | None]:
+    def ready(batch: pb.Batch) -> str | None:
+        if batch.state == pb.BATCH_STATE_IN_REVIEW:
+            return None
+        return f"only a batch record in review can be {decision}"
+    return ready
+
+
+def _open_exception(exception_id: str) -> Callable[[pb.Batch], str | None]:
+    def ready(batch: pb.Batch) -> str | None:
+        found = next((e for e in batch.exceptions if e.id == exception_id), None)
+        if found is None:
+            known = ", ".join(e.id for e in batch.exceptions) or "none"
+            return f"it has no exception {exception_id} (its exceptions: {known})"
+        if found.HasField("disposition"):
+            return f"{exception_id} is already dispositioned"
+        return None
+    return ready
 
 
 async def _open_items(session: Session, name: str) -> api.ListExceptionsResponse:

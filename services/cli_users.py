@@ -37,6 +37,16 @@ def _directory(site: str | None) -> UserDirectory:
     return open_user_directory(_settings(site))
 
 
+def _site_named_by(username: str, site: str | None) -> str | None:
+    """``--site`` if given, else the site a ``<site>.<name>`` username names, if known."""
+    if site:
+        return site
+    prefix, dot, _ = username.partition(".")
+    if dot and prefix in Settings().registry.ids():
+        return prefix
+    return None
+
+
 def _fail(message: str) -> NoReturn:
     error_console.print(f"[red]{message}[/red]")
     raise typer.Exit(1)
@@ -60,19 +70,29 @@ def _new_password(password: str | None) -> str:
 def list_users(site: SiteOption = None) -> None:
     """Shows every user of the site, active or not."""
     directory = _directory(site)
-    table = Table(title=f"Users at {directory.engine.url.database or directory.engine.url}")
+    settings = _settings(site)
+    # 80 columns hold every cell: dates and times on lines of their own, names wrap.
+    table = Table(
+        title=f"Users of {settings.site} ({directory.engine.url.database or 'db'})",
+        pad_edge=False,
+    )
     table.add_column("Username", no_wrap=True)
-    for column in ("Printed name", "Roles", "Home site", "Active", "Password set", "Locked"):
-        table.add_column(column)
+    table.add_column("Printed name", overflow="fold", ratio=3)
+    table.add_column("Roles", overflow="fold", ratio=2)
+    table.add_column("Status", no_wrap=True, min_width=10)
+    table.add_column("Password\nset", no_wrap=True, min_width=10)
     for user in directory.list_users():
+        status = "active" if user.active else "[red]inactive[/red]"
+        if user.locked_time:
+            locked = user.locked_time
+            status = f"[red]locked since\n{locked:%Y-%m-%d}\n{locked:%H:%M}Z[/red]"
         table.add_row(
             user.username,
-            user.printed_name,
+            user.printed_name if user.home_site == settings.site
+            else f"{user.printed_name} (home: {user.home_site})",
             ", ".join(sorted(user.roles)),
-            user.home_site,
-            "yes" if user.active else "[red]no[/red]",
-            f"{user.password_changed_time:%Y-%m-%d %H:%M}Z",
-            f"[red]since {user.locked_time:%Y-%m-%d %H:%M}Z[/red]" if user.locked_time else "no",
+            status,
+            f"{user.password_changed_time:%Y-%m-%d}\n{user.password_changed_time:%H:%M}Z",
         )
     console.print(table)
 
@@ -87,8 +107,8 @@ def add_user(
     site: SiteOption = None,
     password: PasswordOption = None,
 ) -> None:
-    """Adds a user whose home is the site."""
-    settings = _settings(site)
+    """Adds a user whose home is the site (the one the username names, unless --site)."""
+    settings = _settings(_site_named_by(username, site))
     directory = open_user_directory(settings)
     try:
         user = directory.add_user(
@@ -102,7 +122,7 @@ def add_user(
 @users_app.command("unlock")
 def unlock(username: Annotated[str, typer.Argument()], site: SiteOption = None) -> None:
     """Unlocks a user locked after repeated wrong passwords (setting a password also does)."""
-    directory = _directory(site)
+    directory = _directory(_site_named_by(username, site))
     try:
         directory.unlock(username)
     except errors.DomainError as error:
@@ -116,8 +136,8 @@ def set_password(
     site: SiteOption = None,
     password: PasswordOption = None,
 ) -> None:
-    """Sets a user's password."""
-    directory = _directory(site)
+    """Sets a user's password (the site is the one the username names, unless --site)."""
+    directory = _directory(_site_named_by(username, site))
     try:
         directory.set_password(username, _new_password(password))
     except errors.DomainError as error:

@@ -1,6 +1,8 @@
 """``make demo``: against the running sites (``make run``), one master batch record through its
-whole lifecycle at Syracuse, then a batch of it on the floor (an excursion, a hold, a
-disposition, QA approval), each with the measured delay until Songdo's site view shows it.
+whole lifecycle at Syracuse (its author, who also holds QA, is refused approving it), then a
+batch of it on the floor (an excursion, a hold, QA's disposition, QA approval), each with the
+measured delay until Songdo's site view shows it; a second batch is left in review for the
+reader to decide with ``twinline review``.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from twinline.siteview.v1.site_view_service_pb2_grpc import SiteViewServiceStub
 from services.client import Session
 from services.common.demo_users import demo_password
 from services.common.settings import Settings
-from services.launcher import grpc_port
+from services.launcher import grpc_port, twinline_command
 
 console = Console()
 STATE = {value: name.removeprefix("MASTER_BATCH_RECORD_STATE_")
@@ -88,7 +90,9 @@ async def run() -> None:
     records_at = f"127.0.0.1:{grpc_port(registry, syracuse, 'batch_records')}"
     view_at = f"127.0.0.1:{grpc_port(registry, songdo, 'site_view')}"
     try:
-        author = await Session.login(records_at, "syracuse.author", demo_password("author"))
+        author = await Session.login(
+            records_at, "syracuse.engineer-qa", demo_password("engineer-qa")
+        )
     except grpc.aio.AioRpcError as error:
         console.print(f"[red]Cannot reach Syracuse at {records_at}: is `make run` up?[/] "
                       f"({error.code().name}: {error.details()})")
@@ -113,6 +117,17 @@ async def run() -> None:
             signature=signed("reviewer", "structure, limits and CPPs checked")),
         metadata=reviewer.metadata)).master_batch_record
     show("reviewed (e-signed)", record, reviewer.user.printed_name)
+    try:
+        await stub.ApproveMasterBatchRecord(api.ApproveMasterBatchRecordRequest(
+            request_id=str(uuid.uuid4()), name=record.name, etag=record.etag,
+            signature=signed("engineer-qa", "my own record")), metadata=author.metadata)
+        console.print("[red]the author was allowed to approve her own record[/]")
+        raise SystemExit(1)
+    except grpc.aio.AioRpcError as refusal:
+        console.print(
+            f"[bold green]✓[/] refused: {author.user.printed_name} holds QA but wrote the "
+            f"record ({refusal.code().name}: {refusal.details()})", highlight=False,
+        )
     qa_stub = qa.stub(MasterBatchRecordServiceStub)
     record = (await qa_stub.ApproveMasterBatchRecord(api.ApproveMasterBatchRecordRequest(
         request_id=str(uuid.uuid4()), name=record.name, etag=record.etag,
@@ -128,13 +143,16 @@ async def run() -> None:
     show("made effective (e-signed)", record, qa.user.printed_name)
 
     signatures = Table(title="Signatures on the record")
-    for column in ("meaning", "printed name", "signed (UTC)", "reason"):
-        signatures.add_column(column)
+    signatures.add_column("meaning", no_wrap=True)
+    signatures.add_column("printed name", overflow="fold")
+    signatures.add_column("signed (UTC)", no_wrap=True)
+    signatures.add_column("reason", overflow="fold")
     for signature in record.signatures:
+        signed_at = signature.sign_time.ToDatetime()
         signatures.add_row(
             signature_pb2.SignatureMeaning.Name(signature.meaning).removeprefix(
                 "SIGNATURE_MEANING_"),
-            signature.printed_name, signature.sign_time.ToDatetime().isoformat(timespec="seconds"),
+            signature.printed_name, f"{signed_at:%Y-%m-%d}\n{signed_at:%H:%M:%S}Z",
             signature.reason,
         )
     console.print(signatures)
@@ -169,8 +187,21 @@ async def run() -> None:
     )
     sessions = [author, reviewer, qa, viewer]
     sessions += await run_batch(records_at, record.name, reviewer, qa, viewer)
+    left = await leave_in_review(records_at, record.name, reviewer)
     for session in sessions:
         await session.close()
+    console.rule("Your turn: a batch in review")
+    console.print(
+        f"{left} waits for QA: step S1 was not verified. Decide it as QA (password "
+        f"{demo_password('qa')}):", highlight=False,
+    )
+    twinline = twinline_command()
+    for command in (
+        f"{twinline} review show {left} --user syracuse.qa",
+        f'{twinline} review disposition {left} EX-1 --reason "..." --user syracuse.qa',
+        f"{twinline} review approve {left} --user syracuse.qa",
+    ):
+        console.print(f"  {command}", soft_wrap=True, highlight=False)
 
 
 def _quantity(value: str, unit: str) -> quantity_pb2.Quantity:
@@ -226,12 +257,13 @@ async def run_batch(
     for raised in answer.raised:
         console.print(f"[bold yellow]![/] server raised {raised.id}: {raised.description}")
     console.print(f"  batch is now [bold]{batch_pb2.BatchState.Name(answer.batch.state)}[/]")
-    await supervisor.stub(BatchRecordServiceStub).DispositionException(
+    # A major exception: QA decides it, not the supervisor (who may only propose).
+    await qa.stub(BatchRecordServiceStub).DispositionException(
         batch_api.DispositionExceptionRequest(
             request_id=str(uuid.uuid4()), batch=batch.name, exception_id=answer.raised[0].id,
-            signature=signed("reviewer", "probe drift; jacket log shows 25 Cel; continue")),
-        metadata=supervisor.metadata)
-    console.print(f"[bold green]✓[/] {answer.raised[0].id} dispositioned by the supervisor; "
+            signature=signed("qa", "probe drift; jacket log shows 25 Cel; continue")),
+        metadata=qa.metadata)
+    console.print(f"[bold green]✓[/] {answer.raised[0].id} dispositioned by QA; "
                   "hold released")
     await verify("S2")
     await record(step("S3", {"co-solvent": ("8", "%")}))
@@ -242,6 +274,7 @@ async def run_batch(
     await supervisor.stub(BatchRecordServiceStub).SubmitBatchForReview(
         batch_api.SubmitBatchForReviewRequest(request_id=str(uuid.uuid4()), batch=batch.name),
         metadata=supervisor.metadata)
+    # QA approves: she executed and verified no step of this batch (independence).
     approved = (await qa.stub(BatchRecordServiceStub).ApproveBatchRecord(
         batch_api.ApproveBatchRecordRequest(
             request_id=str(uuid.uuid4()), batch=batch.name,
@@ -265,6 +298,48 @@ async def run_batch(
     else:
         console.print("[red]Songdo did not show the approved batch within 10 s")
     return [mes, operator, verifier]
+
+
+async def leave_in_review(records_at: str, master: str, supervisor: Session) -> str:
+    """A second batch, recorded without the second person's check of S1 and submitted: the
+    reader's to review (its exception EX-1 needs QA's disposition before approval)."""
+    mes = await Session.login(records_at, "syracuse.mes", demo_password("mes"))
+    operator = await Session.login(records_at, "syracuse.operator", demo_password("operator"))
+    verifier = await Session.login(records_at, "syracuse.verifier", demo_password("verifier"))
+    batches = mes.stub(BatchRecordServiceStub)
+    batch = (await batches.CreateBatch(batch_api.CreateBatchRequest(
+        request_id=str(uuid.uuid4()), master_batch_record=master,
+        planned_quantity=_quantity("200", "L")), metadata=mes.metadata)).batch
+    values = {
+        "S2": {"TCEP": ("2.5", "mol/mol"), "temperature": ("25", "Cel"),
+               "hold time": ("90", "min")},
+        "S3": {"co-solvent": ("8", "%")},
+    }
+    for step_id in ("S1", "S2", "S3", "S4"):
+        await operator.stub(BatchRecordServiceStub).RecordStep(batch_api.RecordStepRequest(
+            request_id=str(uuid.uuid4()), batch=batch.name,
+            step=batch_api.StepRecordInput(
+                step_id=step_id, equipment=[batch_api.EquipmentUseInput(equipment_id="R-201")],
+                parameter_values=[
+                    batch_api.ParameterValueInput(name=name, value=_quantity(*value))
+                    for name, value in values.get(step_id, {}).items()
+                ]),
+            signature=signed("operator", "")), metadata=operator.metadata)
+        if step_id == "S2":
+            await verifier.stub(BatchRecordServiceStub).VerifyStep(batch_api.VerifyStepRequest(
+                request_id=str(uuid.uuid4()), batch=batch.name, step_id="S2",
+                signature=signed("verifier", "")), metadata=verifier.metadata)
+    floor = supervisor.stub(BatchRecordServiceStub)
+    await floor.CompleteBatch(batch_api.CompleteBatchRequest(
+        request_id=str(uuid.uuid4()), batch=batch.name,
+        signature=signed("reviewer", "all steps recorded")), metadata=supervisor.metadata)
+    await floor.SubmitBatchForReview(batch_api.SubmitBatchForReviewRequest(
+        request_id=str(uuid.uuid4()), batch=batch.name), metadata=supervisor.metadata)
+    console.print(f"[bold green]✓[/] {batch.batch_id} recorded (S1 not verified) and "
+                  "submitted for review")
+    for session in (mes, operator, verifier):
+        await session.close()
+    return batch.batch_id
 
 
 def main() -> None:

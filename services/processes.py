@@ -12,8 +12,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -72,6 +74,12 @@ class ServiceProcess:
         self.spawn(**extra_env)
         await self.wait_serving(timeout)
 
+    async def restart(self, timeout: float = START_TIMEOUT) -> None:
+        """Starts it again after it exited (its log file is appended to)."""
+        self.kill()
+        self._close()
+        await self.start(timeout)
+
     async def wait_serving(self, timeout: float = START_TIMEOUT) -> None:
         deadline = time.monotonic() + timeout
         async with grpc.aio.insecure_channel(self.address) as channel:
@@ -127,3 +135,85 @@ class ServiceProcess:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except FileNotFoundError:
             return "(no log)"
+
+
+class Supervised(Protocol):
+    """A child process the launcher keeps up: a service or a nats-server."""
+
+    @property
+    def running(self) -> bool: ...
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    async def restart(self) -> None: ...
+
+
+@dataclass
+class RestartPolicy:
+    """Restarts a crashed child after a growing delay; gives up after too many crashes at once."""
+
+    max_crashes: int = 5
+    window_seconds: float = 60.0
+    first_delay_seconds: float = 0.5
+    max_delay_seconds: float = 10.0
+
+    def delay_after(self, crashes: list[float], now: float) -> float | None:
+        """Seconds to wait before the next start, or None to give up; ``crashes`` are the
+        monotonic times of this child's crashes so far, the newest included."""
+        recent = [moment for moment in crashes if now - moment <= self.window_seconds]
+        if len(recent) >= self.max_crashes:
+            return None
+        return min(self.first_delay_seconds * 2 ** (len(recent) - 1), self.max_delay_seconds)
+
+
+@dataclass
+class Supervisor:
+    """Watches children; restarts one that exited on its own, and says so through ``report``."""
+
+    children: dict[str, Supervised]
+    report: Callable[[str], None]
+    policy: RestartPolicy = field(default_factory=RestartPolicy)
+    poll_seconds: float = 0.2
+    clock: Callable[[], float] = time.monotonic
+    given_up: set[str] = field(default_factory=set)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._watch(label, child), name=f"supervise {label}")
+            for label, child in self.children.items()
+        ]
+
+    async def stop(self) -> None:
+        """Stops watching (before the children are stopped, so none is restarted then)."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+
+    async def _watch(self, label: str, child: Supervised) -> None:
+        crashes: list[float] = []
+        while True:
+            while child.running:
+                await asyncio.sleep(self.poll_seconds)
+            crashes.append(self.clock())
+            delay = self.policy.delay_after(crashes, crashes[-1])
+            if delay is None:
+                self.given_up.add(label)
+                self.report(
+                    f"GIVING UP on {label}: it exited {self.policy.max_crashes} times within "
+                    f"{self.policy.window_seconds:.0f} s (last exit code {child.returncode}); "
+                    "it stays down. See its log, then restart `make run`."
+                )
+                return
+            self.report(
+                f"{label} exited with code {child.returncode}; restarting in {delay:.1f} s"
+            )
+            await asyncio.sleep(delay)
+            try:
+                await child.restart()
+            except Exception as error:  # reported; the next round counts it as a crash
+                self.report(f"{label} did not come back: {error}")
+                continue
+            self.report(f"{label} restarted and serving again")

@@ -28,25 +28,28 @@ from services.batch_records.batch_translate import (
 )
 from services.batch_records.batchml.production_record import export_batch_production_record
 from services.batch_records.servicer import parse_name
+from services.common import bounds
 from services.common.auth import current_principal, site_writer
 from services.common.database import read_session
 from services.common.errors import FieldViolation, InvalidArgument, Violations
 from services.common.identity import Role
 from services.common.paging import decode_position, encode_token, page_of_messages, page_size_of
-from services.common.rpc import SiteWriting, mutate, rpc_method
+from services.common.rpc import SiteWriting, enum_filter, mutate, rpc_method
 from services.common.signatures import SignatureMeaning
 from services.common.sites import Site
 from services.common.unit_of_work import UnitOfWork, Writer
 
-BATCH_NAME = re.compile(r"^batches/(?P<batch_id>[A-Z]{2,8}-B-\d{4}-\d{5})$")
+BATCH_NAME = re.compile(r"batches/(?P<batch_id>[A-Z]{2,8}-B-[0-9]{4}-[0-9]{5})", re.ASCII)
 CREATOR_ROLES = (Role.SUPERVISOR, Role.INTEGRATION)
 R = TypeVar("R", api.RecordStepResponse, api.RecordStepsResponse)
 DEVIATION_ROLES = (Role.OPERATOR, Role.SUPERVISOR, Role.QA, Role.INTEGRATION)
 EQUIPMENT_ROLES = (Role.SUPERVISOR, Role.ADMIN)
+DISPOSITION_ROLES = (Role.QA, Role.SUPERVISOR)
+OPERATOR_ROLES = (Role.OPERATOR, Role.SUPERVISOR)
 
 
 def batch_id_of(name: str, field: str = "batch") -> str:
-    match = BATCH_NAME.match(name)
+    match = BATCH_NAME.fullmatch(name)
     if match is None:
         raise InvalidArgument(
             [FieldViolation(field, "must look like batches/SYR-B-2026-00042")]
@@ -100,7 +103,7 @@ class BatchRecordServicer(SiteWriting, api_grpc.BatchRecordServiceServicer):
         current_principal()
         size = page_size_of(request.page_size, default=50, maximum=500)
         after = decode_position(request.page_token, int, int)
-        state = STATE_FROM_PROTO.get(request.state) if request.state else None
+        state = enum_filter("state", request.state, STATE_FROM_PROTO)
         with read_session(self._engine) as session:
             rows = batch_repository.page(session, state=state, after=after, size=size + 1)
         page = page_of_messages([batch_to_proto(batch) for _, _, batch in rows[:size]], size)
@@ -134,6 +137,8 @@ class BatchRecordServicer(SiteWriting, api_grpc.BatchRecordServiceServicer):
         batch_id = batch_id_of(request.batch)
         violations = Violations()
         records = [step_record_from_proto(step, path, violations) for step, path in steps]
+        for record, (_, path) in zip(records, steps, strict=True):
+            self._check_operator(record.performed_by, f"{path}.performed_by", violations)
         violations.raise_if_any()
         signature = await self._sign(
             principal, request.signature, SignatureMeaning.EXECUTED, domain.EXECUTOR_ROLES
@@ -150,6 +155,17 @@ class BatchRecordServicer(SiteWriting, api_grpc.BatchRecordServiceServicer):
             self._writer, request=request,
             response_type=response_type, command=command,
         )
+
+    def _check_operator(self, username: str, field: str, violations: Violations) -> None:
+        """An operator an integration records for is a person of this site who may execute."""
+        if not username:
+            return
+        user = self._directory.get(username)
+        if (
+            user is None or not user.active or user.home_site != self._site.id
+            or not any(role in user.roles for role in OPERATOR_ROLES)
+        ):
+            violations.add(field, f"{username!r} is not an operator of this site")
 
     @rpc_method
     async def VerifyStep(
@@ -215,8 +231,9 @@ class BatchRecordServicer(SiteWriting, api_grpc.BatchRecordServiceServicer):
     ) -> api.DispositionExceptionResponse:
         principal = self._writer_principal(*domain.SUPERVISOR_ROLES)
         batch_id = batch_id_of(request.batch)
+        # QA first: one who holds both decides as QA, not as a proposing supervisor.
         signature = await self._sign(
-            principal, request.signature, SignatureMeaning.REVIEWED, domain.SUPERVISOR_ROLES,
+            principal, request.signature, SignatureMeaning.REVIEWED, DISPOSITION_ROLES,
             reason_required=True,
         )
         return await mutate(
@@ -384,8 +401,10 @@ class EquipmentServicer(equipment_grpc.EquipmentServiceServicer):
     ) -> equipment_api.SetEquipmentResponse:
         principal = site_writer(self._site.id, *EQUIPMENT_ROLES)
         violations = Violations()
-        if not request.equipment.equipment_id.strip():
-            violations.add("equipment.equipment_id", "is required")
+        bounds.text("equipment.equipment_id", request.equipment.equipment_id, bounds.ID_LEN,
+                    violations, required=True)
+        bounds.text("equipment.description", request.equipment.description, bounds.NAME_LEN,
+                    violations)
         if request.equipment.status == equipment_api.EQUIPMENT_STATUS_UNSPECIFIED:
             violations.add("equipment.status", "is required")
         violations.raise_if_any()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TypeVar
 
 from google.protobuf import timestamp_pb2
@@ -37,6 +37,7 @@ from services.batch_records.translate import (
     signature_from_proto,
     signature_to_proto,
 )
+from services.common import bounds
 from services.common.errors import Violations
 
 
@@ -76,16 +77,12 @@ def quantity_from_proto(
     message: quantity_pb2.Quantity, path: str, violations: Violations
 ) -> Quantity:
     """A quantity of a request; a bad number or a missing unit is a field violation."""
-    try:
-        value = Decimal(message.value)
-        if not value.is_finite():
-            raise InvalidOperation
-    except InvalidOperation:
-        violations.add(f"{path}.value", f"{message.value!r} is not a decimal number")
-        value = Decimal(0)
-    if not message.unit.strip():
+    value = bounds.decimal(f"{path}.value", message.value, violations)
+    if bounds.text(f"{path}.unit", message.unit, bounds.ID_LEN, violations) and not (
+        message.unit.strip()
+    ):
         violations.add(f"{path}.unit", "is required (a UCUM code)")
-    return Quantity(value, message.unit)
+    return Quantity(Decimal(0) if value is None else value, message.unit)
 
 
 def _stored_quantity(message: quantity_pb2.Quantity) -> Quantity:
@@ -114,7 +111,11 @@ def step_record_from_proto(
         ),
         equipment=tuple((use.equipment_id, use.override_reason) for use in message.equipment),
         comment=message.comment,
-        perform_time=_time(message.perform_time) if message.HasField("perform_time") else None,
+        perform_time=bounds.timestamp(
+            f"{path}.perform_time", message.perform_time.seconds, message.perform_time.nanos,
+            violations,
+        ) if message.HasField("perform_time") else None,
+        performed_by=message.performed_by,
     )
 
 
@@ -149,6 +150,7 @@ def _step_to_proto(step: StepExecution) -> pb.StepExecution:
         record_time=_stamp(step.record_time),
         executed=signature_to_proto(step.executed) if step.executed else None,
         verified=signature_to_proto(step.verified) if step.verified else None,
+        performed_by=step.performed_by,
     )
 
 
@@ -180,6 +182,7 @@ def _step_from_proto(message: pb.StepExecution) -> StepExecution:
         record_time=_time(message.record_time) if message.HasField("record_time") else None,
         executed=signature_from_proto(message.executed) if message.HasField("executed") else None,
         verified=signature_from_proto(message.verified) if message.HasField("verified") else None,
+        performed_by=message.performed_by,
     )
 
 
@@ -189,6 +192,10 @@ def exception_to_proto(exception: BatchException) -> pb.BatchException:
         severity=SEVERITY_TO_PROTO[exception.severity], step_id=exception.step_id,
         description=exception.description, raise_time=_stamp(exception.raise_time),
         disposition=signature_to_proto(exception.disposition) if exception.disposition else None,
+        proposed_disposition=(
+            signature_to_proto(exception.proposed_disposition)
+            if exception.proposed_disposition else None
+        ),
     )
 
 
@@ -199,6 +206,10 @@ def _exception_from_proto(message: pb.BatchException) -> BatchException:
         description=message.description, raise_time=_time(message.raise_time),
         disposition=(
             signature_from_proto(message.disposition) if message.HasField("disposition") else None
+        ),
+        proposed_disposition=(
+            signature_from_proto(message.proposed_disposition)
+            if message.HasField("proposed_disposition") else None
         ),
     )
 

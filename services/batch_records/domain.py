@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 
+from services.common import bounds
 from services.common.errors import (
     Aborted,
     FailedPrecondition,
@@ -22,14 +23,14 @@ from services.common.errors import (
 )
 from services.common.identity import Role
 from services.common.signatures import SignatureMeaning, SignatureRecord
+from services.common.units import is_ucum
 
 AUTHOR_ROLES = (Role.PROCESS_ENGINEER,)
 REVIEWER_ROLES = (Role.PROCESS_ENGINEER, Role.SUPERVISOR, Role.QA)
 APPROVER_ROLES = (Role.QA,)
 UPDATABLE_PATHS = frozenset({"product", "process", "title", "unit_procedures"})
-# A UCUM code as written by people: letters, digits, brackets, /, ., ^, %, apostrophes, ...
-UCUM_CODE = re.compile(r"^[A-Za-z0-9%\[\]/.^'*{}()_-]{1,32}$")
-STEP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+STEP_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", re.ASCII)
+UNIT_LEN = 32  # longer than any UCUM code a recipe needs
 
 
 class MbrState(StrEnum):
@@ -151,15 +152,7 @@ def record_id_for(site_code: str, number: int) -> str:
 def parse_decimal(text: str, path: str, violations: Violations) -> Decimal | None:
     if text == "":
         return None
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        violations.add(path, f"{text!r} is not a decimal number")
-        return None
-    if not value.is_finite():
-        violations.add(path, "must be a finite number")
-        return None
-    return value
+    return bounds.decimal(path, text, violations)
 
 
 def validate_content(content: RecipeContent, prefix: str = "master_batch_record") -> None:
@@ -167,21 +160,27 @@ def validate_content(content: RecipeContent, prefix: str = "master_batch_record"
     violations = Violations()
     for name in ("product", "process", "title"):
         value = getattr(content, name)
-        if not value.strip():
-            violations.add(f"{prefix}.{name}", "is required")
-        elif len(value) > 200:
-            violations.add(f"{prefix}.{name}", "is longer than 200 characters")
+        bounds.text(f"{prefix}.{name}", value, bounds.NAME_LEN, violations, required=True)
+    bounds.list_len(
+        f"{prefix}.unit_procedures", content.unit_procedures, bounds.RECIPE_NODES, violations
+    )
     if not content.unit_procedures:
         violations.add(f"{prefix}.unit_procedures", "at least one unit procedure is required")
     step_ids: set[str] = set()
     for u, unit_procedure in enumerate(content.unit_procedures):
         up_path = f"{prefix}.unit_procedures[{u}]"
         _check_node(unit_procedure.id, unit_procedure.name, up_path, violations)
+        bounds.list_len(
+            f"{up_path}.operations", unit_procedure.operations, bounds.RECIPE_NODES, violations
+        )
         if not unit_procedure.operations:
             violations.add(f"{up_path}.operations", "at least one operation is required")
         for o, operation in enumerate(unit_procedure.operations):
             op_path = f"{up_path}.operations[{o}]"
             _check_node(operation.id, operation.name, op_path, violations)
+            bounds.list_len(
+                f"{op_path}.steps", operation.steps, bounds.STEPS_PER_OPERATION, violations
+            )
             if not operation.steps:
                 violations.add(f"{op_path}.steps", "at least one step is required")
             for s, step in enumerate(operation.steps):
@@ -191,10 +190,9 @@ def validate_content(content: RecipeContent, prefix: str = "master_batch_record"
 
 
 def _check_node(node_id: str, name: str, path: str, violations: Violations) -> None:
-    if not STEP_ID.match(node_id):
+    if not STEP_ID.fullmatch(node_id):
         violations.add(f"{path}.id", "is required: letters, digits, '.', '_' or '-'")
-    if not name.strip():
-        violations.add(f"{path}.name", "is required")
+    bounds.text(f"{path}.name", name, bounds.NAME_LEN, violations, required=True)
 
 
 def _check_step(step: Step, path: str, seen: set[str], violations: Violations) -> None:
@@ -202,8 +200,9 @@ def _check_step(step: Step, path: str, seen: set[str], violations: Violations) -
     if step.id in seen:
         violations.add(f"{path}.id", f"step id {step.id!r} is used twice in the record")
     seen.add(step.id)
-    if not step.instruction.strip():
-        violations.add(f"{path}.instruction", "is required")
+    bounds.text(f"{path}.instruction", step.instruction, bounds.TEXT_LEN, violations,
+                required=True)
+    bounds.list_len(f"{path}.parameters", step.parameters, bounds.PARAMETERS_PER_STEP, violations)
     if step.kind is None:
         violations.add(f"{path}.kind", "is required")
     if step.kind == StepKind.PROCESS_PARAMETER and not step.parameters:
@@ -216,13 +215,18 @@ def _check_step(step: Step, path: str, seen: set[str], violations: Violations) -
 def _check_parameter(
     parameter: ProcessParameter, path: str, names: set[str], violations: Violations
 ) -> None:
-    if not parameter.name.strip():
-        violations.add(f"{path}.name", "is required")
-    elif parameter.name in names:
+    named = bounds.text(f"{path}.name", parameter.name, bounds.NAME_LEN, violations,
+                        required=True)
+    if named and parameter.name in names:
         violations.add(f"{path}.name", f"parameter {parameter.name!r} appears twice in the step")
     names.add(parameter.name)
-    if not UCUM_CODE.match(parameter.unit):
+    if not parameter.unit.strip():
         violations.add(f"{path}.unit", "is required: a UCUM unit code such as 'Cel' or 'mg/mL'")
+    elif len(parameter.unit) > UNIT_LEN or not is_ucum(parameter.unit):
+        violations.add(
+            f"{path}.unit",
+            f"{parameter.unit!r} is not a UCUM unit code (e.g. 'Cel', 'mg/mL', '/min')",
+        )
     low, high = parameter.low_limit, parameter.high_limit
     if low is not None and high is not None and low > high:
         violations.add(f"{path}.low_limit", "is above high_limit")

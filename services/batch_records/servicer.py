@@ -6,7 +6,6 @@ import asyncio
 import re
 
 import grpc
-from twinline.batchrecords.v1 import master_batch_record_pb2 as pb
 from twinline.batchrecords.v1 import master_batch_record_service_pb2 as api
 from twinline.batchrecords.v1 import master_batch_record_service_pb2_grpc as api_grpc
 
@@ -16,17 +15,20 @@ from services.common.auth import current_principal
 from services.common.database import read_session
 from services.common.errors import FieldViolation, InvalidArgument, Violations
 from services.common.paging import decode_position, encode_token, page_of_messages, page_size_of
-from services.common.rpc import SiteWriting, mutate, rpc_method
+from services.common.rpc import SiteWriting, enum_filter, mutate, rpc_method
 from services.common.signatures import SignatureMeaning
 
+# ASCII digits only (\d would take Arabic-Indic digits), matched whole; a version fits 32 bits.
 NAME = re.compile(
-    r"^masterBatchRecords/(?P<record_id>[A-Z]{2,8}-MBR-\d{6})/versions/(?P<version>\d+|latest)$"
+    r"masterBatchRecords/(?P<record_id>[A-Z]{2,8}-MBR-[0-9]{6})"
+    r"/versions/(?P<version>[1-9][0-9]{0,8}|latest)",
+    re.ASCII,
 )
 
 
 def parse_name(name: str, field: str = "name") -> tuple[str, int | None]:
     """(record id, version or None for latest) of a resource name."""
-    match = NAME.match(name)
+    match = NAME.fullmatch(name)
     if match is None:
         raise InvalidArgument(
             [FieldViolation(field, "must look like masterBatchRecords/SYR-MBR-000001/versions/1")]
@@ -250,11 +252,7 @@ class MasterBatchRecordServicer(SiteWriting, api_grpc.MasterBatchRecordServiceSe
         current_principal()
         size = page_size_of(request.page_size, default=50, maximum=500)
         after = decode_position(request.page_token, int, int)
-        state = None
-        if request.state != pb.MASTER_BATCH_RECORD_STATE_UNSPECIFIED:
-            if request.state not in STATE_FROM_PROTO:
-                raise InvalidArgument([FieldViolation("state", "is not a known state")])
-            state = STATE_FROM_PROTO[request.state]
+        state = enum_filter("state", request.state, STATE_FROM_PROTO)
         filters = domain.ListFilter(
             state=state, product=request.product, record_id=request.record_id
         )
@@ -288,7 +286,8 @@ class MasterBatchRecordServicer(SiteWriting, api_grpc.MasterBatchRecordServiceSe
     ) -> api.ImportMasterRecipeResponse:
         principal = self._writer_principal(*domain.AUTHOR_ROLES)
         # In a thread: the schema loads once (about a second) and validation is CPU work.
-        content = await asyncio.to_thread(batchml.import_master_recipe, request.document)
+        imported = await asyncio.to_thread(batchml.read_master_recipe, request.document)
+        content = imported.content
         domain.validate_content(content, prefix="document")
         return await mutate(
             self._writer, request=request,
@@ -298,7 +297,8 @@ class MasterBatchRecordServicer(SiteWriting, api_grpc.MasterBatchRecordServiceSe
                     handlers.create(
                         uow, principal=principal, site_code=self._site.code, content=content
                     )
-                )
+                ),
+                warnings=imported.warnings,
             ),
         )
 

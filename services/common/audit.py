@@ -1,7 +1,10 @@
 """The audit trail: append-only, hash-chained entries, and its verification.
 
 Each entry's hash covers its content and the previous entry's hash, so an edit, a deletion
-or a reordering of any entry breaks the chain at that entry.
+or a reordering of any entry breaks the chain at that entry. The chain's head is anchored
+outside the database: every event carries the audit sequence and entry hash of the change it
+announces, so the stream witnesses the chain, and a deletion of the newest entries (which
+leaves a shorter chain that still links) is told by comparing it with the newest witnessed head.
 """
 
 from __future__ import annotations
@@ -44,6 +47,14 @@ class Verification:
     entries_checked: int
     first_broken_sequence: int = 0
     problem: str = ""
+
+
+@dataclass(frozen=True)
+class WitnessedHead:
+    """The newest chain head the stream holds, or why none could be read."""
+
+    head: ChainHead | None
+    note: str = ""
 
 
 def canonical_json(value: object) -> str:
@@ -112,8 +123,14 @@ def chain_entries(
     return rows, ChainHead(sequence, previous)
 
 
-def verify_rows(rows: Iterable[AuditEntryRow]) -> Verification:
-    """Walks the chain in sequence order and reports the first entry that does not verify."""
+def verify_rows(
+    rows: Iterable[AuditEntryRow], witnessed: ChainHead | None = None
+) -> Verification:
+    """Walks the chain in sequence order and reports the first entry that does not verify.
+
+    ``witnessed`` is the newest head the stream holds: the chain must reach it with the same
+    hash. An unpublished tail (entries after it) is no fault: their events are still to go.
+    """
     expected_sequence, previous, checked = 1, GENESIS_HASH, 0
     for row in rows:
         checked += 1
@@ -137,8 +154,42 @@ def verify_rows(rows: Iterable[AuditEntryRow]) -> Verification:
             return Verification(
                 False, checked, row.sequence, "entry_hash does not match the entry's content"
             )
+        if (
+            witnessed is not None and row.sequence == witnessed.sequence
+            and row.entry_hash != witnessed.entry_hash
+        ):
+            return Verification(
+                False, checked, row.sequence,
+                f"entry {row.sequence} differs from the one the stream witnessed "
+                f"(hash {witnessed.entry_hash})",
+            )
         previous, expected_sequence = row.entry_hash, expected_sequence + 1
+    last = expected_sequence - 1
+    if witnessed is not None and witnessed.sequence > last:
+        return Verification(
+            False, checked, last + 1,
+            f"entries after seq {last} missing: the stream witnessed seq "
+            f"{witnessed.sequence} with hash {witnessed.entry_hash}",
+        )
     return Verification(True, checked)
+
+
+def entry_problem(row: AuditEntryRow, previous_hash: str | None) -> str:
+    """What is wrong with one entry on its own ("" if nothing): its hash, and its link to the
+    entry before it (``previous_hash`` is that entry's hash, None if it is missing)."""
+    recomputed = entry_hash(
+        sequence=row.sequence, occur_time=row.occur_time, site=row.site, actor=row.actor,
+        action=row.action, aggregate_type=row.aggregate_type, aggregate_id=row.aggregate_id,
+        old_value=row.old_value, new_value=row.new_value, reason=row.reason,
+        previous_hash=row.previous_hash,
+    )
+    if recomputed != row.entry_hash:
+        return "entry_hash does not match the entry's content"
+    if previous_hash is None:
+        return f"entry {row.sequence - 1} before it is missing"
+    if row.previous_hash != previous_hash:
+        return "previous_hash does not match the entry before it"
+    return ""
 
 
 def chain_length(session: Session) -> int:
@@ -147,10 +198,11 @@ def chain_length(session: Session) -> int:
 
 
 def verify_chain(
-    session: Session, chunk: int = 2000, on_progress: Callable[[int], None] | None = None
+    session: Session, chunk: int = 2000, on_progress: Callable[[int], None] | None = None,
+    witnessed: ChainHead | None = None,
 ) -> Verification:
     """Verifies the whole trail a page of ``chunk`` entries at a time; ``on_progress`` is told
-    how many entries have been read after each page."""
+    how many entries have been read after each page; ``witnessed`` as in ``verify_rows``."""
     def rows() -> Iterable[AuditEntryRow]:
         after, read = 0, 0
         while True:
@@ -168,5 +220,5 @@ def verify_chain(
             if on_progress is not None:
                 on_progress(read)
 
-    return verify_rows(rows())
+    return verify_rows(rows(), witnessed)
 

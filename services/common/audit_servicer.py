@@ -7,13 +7,21 @@ unexpected to INTERNAL with a correlation id.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import grpc
 from sqlalchemy import Engine, select
-from sqlmodel import col
+from sqlmodel import Session, col
 from twinline.common.v1 import audit_pb2, audit_pb2_grpc
 
-from services.common.audit import Verification, verify_chain
+from services.common.audit import (
+    GENESIS_HASH,
+    ChainHead,
+    Verification,
+    WitnessedHead,
+    entry_problem,
+    verify_chain,
+)
 from services.common.auth import current_principal
 from services.common.clock import from_text
 from services.common.database import read_session
@@ -21,24 +29,38 @@ from services.common.paging import decode_offset, encode_offset, page_of_message
 from services.common.rpc import rpc_method
 from services.common.tables import AuditEntryRow
 
+# The newest head the site's stream witnessed (services/common/audit_anchor.py).
+Witness = Callable[[], Awaitable[WitnessedHead]]
+
+
+async def _unwitnessed() -> WitnessedHead:
+    return WitnessedHead(None, "no stream configured")
+
 
 class AuditTrailServicer(audit_pb2_grpc.AuditTrailServiceServicer):
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, witness: Witness = _unwitnessed) -> None:
         self._engine = engine
+        self._witness = witness
 
-    def _verify(self) -> Verification:
+    def _verify(self, witnessed: ChainHead | None) -> Verification:
         with read_session(self._engine) as session:
-            return verify_chain(session)
+            return verify_chain(session, witnessed=witnessed)
 
     @rpc_method
     async def VerifyAuditTrail(
         self, request: audit_pb2.VerifyAuditTrailRequest, context: grpc.aio.ServicerContext
     ) -> audit_pb2.VerifyAuditTrailResponse:
         current_principal()
-        result = await asyncio.to_thread(self._verify)
+        # The stream first, then the chain: whatever was published before is committed, so a
+        # write racing this call can never look like a truncation.
+        witnessed = await self._witness()
+        result = await asyncio.to_thread(self._verify, witnessed.head)
+        head = witnessed.head
         return audit_pb2.VerifyAuditTrailResponse(
             intact=result.intact, entries_checked=result.entries_checked,
             first_broken_sequence=result.first_broken_sequence, problem=result.problem,
+            witnessed_sequence=head.sequence if head else 0,
+            witnessed_hash=head.entry_hash if head else "", witness_note=witnessed.note,
         )
 
     @rpc_method
@@ -52,17 +74,42 @@ class AuditTrailServicer(audit_pb2_grpc.AuditTrailServiceServicer):
         if request.aggregate_id:
             query = query.where(col(AuditEntryRow.aggregate_id) == request.aggregate_id)
         query = query.order_by(col(AuditEntryRow.sequence)).limit(size + 1)
+        witnessed = (await self._witness()).head
         with read_session(self._engine) as session:
             rows = list(session.execute(query).scalars())
-        page = page_of_messages([_entry_proto(row) for row in rows[:size]], size)
+            before = _hashes(session, [row.sequence - 1 for row in rows[:size]])
+        page = page_of_messages([_entry_proto(row, before, witnessed) for row in rows[:size]], size)
         response = audit_pb2.ListAuditEntriesResponse(entries=page)
         if len(rows) > len(page):
             response.next_page_token = encode_offset(rows[len(page) - 1].sequence)
         return response
 
 
-def _entry_proto(row: AuditEntryRow) -> audit_pb2.AuditEntry:
+def _hashes(session: Session, sequences: list[int]) -> dict[int, str]:
+    """The entry hashes at ``sequences`` (the genesis hash at 0); absent ones are left out."""
+    wanted = [sequence for sequence in sequences if sequence > 0]
+    found = {0: GENESIS_HASH}
+    if wanted:
+        found.update(
+            session.execute(
+                select(AuditEntryRow.sequence, AuditEntryRow.entry_hash)  # type: ignore[call-overload]
+                .where(col(AuditEntryRow.sequence).in_(wanted))
+            ).tuples().all()
+        )
+    return found
+
+
+def _entry_proto(
+    row: AuditEntryRow, before: dict[int, str], witnessed: ChainHead | None
+) -> audit_pb2.AuditEntry:
+    problem = entry_problem(row, before.get(row.sequence - 1))
+    if (
+        not problem and witnessed is not None and witnessed.sequence == row.sequence
+        and witnessed.entry_hash != row.entry_hash
+    ):
+        problem = "differs from the entry the stream witnessed"
     entry = audit_pb2.AuditEntry(
+        verified=not problem, problem=problem,
         sequence=row.sequence, site=row.site, actor=row.actor, action=row.action,
         aggregate_type=row.aggregate_type, aggregate_id=row.aggregate_id,
         old_value=row.old_value, new_value=row.new_value, reason=row.reason,

@@ -17,10 +17,15 @@ from typing import Any
 import grpc
 from twinline.common.v1 import auth_pb2, auth_pb2_grpc, signature_pb2
 
-from services.common import errors
+from services.common import bounds, errors
 from services.common.clock import Clock, utc_now
 from services.common.identity import Principal, Role, UserDirectory
-from services.common.signatures import SignatureMeaning, SignatureRecord
+from services.common.signatures import (
+    PERSON_MEANINGS,
+    SignatureMeaning,
+    SignatureRecord,
+    check_reason,
+)
 from services.common.tokens import TokenIssuer
 
 log = logging.getLogger(__name__)
@@ -210,6 +215,13 @@ def sign(
         raise errors.Unauthenticated(
             "SIGNATURE_PASSWORD_INVALID", "the password entered to sign is not correct"
         ) from None
+    if Role.INTEGRATION in signer.roles and meaning in PERSON_MEANINGS:
+        raise errors.PermissionDenied(
+            "INTEGRATION_CANNOT_SIGN",
+            f"{signer.username} is an integration account; a {meaning.value} signature needs "
+            "a person",
+            signer=signer.username, meaning=meaning.value,
+        )
     # Roles as the directory holds them now, not as the token remembers them.
     role = next((role for role in roles if role in signer.roles), None)
     if role is None:
@@ -252,10 +264,12 @@ class AuthenticationServicer(auth_pb2_grpc.AuthenticationServiceServicer):
     ) -> auth_pb2.LoginResponse:
         try:
             violations = errors.Violations()
-            if not request.username:
-                violations.add("username", "required")
+            bounds.text("username", request.username, bounds.USERNAME_LEN, violations,
+                        required=True)
             if not request.password:
                 violations.add("password", "required")
+            elif len(request.password) > bounds.PASSWORD_LEN:
+                violations.add("password", f"is longer than {bounds.PASSWORD_LEN} characters")
             violations.raise_if_any()
             principal = await asyncio.to_thread(
                 self.directory.authenticate, request.username, request.password
@@ -287,8 +301,9 @@ async def signature_from(
     violations = errors.Violations()
     if not given.password:
         violations.add("signature.password", "re-enter your password to sign")
-    if reason_required and not given.reason.strip():
-        violations.add("signature.reason", "a reason is required")
+    elif len(given.password) > bounds.PASSWORD_LEN:
+        violations.add("signature.password", f"is longer than {bounds.PASSWORD_LEN} characters")
+    check_reason(given.reason, violations, required=reason_required)
     violations.raise_if_any()
     return await sign_async(
         directory, principal, given.password, meaning, given.reason, roles=roles

@@ -61,9 +61,12 @@ class Bus:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
                 continue
-            log.info("connected to nats %s (max_payload %d)", self._url, client.max_payload)
             self.event_limit.learn(client.max_payload)
             await self._set_up(client)
+            log.info(
+                "connected to nats %s (streams set up, max_payload %d)",
+                self._url, client.max_payload,
+            )
             self._client = client
             self._ready.set()
             return
@@ -128,6 +131,12 @@ class Bus:
                 await asyncio.wait({task}, timeout=2)
         if self._client is not None and not self._client.is_closed:
             try:
-                await asyncio.wait_for(self._client.drain(), timeout=2)
+                # Flush, then close; never drain: a drain that times out (a silent or slow
+                # server) leaves a traceback in nats.py's own tasks ("exception never
+                # retrieved"). Nothing is lost: the outbox republishes what was not acked, and
+                # JetStream redelivers what was not acked to us.
+                await self._client.flush(timeout=1)
+                await self._client.close()
             except Exception:
+                log.warning("nats at %s does not answer; closed without draining", self._url)
                 await self._client.close()

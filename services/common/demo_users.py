@@ -20,6 +20,8 @@ class DemoUser(NamedTuple):
 # (job, printed name, roles): the username is "<site>.<job>", the password "twinline-demo-<job>".
 DEMO_JOBS: tuple[tuple[str, str, tuple[Role, ...]], ...] = (
     ("author", "Dana Whitfield", (Role.PROCESS_ENGINEER,)),
+    # Writes master records and holds QA too: she may approve others' records, never her own.
+    ("engineer-qa", "Hana Seo", (Role.PROCESS_ENGINEER, Role.QA)),
     ("reviewer", "Marcus Okafor", (Role.SUPERVISOR,)),
     ("qa", "Priya Raman", (Role.QA,)),
     ("analyst", "Tomás Herrera", (Role.QC_ANALYST,)),

@@ -15,7 +15,8 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-ERROR_DOMAIN = "twinline.example"
+# The ErrorInfo domain of every error Twinline returns (AIP-193): the service's own domain.
+ERROR_DOMAIN = "twinline.io"
 log = logging.getLogger(__name__)
 
 
@@ -112,11 +113,23 @@ def _pack(message: object) -> any_pb2.Any:
     return packed
 
 
+# gRPC carries a status in trailers, which a client refuses beyond 16 KiB: what an error
+# quotes (a client's own value, perhaps) is cut to fit, whatever the request held.
+MESSAGE_CHARS = 1_000
+DETAIL_CHARS = 200
+LISTED = 20
+
+
+def _cut(text: str, limit: int = DETAIL_CHARS) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
 def to_status(error: DomainError) -> status_pb2.Status:
     details = [
         _pack(
             error_details_pb2.ErrorInfo(
-                reason=error.reason, domain=ERROR_DOMAIN, metadata=error.metadata
+                reason=error.reason, domain=ERROR_DOMAIN,
+                metadata={key: _cut(value) for key, value in error.metadata.items()},
             )
         )
     ]
@@ -126,9 +139,9 @@ def to_status(error: DomainError) -> status_pb2.Status:
                 error_details_pb2.BadRequest(
                     field_violations=[
                         error_details_pb2.BadRequest.FieldViolation(
-                            field=violation.field, description=violation.description
+                            field=_cut(violation.field), description=_cut(violation.description)
                         )
-                        for violation in error.violations
+                        for violation in error.violations[:LISTED]
                     ]
                 )
             )
@@ -139,15 +152,17 @@ def to_status(error: DomainError) -> status_pb2.Status:
                 error_details_pb2.PreconditionFailure(
                     violations=[
                         error_details_pb2.PreconditionFailure.Violation(
-                            type=condition.type, subject=condition.subject,
-                            description=condition.description,
+                            type=condition.type, subject=_cut(condition.subject),
+                            description=_cut(condition.description),
                         )
-                        for condition in error.conditions
+                        for condition in error.conditions[:LISTED]
                     ]
                 )
             )
         )
-    return status_pb2.Status(code=error.code.value[0], message=error.message, details=details)
+    return status_pb2.Status(
+        code=error.code.value[0], message=_cut(error.message, MESSAGE_CHARS), details=details
+    )
 
 
 def internal_status(exc: BaseException) -> tuple[status_pb2.Status, str]:

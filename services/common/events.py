@@ -2,11 +2,13 @@
 
 Binary content mode: the payload is the serialized message from protos/twinline/events/v1;
 ``ce-*`` headers carry id, source, type, subject and time; ``Nats-Msg-Id`` = id lets
-JetStream drop a republished event.
+JetStream drop a republished event. ``Twinline-Audit-Seq`` and ``Twinline-Audit-Hash`` carry
+the audit chain's head as of the change the event announces, so the stream witnesses the chain.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import uuid
@@ -19,6 +21,8 @@ from services.common.clock import from_text, to_text
 from services.common.subjects import site_of_subject
 
 CONTENT_TYPE = "application/protobuf"
+AUDIT_SEQUENCE_HEADER = "Twinline-Audit-Seq"
+AUDIT_HASH_HEADER = "Twinline-Audit-Hash"
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,16 @@ def new_event(
         "traceparent": traceparent or new_traceparent(),
     }
     return OutboxEvent(event_id, subject, event_type, time, headers, payload.SerializeToString())
+
+
+def with_audit_head(event: OutboxEvent, sequence: int, entry_hash: str) -> OutboxEvent:
+    """The event, carrying the audit chain's head as of its change (its anchor)."""
+    return dataclasses.replace(
+        event,
+        headers={
+            **event.headers, AUDIT_SEQUENCE_HEADER: str(sequence), AUDIT_HASH_HEADER: entry_hash,
+        },
+    )
 
 
 def new_traceparent() -> str:

@@ -20,7 +20,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Engine
 from twinline.common.v1 import auth_pb2
 
-from services.common import errors
+from services.common import bounds, errors
 from services.common.clock import Clock, utc_now
 from services.common.database import (
     IDENTITY_MIGRATIONS,
@@ -204,8 +204,7 @@ class UserDirectory:
             violations.add(
                 "username", "3-64 characters: a lowercase letter, then a-z, 0-9, '.', '_' or '-'"
             )
-        if not printed_name.strip():
-            violations.add("printed_name", "required")
+        bounds.text("printed_name", printed_name, bounds.NAME_LEN, violations, required=True)
         role_names = [str(role) for role in roles]
         try:
             role_set = parse_roles(role_names)
@@ -284,7 +283,9 @@ class UserDirectory:
         with readonly_engine(self.engine).begin() as connection:
             row = connection.execute(USER_BY_NAME, {"username": username}).first()
         if row is not None and row.locked_time is not None:
-            log.warning("authentication refused: the account %r is locked", username)
+            log.warning(
+                "authentication refused: the account %s is locked", bounds.loggable(username)
+            )
             raise errors.Unauthenticated("ACCOUNT_LOCKED", ACCOUNT_LOCKED)
         if row is not None and row.active and self._recently_verified(row, password):
             self._note_success(row)
@@ -303,7 +304,7 @@ class UserDirectory:
                 time.monotonic() + RECENT_VERIFICATION_SECONDS,
             )
         if row is None or not row.active:
-            log.warning("failed authentication for username %r", username)
+            log.warning("failed authentication for username %s", bounds.loggable(username))
             raise errors.Unauthenticated("INVALID_CREDENTIALS", INVALID_CREDENTIALS)
         self._note_success(row)
         if self.hasher.check_needs_rehash(stored_hash):
@@ -355,8 +356,8 @@ class UserDirectory:
             self._standing.pop(username, None)
             # The security unit is told at once (21 CFR 11.300(d)): an error in the log.
             log.error(
-                "account %r locked after %d wrong passwords in a row",
-                username, MAX_FAILED_ATTEMPTS,
+                "account %s locked after %d wrong passwords in a row",
+                bounds.loggable(username), MAX_FAILED_ATTEMPTS,
             )
 
     def _note_success(self, row: sa.Row) -> None:
@@ -390,6 +391,21 @@ class UserDirectory:
             self._recent.pop(row.username, None)
             return False
         return hmac.compare_digest(digest, self._digest(row.username, password))
+
+    def password_is(self, username: str, password: str) -> bool:
+        """Whether ``password`` is the user's current one, checked against the stored hash only.
+
+        No log-in is attempted: a mismatch neither counts towards a lock nor logs a failed
+        authentication (``make run`` asks this of every demo account at each start).
+        """
+        with readonly_engine(self.engine).begin() as connection:
+            row = connection.execute(USER_BY_NAME, {"username": username}).first()
+        if row is None:
+            return False
+        try:
+            return bool(self.hasher.verify(row.password_hash, password))
+        except (VerificationError, InvalidHashError):
+            return False
 
     def get(self, username: str) -> UserAccount | None:
         with self.engine.begin() as connection:

@@ -73,6 +73,10 @@ class NatsServerProcess:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
+    @property
+    def returncode(self) -> int | None:
+        return None if self._process is None else self._process.poll()
+
     async def start(self) -> None:
         """Spawns the server and returns once its JetStream answers."""
         if self.running:
@@ -126,6 +130,9 @@ class NatsServerProcess:
             stdin=subprocess.DEVNULL,
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
+            # Its own session: a terminal's SIGHUP (which nats-server takes as "reload") or
+            # Ctrl-C reaches only the launcher, which stops every child itself.
+            start_new_session=True,
         )
 
     def _raise_if_exited(self) -> None:

@@ -22,13 +22,38 @@ def encode_token(position: object) -> str:
     return base64.urlsafe_b64encode(json.dumps(position).encode()).decode()
 
 
+# Our tokens are a few dozen bytes; anything far longer did not come from us.
+MAX_TOKEN_LEN = 1024
+# A position part that is an integer fits a signed 64-bit column and is never negative.
+MAX_POSITION = 2**63 - 1
+
+
+def _not_ours() -> InvalidArgument:
+    return InvalidArgument(
+        [FieldViolation("page_token", "is not a token from a previous response")]
+    )
+
+
 def decode_token(token: str) -> object:
+    """The JSON a token holds: refused unless short and flat (a scalar or a list of scalars);
+    deep nesting, huge numbers and odd bytes are INVALID_ARGUMENT, never INTERNAL."""
+    if len(token) > MAX_TOKEN_LEN or not token.isascii():
+        raise _not_ours()
     try:
-        return json.loads(base64.urlsafe_b64decode(token.encode()))
-    except ValueError:
-        raise InvalidArgument(
-            [FieldViolation("page_token", "is not a token from a previous response")]
-        ) from None
+        position = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (ValueError, RecursionError):
+        raise _not_ours() from None
+    parts = position if isinstance(position, list) else [position]
+    if any(isinstance(part, list | dict) for part in parts):
+        raise _not_ours()
+    return position
+
+
+def _is_part(part: object, kind: type) -> bool:
+    if kind is int:
+        # bool is an int to Python, not to a token.
+        return type(part) is int and 0 <= part <= MAX_POSITION  # type: ignore[operator]
+    return isinstance(part, kind)
 
 
 def encode_offset(after: int) -> str:
@@ -39,11 +64,9 @@ def decode_offset(token: str) -> int:
     if not token:
         return 0
     position = decode_token(token)
-    if not isinstance(position, int):
-        raise InvalidArgument(
-            [FieldViolation("page_token", "is not a token from a previous response")]
-        )
-    return position
+    if not _is_part(position, int):
+        raise _not_ours()
+    return position  # type: ignore[return-value]
 
 
 def decode_position(token: str, *kinds: type) -> tuple[Any, ...] | None:
@@ -53,12 +76,10 @@ def decode_position(token: str, *kinds: type) -> tuple[Any, ...] | None:
     position = decode_token(token)
     if (
         isinstance(position, list) and len(position) == len(kinds)
-        and all(isinstance(part, kind) for part, kind in zip(position, kinds, strict=True))
+        and all(_is_part(part, kind) for part, kind in zip(position, kinds, strict=True))
     ):
         return tuple(position)
-    raise InvalidArgument(
-        [FieldViolation("page_token", "is not a token from a previous response")]
-    )
+    raise _not_ours()
 
 
 # A page of a List response ends before its items reach this many bytes, serialized: well under

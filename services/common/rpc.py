@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import grpc
@@ -11,6 +11,7 @@ from google.protobuf import descriptor, message
 from sqlalchemy import Engine
 from twinline.common.v1 import signature_pb2
 
+from services.common import bounds
 from services.common.auth import current_principal, signature_from, site_writer
 from services.common.errors import FieldViolation, InvalidArgument, abort_with
 from services.common.identity import Principal, Role, UserDirectory
@@ -19,16 +20,19 @@ from services.common.sites import Site
 from services.common.unit_of_work import UnitOfWork, Writer
 
 M = TypeVar("M", bound=message.Message)
+V = TypeVar("V")
 Handler = Callable[[Any, Any, grpc.aio.ServicerContext], Awaitable[Any]]
 MAX_REQUEST_ID = 128
 
 
 def rpc_method(method: Handler) -> Handler:
-    """Maps a domain error to its status, and anything unexpected to INTERNAL with an id."""
+    """Maps a domain error to its status, and anything unexpected to INTERNAL with an id; a
+    request with an unbounded string or list (bounds.request_violations) goes no further."""
 
     @functools.wraps(method)
     async def translated(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
         try:
+            bounds.request_violations(request).raise_if_any()
             return await method(self, request, context)
         except grpc.aio.AbortError:
             raise
@@ -45,6 +49,19 @@ def require_request_id(request_id: str) -> None:
         raise InvalidArgument(
             [FieldViolation("request_id", f"is longer than {MAX_REQUEST_ID} characters")]
         )
+
+
+def enum_filter(field: str, number: int, known: Mapping[Any, V]) -> V | None:
+    """What a list filter's enum field asks for: None when unset (0), else its known value.
+
+    A number this release does not know is refused, naming the field, never ignored or matched
+    against nothing: a client cannot tell either from a true answer.
+    """
+    if number == 0:
+        return None
+    if number not in known:
+        raise InvalidArgument([FieldViolation(field, f"{number} is not a known value")])
+    return known[number]
 
 
 @functools.cache

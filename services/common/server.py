@@ -5,6 +5,7 @@ reflection, and graceful shutdown on SIGTERM (finish in-flight calls, flush the 
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import logging
 import signal
@@ -26,6 +27,7 @@ from twinline.common.v1 import (
     outbox_pb2_grpc,
 )
 
+from services.common.audit_anchor import witnessed_through_bus
 from services.common.audit_servicer import AuditTrailServicer
 from services.common.auth import AuthenticationServicer, AuthInterceptor
 from services.common.bus import Bus
@@ -129,6 +131,8 @@ class ServiceHost:
         kernel = self.kernel
         # grpc.aio binds a server to the running loop, so it is made here, not in __init__.
         self.server = grpc.aio.server(
+            # No SO_REUSEPORT: a second process on a taken port must fail, not share it.
+            options=[("grpc.so_reuseport", 0)],
             interceptors=[
                 AuthInterceptor(
                     kernel.tokens, directory=kernel.directory, site_id=kernel.settings.site
@@ -142,7 +146,13 @@ class ServiceHost:
             AuthenticationServicer(kernel.directory, kernel.tokens), self.server
         )
         audit_pb2_grpc.add_AuditTrailServiceServicer_to_server(
-            AuditTrailServicer(kernel.engine), self.server
+            AuditTrailServicer(
+                kernel.engine,
+                functools.partial(
+                    witnessed_through_bus, kernel.bus, kernel.settings.site, kernel.service_name
+                ),
+            ),
+            self.server,
         )
         outbox_pb2_grpc.add_OutboxServiceServicer_to_server(
             OutboxServicer(

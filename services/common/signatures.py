@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from services.common import bounds
+from services.common.errors import Violations
+
 
 class SignatureMeaning(StrEnum):
     AUTHORED = "authored"
@@ -16,6 +19,12 @@ class SignatureMeaning(StrEnum):
     RELEASED = "released"
     REJECTED = "rejected"
     MADE_EFFECTIVE = "made_effective"
+
+
+# What only a person may sign: an integration (MES) account records data for a named operator
+# but never attests, reviews, approves or decides (DESIGN: independence). EXECUTED is allowed
+# to it for non-critical steps only, a rule of the batch domain.
+PERSON_MEANINGS = frozenset(SignatureMeaning) - {SignatureMeaning.EXECUTED}
 
 
 @dataclass(frozen=True)
@@ -36,3 +45,11 @@ class SignatureRecord:
             "reason": self.reason,
             "role": self.role,
         }
+
+
+def check_reason(reason: str, violations: Violations, *, required: bool = False) -> None:
+    """A signature's reason: bounded, XML-safe text, and present where the meaning needs one."""
+    if bounds.text("signature.reason", reason, bounds.COMMENT_LEN, violations) and (
+        required and not reason.strip()
+    ):
+        violations.add("signature.reason", "a reason is required")

@@ -39,3 +39,12 @@ def stream_name(site_id: str) -> str:
 def source_consumer_name(origin_site_id: str, target_site_id: str) -> str:
     """The durable consumer on the origin's stream that feeds the target's stream."""
     return f"source_{origin_site_id}_to_{target_site_id}"
+
+
+# The event contexts each service publishes: its events anchor its audit trail's head.
+SERVICE_CONTEXTS: dict[str, tuple[str, ...]] = {"batch_records": ("batchrecords",)}
+
+
+def audit_anchor_subjects(site_id: str, service: str) -> list[str]:
+    """The subjects whose events carry ``service``'s audit head at ``site_id``."""
+    return [f"{ROOT}.{site_id}.{context}.>" for context in SERVICE_CONTEXTS.get(service, ())]

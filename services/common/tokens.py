@@ -83,6 +83,15 @@ class TokenIssuer:
                 home_site=str(claims["site"]),
             )
             expires = int(claims["exp"])
+        except jwt.InvalidSignatureError:
+            raise errors.Unauthenticated("TOKEN_INVALID", "the token is not valid") from None
+        except jwt.DecodeError:
+            # Typically a script's empty or "null" token (a JSON field read under the wrong name).
+            raise errors.Unauthenticated(
+                "TOKEN_UNPARSABLE",
+                f"the token is unparsable: {len(token)} characters that are not a JWT; "
+                "send the access_token that Login returned",
+            ) from None
         except (jwt.InvalidTokenError, ValueError, TypeError):
             raise errors.Unauthenticated("TOKEN_INVALID", "the token is not valid") from None
         return principal, expires

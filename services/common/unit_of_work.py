@@ -27,7 +27,7 @@ from services.common.audit import AuditChange, chain_entries, chain_head
 from services.common.clock import Clock, to_text, utc_now
 from services.common.errors import DomainError, FieldViolation, InvalidArgument
 from services.common.event_size import EventSizeLimit
-from services.common.events import OutboxEntry, OutboxEvent, new_event
+from services.common.events import OutboxEntry, OutboxEvent, new_event, with_audit_head
 from services.common.subjects import event_subject
 from services.common.tables import AuditEntryRow, OutboxRow, RequestRecordRow
 
@@ -220,6 +220,8 @@ class Writer:
         with Session(self._engine, expire_on_commit=False) as session:
             changes: list[AuditChange] = []
             events: list[OutboxEvent] = []
+            # Per event: how many of the group's audit entries precede its change (its anchor).
+            anchors: list[int] = []
             results: list[Any] = []
             memo: dict[str, Any] = {}
             try:
@@ -249,9 +251,10 @@ class Writer:
                             requests.append(_request_row(job.request, results[-1], now))
                         changes.extend(uow.changes)
                         events.extend(uow.events)
+                        anchors.extend([len(changes)] * len(uow.events))
                     if requests:
                         session.execute(INSERT_REQUEST, requests)
-                    entries = self._append(session, changes, events, now)
+                    entries = self._append(session, changes, events, anchors, now)
             except _CommandFailed as failed:
                 return failed.index, failed.error
             except Exception as exc:
@@ -264,18 +267,28 @@ class Writer:
 
     def _append(
         self, session: Session, changes: list[AuditChange], events: list[OutboxEvent],
-        now: datetime,
+        anchors: list[int], now: datetime,
     ) -> list[OutboxEntry]:
         """Appends the audit entries to the chain and the events to the outbox; returns the
-        outbox entries written."""
+        outbox entries written. Each event carries the chain head as of its change."""
         session.flush()
         stamp = to_text(now)
+        if not changes and not events:
+            return []
+        # Read the head inside the write transaction: several writers never fork the chain.
+        head = chain_head(session)
+        rows: list[dict[str, object]] = []
         if changes:
-            # Read the head inside the write transaction: several writers never fork the chain.
-            rows, _ = chain_entries(chain_head(session), changes, site=self._site, occur_time=stamp)
+            rows, _ = chain_entries(head, changes, site=self._site, occur_time=stamp)
             session.execute(INSERT_AUDIT, rows)
         if not events:
             return []
+        events = [
+            with_audit_head(event, head.sequence, head.entry_hash) if count == 0
+            else with_audit_head(event, int(rows[count - 1]["sequence"]),  # type: ignore[call-overload]
+                                 str(rows[count - 1]["entry_hash"]))
+            for event, count in zip(events, anchors, strict=True)
+        ]
         positions = session.execute(
             INSERT_OUTBOX,
             [

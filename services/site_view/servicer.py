@@ -14,6 +14,7 @@ from twinline.siteview.v1 import site_view_service_pb2_grpc as api_grpc
 
 from services.batch_records.batch_servicer import batch_id_of
 from services.batch_records.servicer import parse_name
+from services.common import bounds
 from services.common.auth import current_principal
 from services.common.clock import Clock, utc_now
 from services.common.database import read_session
@@ -25,10 +26,10 @@ from services.common.paging import (
     page_of_messages,
     page_size_of,
 )
-from services.common.rpc import rpc_method
+from services.common.rpc import enum_filter, rpc_method
 from services.common.sites import SiteRegistry
 from services.site_view import domain, queries
-from services.site_view.translate import batch_state_text, batch_state_value
+from services.site_view.translate import KNOWN_BATCH_STATES, batch_state_value
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -108,6 +109,7 @@ class SiteViewServicer(api_grpc.SiteViewServiceServicer):
         after = _position(request.page_token)
         if request.record_id:
             parse_name(f"masterBatchRecords/{request.record_id}/versions/latest", "record_id")
+        bounds.text("site", request.site, bounds.ID_LEN)
         filters = queries.RecordFilter(site=request.site, record_id=request.record_id)
         with read_session(self._engine) as session:
             found = queries.page(session, filters, after=after, size=size + 1)
@@ -136,9 +138,8 @@ class SiteViewServicer(api_grpc.SiteViewServiceServicer):
         current_principal()
         size = page_size_of(request.page_size, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
         after = _batch_position(request.page_token)
-        state = "" if request.state == batch_pb2.BATCH_STATE_UNSPECIFIED else (
-            batch_state_text(request.state)
-        )
+        state = enum_filter("state", request.state, KNOWN_BATCH_STATES) or ""
+        bounds.text("site", request.site, bounds.ID_LEN)
         filters = queries.BatchFilter(site=request.site, state=state)
         with read_session(self._engine) as session:
             found = queries.batch_page(session, filters, after=after, size=size + 1)
@@ -165,8 +166,7 @@ class SiteViewServicer(api_grpc.SiteViewServiceServicer):
         self, request: api.ListBatchesConsumingLotRequest, context: grpc.aio.ServicerContext
     ) -> api.ListBatchesConsumingLotResponse:
         current_principal()
-        if not request.lot_id:
-            raise InvalidArgument([FieldViolation("lot_id", "is required")])
+        bounds.text("lot_id", request.lot_id, bounds.ID_LEN, required=True)
         size = page_size_of(
             request.page_size, default=DEFAULT_CONSUMPTION_PAGE_SIZE,
             maximum=MAX_CONSUMPTION_PAGE_SIZE,

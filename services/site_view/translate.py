@@ -22,3 +22,9 @@ def batch_state_value(text: str) -> batch_pb2.BatchState.ValueType:
     if text.startswith(UNKNOWN):
         return batch_pb2.BatchState.ValueType(int(text.removeprefix(UNKNOWN)))
     return batch_pb2.BatchState.Value(PREFIX + text.upper())
+
+
+# The states a filter may name: those this release knows (a replica may still hold newer ones).
+KNOWN_BATCH_STATES = {
+    value: batch_state_text(value) for value in batch_pb2.BatchState.values() if value
+}

@@ -21,6 +21,7 @@ from tests.e2e.test_event_size_rpc import many_steps
 from tests.support import batches
 from tests.support.mbr import request_id, take_draft_to_effective
 from tests.support.one_site import StartOneSite
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(180)
 MAX_PAYLOAD = 64 * 1024
@@ -60,11 +61,14 @@ async def test_every_step_of_a_long_recipe_is_recorded_within_the_bus_limit(
     assert recorded.control_recipe.name == master.name  # the service's answer holds it whole
 
     client = await nats.connect(site.nats.url, connect_timeout=2)
-    try:
+    carried: list[tuple[str, bool]] = []
+
+    async def every_batch_event_published() -> bool:
+        # The relay publishes after the commit: wait for the last event, then read them all.
         js = client.jetstream()
         stream = stream_name("syracuse")
         last = (await js.stream_info(stream)).state.last_seq
-        carried = []
+        carried.clear()
         for sequence in range(1, last + 1):
             msg = await js.get_msg(stream, sequence)
             if (msg.headers or {}).get("ce-type", "").startswith("twinline.events.v1.Batch"):
@@ -72,6 +76,11 @@ async def test_every_step_of_a_long_recipe_is_recorded_within_the_bus_limit(
                 kind = msg.headers["ce-type"].rsplit(".", 1)[-1]  # type: ignore[index]
                 payload = getattr(events, kind).FromString(msg.data)
                 carried.append((kind, payload.batch.HasField("control_recipe")))
+        return len(carried) >= EXTRA_STEPS + 3
+
+    try:
+        await wait_until(every_batch_event_published, timeout=30,
+                         message="the relay published every batch event")
     finally:
         await client.close()
     assert carried[0] == ("BatchCreated", True)

@@ -115,16 +115,28 @@ async def test_a_cpp_excursion_holds_the_batch_and_blocks_approval(stack: Stack)
     )
     assert [e.id for e in listed.exceptions] == [raised.id]
 
+    # A MAJOR exception: the supervisor proposes, the hold stays until QA decides.
     supervisor = await stack.login("syracuse", "reviewer")
-    resumed = await stub(supervisor).DispositionException(
+    proposed = await stub(supervisor).DispositionException(
         api.DispositionExceptionRequest(
             request_id=request_id(), batch=batch.name, exception_id=raised.id,
             signature=sign("reviewer", "probe drift confirmed; product unaffected"),
         ),
         metadata=supervisor.metadata,
     )
+    assert proposed.batch.state == pb.BATCH_STATE_ON_HOLD
+    exception = proposed.batch.exceptions[0]
+    assert exception.proposed_disposition.signer == "syracuse.reviewer"
+    assert not exception.HasField("disposition")
+    resumed = await stub(qa).DispositionException(
+        api.DispositionExceptionRequest(
+            request_id=request_id(), batch=batch.name, exception_id=raised.id,
+            signature=sign("qa", "agreed: probe drift; product unaffected"),
+        ),
+        metadata=qa.metadata,
+    )
     assert resumed.batch.state == pb.BATCH_STATE_IN_PROGRESS
-    assert resumed.batch.exceptions[0].disposition.signer == "syracuse.reviewer"
+    assert resumed.batch.exceptions[0].disposition.signer == "syracuse.qa"
 
 
 async def test_a_correction_keeps_the_original_value_visible(stack: Stack) -> None:
@@ -178,14 +190,14 @@ async def test_a_retried_step_record_has_one_effect_and_bad_input_is_named(stack
 
 async def test_record_steps_is_all_or_nothing(stack: Stack) -> None:
     master = await effective_master(stack)
-    mes = await stack.login("syracuse", "mes")
-    batch = await batches.create_batch(mes, master)
+    mes = await stack.login("syracuse", "operator")
+    batch = await batches.create_batch(await stack.login("syracuse", "mes"), master)
     broken = s2()
     broken.materials[0].lot_id = ""
     with pytest.raises(grpc.aio.AioRpcError) as bad:
         await stub(mes).RecordSteps(
             api.RecordStepsRequest(request_id=request_id(), batch=batch.name,
-                                   steps=[s1(), broken], signature=sign("mes")),
+                                   steps=[s1(), broken], signature=sign("operator")),
             metadata=mes.metadata,
         )
     assert details_of(bad.value)["fields"] == ["steps[1].materials[0].lot_id"]
@@ -194,7 +206,7 @@ async def test_record_steps_is_all_or_nothing(stack: Stack) -> None:
     assert unchanged.batch.state == pb.BATCH_STATE_CREATED
     both = await stub(mes).RecordSteps(
         api.RecordStepsRequest(request_id=request_id(), batch=batch.name,
-                               steps=[s1(), s2()], signature=sign("mes")),
+                               steps=[s1(), s2()], signature=sign("operator")),
         metadata=mes.metadata,
     )
     assert [s.status for s in both.batch.steps] == [pb.STEP_STATUS_EXECUTED,

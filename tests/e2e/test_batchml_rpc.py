@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import grpc
 import pytest
+import xmlschema
 from twinline.batchrecords.v1 import master_batch_record_pb2 as pb
 from twinline.batchrecords.v1 import master_batch_record_service_pb2 as api
 from twinline.batchrecords.v1.master_batch_record_service_pb2_grpc import (
     MasterBatchRecordServiceStub,
 )
 
+from services.batch_records.batchml.schema import SCHEMA_FILE
 from services.common.errors import details_of
+from tests.support.batchml_documents import parallel_recipe
 from tests.support.mbr import create, request_id
 from tests.support.stack import Stack
 
@@ -62,3 +65,37 @@ async def test_export_import_and_a_refused_document(stack: Stack) -> None:
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert details_of(refused.value)["fields"] == ["document"]
     assert "line 7: element 'Batch' is not expected in 'Header'" in (refused.value.details() or "")
+
+
+async def test_a_parallel_split_and_join_imports_in_order_with_its_losses_as_warnings(
+    stack: Stack,
+) -> None:
+    author = await stack.login("syracuse", "author")
+    stub = author.stub(MasterBatchRecordServiceStub)
+    document = parallel_recipe(extras=True)
+    assert list(xmlschema.XMLSchema(str(SCHEMA_FILE)).iter_errors(document)) == []
+
+    answer = await stub.ImportMasterRecipe(
+        api.ImportMasterRecipeRequest(request_id=request_id(), document=document),
+        metadata=author.metadata,
+    )
+
+    operations = answer.master_batch_record.unit_procedures[0].operations
+    assert [operation.id for operation in operations] == ["OP1", "OP2", "OP3", "OP4"]
+    warnings = "\n".join(answer.warnings)
+    assert "'S2' and 'S3' of 'UP' are on parallel branches" in warnings
+    assert "Parameter 'Buffer salt' of Phase 'PH1' is ProcessInput" in warnings
+    assert "Phase 'PH5' is run by no procedure-logic step: not imported" in warnings
+    assert len(answer.warnings) == 3
+
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await stub.ImportMasterRecipe(
+            api.ImportMasterRecipeRequest(
+                request_id=request_id(), document=parallel_recipe(unit="RPM")
+            ),
+            metadata=author.metadata,
+        )
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "document.unit_procedures[0].operations[0].steps[0].parameters[0].unit" in (
+        details_of(refused.value)["fields"]
+    )

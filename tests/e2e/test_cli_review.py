@@ -42,6 +42,7 @@ async def test_qa_sees_what_needs_a_decision_decides_it_and_approves(stack: Stac
     listed = await review(stack, "list")
     assert listed.exit_code == 0, listed.output
     assert batch.batch_id in listed.output
+    assert "…" not in listed.output  # CliRunner's console is 80 columns wide
 
     shown = await review(stack, "show", batch.batch_id)
     assert shown.exit_code == 0, shown.output
@@ -106,3 +107,22 @@ async def test_a_wrong_password_or_a_stopped_site_is_said_plainly(stack: Stack) 
     unknown = await review(stack, "show", "SYR-B-2026-99999")
     assert unknown.exit_code == 1
     assert "NOT_FOUND" in unknown.output
+
+
+async def test_a_decision_the_batch_cannot_take_is_refused_before_the_signing_password(
+    stack: Stack,
+) -> None:
+    master = await effective_master(stack)
+    batch = await batches.create_batch(await stack.login("syracuse", "mes"), master)
+
+    early = await review(stack, "approve", batch.batch_id, typed=(QA_PASSWORD,))
+    assert early.exit_code == 1, early.output
+    assert "only a batch record in review can be approved" in early.output
+    assert "Re-enter your password" not in early.output
+
+    missing = await review(
+        stack, "disposition", batch.batch_id, "EX-9", "--reason", "r", typed=(QA_PASSWORD,)
+    )
+    assert missing.exit_code == 1, missing.output
+    assert "no exception EX-9" in missing.output
+    assert "Re-enter your password" not in missing.output

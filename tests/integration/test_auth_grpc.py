@@ -102,7 +102,8 @@ async def test_login_token_authenticates_calls(channel: grpc.aio.Channel) -> Non
     ("metadata", "reason"),
     [
         ((), "TOKEN_MISSING"),
-        ((("authorization", "Bearer not.a.token"),), "TOKEN_INVALID"),
+        ((("authorization", "Bearer not.a.token"),), "TOKEN_UNPARSABLE"),
+        ((("authorization", "Bearer null"),), "TOKEN_UNPARSABLE"),
         ((("authorization", "Basic c3lyYWN1c2U6cGFzcw=="),), "TOKEN_INVALID"),
     ],
 )

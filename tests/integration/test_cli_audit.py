@@ -26,10 +26,12 @@ def test_verify_reports_an_intact_chain_and_the_first_edited_entry(tmp_path: Pat
         connection.execute(AuditEntryRow.__table__.insert(), rows)  # type: ignore[attr-defined]
     engine.dispose()
     runner = CliRunner()
-    env = {"TWINLINE_DATA_DIR": str(tmp_path)}
+    env = {"TWINLINE_DATA_DIR": str(tmp_path), "TWINLINE_NATS_URL": "nats://127.0.0.1:1"}
     intact = runner.invoke(app, ["audit", "verify", "--site", "syracuse"], env=env)
     assert intact.exit_code == 0, intact.output
     assert "4 entries, chain intact" in intact.output
+    # No NATS: the chain is still verified, and the answer says the head was not anchored.
+    assert "head not anchored: NATS at nats://127.0.0.1:1 not reachable" in intact.output
     with sqlite3.connect(database) as connection:
         connection.execute("UPDATE audit_entry SET actor = 'mallory' WHERE sequence = 2")
     broken = runner.invoke(app, ["audit", "verify", "--site", "syracuse"], env=env)

@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
+from services import cli_users
 from services.cli import app
 from services.common import errors
+from services.common.demo_users import DEMO_JOBS, ensure_demo_users
 from services.common.identity import MAX_FAILED_ATTEMPTS, open_user_directory
 from services.common.settings import Settings
 
@@ -32,7 +35,7 @@ def test_a_locked_user_is_listed_as_locked_and_unlocked_by_the_admin(tmp_path: P
 
     listed = runner.invoke(app, ["users", "list", "--site", "syracuse"], env=env)
     assert listed.exit_code == 0, listed.output
-    assert "since" in listed.output  # the Locked column of syracuse.bob
+    assert "locked since" in listed.output  # the Status column of syracuse.bob
 
     unlocked = runner.invoke(
         app, ["users", "unlock", "syracuse.bob", "--site", "syracuse"], env=env
@@ -40,7 +43,7 @@ def test_a_locked_user_is_listed_as_locked_and_unlocked_by_the_admin(tmp_path: P
     assert unlocked.exit_code == 0, unlocked.output
     assert directory.authenticate("syracuse.bob", PASSWORD).username == "syracuse.bob"
     relisted = runner.invoke(app, ["users", "list", "--site", "syracuse"], env=env)
-    assert "since" not in relisted.output
+    assert "locked since" not in relisted.output
 
     unknown = runner.invoke(
         app, ["users", "unlock", "syracuse.nobody", "--site", "syracuse"], env=env
@@ -48,3 +51,38 @@ def test_a_locked_user_is_listed_as_locked_and_unlocked_by_the_admin(tmp_path: P
     assert unknown.exit_code == 1
     assert "no user syracuse.nobody" in unknown.output
     directory.engine.dispose()
+
+
+def test_set_password_finds_the_site_the_username_names(tmp_path: Path) -> None:
+    # No --site and TWINLINE_SITE unset: "songdo.admin" names Songdo.
+    songdo = Settings(site="songdo", data_dir=tmp_path)
+    ensure_demo_users(open_user_directory(songdo), "songdo")
+    env = {"TWINLINE_DATA_DIR": str(tmp_path)}
+
+    changed = CliRunner().invoke(
+        app, ["users", "set-password", "songdo.admin", "--password", PASSWORD], env=env
+    )
+
+    assert changed.exit_code == 0, changed.output
+    assert open_user_directory(songdo).password_is("songdo.admin", PASSWORD)
+
+
+def test_users_list_fits_80_columns_without_cutting_a_cell(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli_users, "console", Console(width=80))
+    directory = open_user_directory(Settings(site="syracuse", data_dir=tmp_path))
+    ensure_demo_users(directory, "syracuse")
+    for attempt in range(MAX_FAILED_ATTEMPTS):  # a locked account: the widest Locked cell
+        with pytest.raises(errors.Unauthenticated):
+            directory.authenticate("syracuse.qa", f"wrong {attempt}")
+
+    listed = CliRunner().invoke(
+        app, ["users", "list", "--site", "syracuse"], env={"TWINLINE_DATA_DIR": str(tmp_path)}
+    )
+
+    assert listed.exit_code == 0, listed.output
+    assert "…" not in listed.output
+    assert max(len(line) for line in listed.output.splitlines()) <= 80
+    for _, name, _ in DEMO_JOBS:
+        assert name.split()[0] in listed.output

@@ -41,8 +41,8 @@ READY = {"R-201": "CLEAN", "P-7": "DIRTY"}
 
 
 def sig(who: str, meaning: SignatureMeaning = SignatureMeaning.EXECUTED,
-        reason: str = "") -> SignatureRecord:
-    return SignatureRecord(who, who.title(), meaning, T0, reason, "operator")
+        reason: str = "", role: str = "operator") -> SignatureRecord:
+    return SignatureRecord(who, who.title(), meaning, T0, reason, role)
 
 
 def recipe(state: MbrState = MbrState.EFFECTIVE, site: str = "syracuse") -> MasterBatchRecord:
@@ -183,7 +183,8 @@ def test_a_hold_refuses_recording_and_approval_until_a_disposition() -> None:
     with pytest.raises(InvalidArgument):
         bd.disposition_exception(b, found[0].id, signature=sig("sue"), now=T0)
     b = bd.disposition_exception(
-        b, found[0].id, signature=sig("sue", SignatureMeaning.REVIEWED, "probe fault, re-measured"),
+        b, found[0].id,
+        signature=sig("sue", SignatureMeaning.REVIEWED, "probe fault, re-measured", "qa"),
         now=T0,
     )
     assert b.state is BatchState.IN_PROGRESS and not b.open_exceptions()
@@ -280,3 +281,85 @@ def test_a_rejection_needs_a_reason() -> None:
     b = bd.reject(reviewed(), signature=sig("quinn", SignatureMeaning.REJECTED, "incomplete"),
                   now=T0)
     assert b.state is BatchState.REJECTED
+
+
+# Independence (DESIGN: GMP records): who did, verified or carried the data does not decide.
+
+def test_a_verifier_of_any_step_cannot_approve_the_batch() -> None:
+    b, _ = record(batch(), S1)
+    b, _ = record(b, s2())
+    b = bd.verify_step(b, "S2", signature=sig("vera", SignatureMeaning.VERIFIED), now=T0)
+    b, _ = record(b, StepRecord("S3"), StepRecord("S4"))
+    b, _ = bd.complete(b, signature=sig("sue"), now=T0)
+    b = bd.submit_for_review(b, now=T0)
+    with pytest.raises(PermissionDenied) as raised:
+        bd.approve(b, signature=sig("vera", SignatureMeaning.APPROVED, role="qa"), now=T0)
+    assert raised.value.reason == "VERIFIER_CANNOT_APPROVE"
+    approved = bd.approve(b, signature=sig("quinn", SignatureMeaning.APPROVED, role="qa"), now=T0)
+    assert approved.state is BatchState.APPROVED
+
+
+def integration(who: str = "mes") -> SignatureRecord:
+    return sig(who, role="integration")
+
+
+def test_an_integration_records_for_a_named_operator_and_that_operator_did_the_step() -> None:
+    with pytest.raises(InvalidArgument) as unnamed:
+        bd.record_steps(batch(), [S1], signature=integration(), equipment_status=READY, now=T0)
+    assert [v.field for v in unnamed.value.violations] == ["step.performed_by"]
+    b, _ = bd.record_steps(batch(), [replace(S1, performed_by="olga")], signature=integration(),
+                           equipment_status=READY, now=T0)
+    assert b.step("S1").performed_by == "olga" and b.step("S1").executed.signer == "mes"
+    assert "olga" in b.executors()
+
+
+def test_an_integration_cannot_sign_the_execution_of_a_critical_step() -> None:
+    b, _ = record(batch(), S1)
+    with pytest.raises(PermissionDenied) as raised:
+        bd.record_steps(b, [replace(s2(), performed_by="olga")], signature=integration(),
+                        equipment_status=READY, now=T0)
+    assert raised.value.reason == "INTEGRATION_CANNOT_SIGN"
+
+
+def test_a_person_records_only_what_they_did() -> None:
+    with pytest.raises(InvalidArgument) as raised:
+        record(batch(), replace(S1, performed_by="someone-else"))
+    assert [v.field for v in raised.value.violations] == ["step.performed_by"]
+    b, _ = record(batch(), S1)
+    assert b.step("S1").performed_by == "olga"
+
+
+def test_a_major_exception_is_dispositioned_by_qa_a_supervisor_only_proposes() -> None:
+    b, _ = record(batch(), S1)
+    b, [major] = record(b, s2("36"))
+    assert major.severity is Severity.MAJOR and b.state is BatchState.ON_HOLD
+    proposal = sig("sue", SignatureMeaning.REVIEWED, "probe fault", role="supervisor")
+    b = bd.disposition_exception(b, major.id, signature=proposal, now=T0)
+    assert b.state is BatchState.ON_HOLD and b.open_exceptions()[0].proposed_disposition == proposal
+    decision = sig("quinn", SignatureMeaning.REVIEWED, "agreed: probe fault", role="qa")
+    b = bd.disposition_exception(b, major.id, signature=decision, now=T0)
+    assert b.state is BatchState.IN_PROGRESS and not b.open_exceptions()
+
+
+def test_a_minor_exception_is_dispositioned_by_a_supervisor() -> None:
+    b, _ = record(batch(), S1)
+    b, [minor] = record(b, s2("21"))
+    assert minor.severity is Severity.MINOR
+    b = bd.disposition_exception(
+        b, minor.id, signature=sig("sue", SignatureMeaning.REVIEWED, "ok", role="supervisor"),
+        now=T0,
+    )
+    assert not b.open_exceptions()
+
+
+def test_a_step_record_out_of_bounds_is_refused_naming_each_field() -> None:
+    hostile = replace(
+        S1, comment="ok\x01", equipment=(("R" * 1_000_000, ""),),
+        materials=(MaterialAddition("mAb", "L-1\ufffe", Quantity(Decimal(5), "kg")),),
+    )
+    with pytest.raises(InvalidArgument) as raised:
+        record(batch(), hostile)
+    assert sorted(v.field for v in raised.value.violations) == [
+        "step.comment", "step.equipment[0].equipment_id", "step.materials[0].lot_id",
+    ]
+    assert all(len(v.description) < 200 for v in raised.value.violations)

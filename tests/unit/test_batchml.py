@@ -13,7 +13,11 @@ import xmlschema
 from lxml import etree
 
 from services.batch_records import domain
-from services.batch_records.batchml import export_master_recipe, import_master_recipe
+from services.batch_records.batchml import (
+    export_master_recipe,
+    import_master_recipe,
+    read_master_recipe,
+)
 from services.batch_records.batchml.schema import SCHEMA_FILE
 from services.batch_records.batchml.vocabulary import B2MML, WBF_BATCHML
 from services.batch_records.domain import (
@@ -27,6 +31,7 @@ from services.batch_records.domain import (
 )
 from services.common.errors import InvalidArgument
 from services.common.signatures import SignatureMeaning, SignatureRecord
+from tests.support.batchml_documents import parallel_recipe
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 NS = {"b": B2MML}
@@ -277,3 +282,108 @@ def test_entity_expansion_is_refused() -> None:
         f'<MasterRecipe xmlns="{B2MML}"><ID>&lol8;</ID></MasterRecipe>'
     ).encode()
     assert refusal(bomb).startswith("document: line 3: Entities are forbidden")
+
+
+def _order(content: RecipeContent) -> list[str]:
+    return [operation.id for unit in content.unit_procedures for operation in unit.operations]
+
+
+def test_the_built_parallel_recipe_is_valid_against_the_mesa_schema() -> None:
+    schema = xmlschema.XMLSchema(str(SCHEMA_FILE))
+    for extras in (False, True):
+        assert list(schema.iter_errors(parallel_recipe(extras=extras))) == []
+
+
+def test_steps_linked_through_a_parallel_split_and_join_keep_their_order() -> None:
+    imported = read_master_recipe(parallel_recipe())
+
+    assert _order(imported.content) == ["OP1", "OP2", "OP3", "OP4"]
+    assert len(imported.warnings) == 1
+    assert "'S2' and 'S3' of 'UP' are on parallel branches" in imported.warnings[0]
+    domain.validate_content(imported.content)
+
+
+def test_a_procedure_logic_that_loops_is_refused_naming_its_steps() -> None:
+    looped = parallel_recipe().replace(
+        b"<ToIDValue>T2</ToIDValue>", b"<ToIDValue>T1</ToIDValue>", 1
+    )
+    assert b"<ToIDValue>T1</ToIDValue>" in looped
+
+    message = refusal(looped)
+
+    assert "the ProcedureLogic of 'UP' loops through" in message
+
+
+def test_every_loss_of_an_import_is_a_warning() -> None:
+    imported = read_master_recipe(parallel_recipe(extras=True))
+
+    warnings = "\n".join(imported.warnings)
+    assert "Parameter 'Buffer salt' of Phase 'PH1' is ProcessInput (a material" in warnings
+    assert "Phase 'PH5' is run by no procedure-logic step: not imported" in warnings
+    phase = imported.content.unit_procedures[0].operations[0].steps[0]
+    assert [parameter.name for parameter in phase.parameters] == ["temperature", "Temperature"]
+    assert phase.parameters[1].critical  # ParameterSubType CTQ
+
+
+def test_an_export_imports_with_no_warning() -> None:
+    assert read_master_recipe(export_master_recipe(record())).warnings == ()
+
+
+@pytest.mark.parametrize("unit", ["NULL", "kilogram", "RPM"])
+def test_a_unit_that_is_not_ucum_is_refused(unit: str) -> None:
+    content = import_master_recipe(parallel_recipe(unit=unit))
+
+    with pytest.raises(InvalidArgument) as refused:
+        domain.validate_content(content)
+    assert (
+        "master_batch_record.unit_procedures[0].operations[0].steps[0].parameters[0].unit",
+        f"{unit!r} is not a UCUM unit code (e.g. 'Cel', 'mg/mL', '/min')",
+    ) in {(item.field, item.description) for item in refused.value.violations}
+
+
+def test_a_refusal_lists_the_first_ten_schema_errors_and_counts_them_all() -> None:
+    removed = (
+        b"<RecipeElementVersion>1</RecipeElementVersion>", b"<Depiction>LineAndArrow</Depiction>"
+    )
+    broken, missing = VALID, 0
+    for element in removed:
+        missing += broken.count(element)
+        broken = broken.replace(element, b"")
+    assert missing > 10
+    broken = broken.replace(b"<Header>", b"<Header><Batch/>", 1)
+
+    with pytest.raises(InvalidArgument) as refused:
+        import_master_recipe(broken)
+
+    message = str(refused.value)
+    assert message.startswith(
+        f"invalid BatchML document: {missing + 1} schema errors, the first 10 listed: "
+    )
+    descriptions = [violation.description for violation in refused.value.violations]
+    assert len(descriptions) == 10
+    assert {violation.field for violation in refused.value.violations} == {"document"}
+    line = _line_of(broken, b"<Batch/>")
+    assert descriptions[0].startswith(f"line {line}: element 'Batch' is not expected in 'Header'")
+    assert descriptions[0].endswith("(at /MasterRecipe/Header/Batch)")
+    assert all(re.match(r"line \d+: ", text) for text in descriptions)
+    assert "element 'Step' is incomplete: 'RecipeElementVersion' expected (at /MasterRecipe/" in (
+        message
+    )
+
+
+def test_a_schema_error_names_no_python_class() -> None:
+    dated = _edit(b"<VersionDate>2026-03-02T09:30:00Z<", b"<VersionDate>yesterday<")
+
+    problem = refusal(dated)
+
+    assert "Invalid datetime string 'yesterday' (at /MasterRecipe/VersionDate" in problem
+    assert "class" not in problem and "elementpath" not in problem
+
+
+def test_a_too_long_text_is_refused_without_lxml_advice() -> None:
+    huge = _edit(b"<ID>", b"<ID>" + b"x" * 10_000_001)
+
+    problem = refusal(huge)
+
+    assert "not well-formed XML: Resource limit exceeded" in problem
+    assert "XML_PARSE" not in problem

@@ -4,6 +4,7 @@ against the MESA V0701 schema and keeps lots, corrected and original values, and
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -115,7 +116,7 @@ def executed() -> bd.Batch:
     batch = bd.disposition_exception(
         batch, excursion.id,
         signature=sig("sue", SignatureMeaning.REVIEWED, 35, "probe drift; product unaffected",
-                      "supervisor"),
+                      "qa"),  # a major exception: QA decides
         now=at(35),
     )
     batch = bd.verify_step(batch, "S2", signature=sig("vic", SignatureMeaning.VERIFIED, 40),
@@ -224,7 +225,7 @@ def test_every_signature_names_signer_meaning_time_and_what_it_signs(
         ("step/S1", "olga", "executed"),
         ("step/S2", "olga", "executed"),
         ("step/S2", "vic", "verified"),
-        ("step/S2/temperature/correction-1", "olga", "authored"),
+        ("correction/S2/1/temperature", "olga", "authored"),
         ("step/S3", "olga", "executed"),
         ("exception/EX-1", "sue", "reviewed"),
         ("exception/EX-2", "sue", "reviewed"),
@@ -261,3 +262,38 @@ def test_a_batch_not_yet_started_validates_too() -> None:
     root = assert_valid(export_batch_production_record(created()))
     assert texts(root, "b:RecordStatus") == ["created"]
     assert root.find("b:Events", NS) is None and root.find("b:OperationsPerformances", NS) is None
+
+
+def test_entry_ids_are_unique_whatever_the_parameters_are_named() -> None:
+    named = (
+        ProcessParameter(name="comment", unit="Cel"),
+        ProcessParameter(name="x", unit="Cel"),
+        ProcessParameter(name="x/correction-1", unit="Cel"),
+    )
+    master = recipe()
+    steps = (Step("S1", "Hold", "Hold", StepKind.PROCESS_PARAMETER, named),)
+    content = replace(master.content, unit_procedures=(
+        UnitProcedure("UP1", "Conjugation", (Operation("OP1", "Hold", steps),)),
+    ))
+    batch = bd.create_batch(
+        batch_id="SYR-B-2026-00008", recipe=replace(master, content=content), site="syracuse",
+        created_by="sam", now=T0, planned_quantity=Quantity(Decimal(200), "L"),
+    )
+    values = tuple((p.name, Quantity(Decimal(25), "Cel")) for p in named)
+    batch, _ = bd.record_steps(
+        batch, [StepRecord("S1", parameter_values=values, comment="held", perform_time=at(5))],
+        signature=sig("olga", SignatureMeaning.EXECUTED, 6), equipment_status=EQUIPMENT,
+        now=at(6),
+    )
+    batch, _ = bd.correct_value(
+        batch, "S1", "x", Quantity(Decimal(26), "Cel"),
+        signature=sig("olga", SignatureMeaning.AUTHORED, 7, "transcription error"), now=at(7),
+    )
+
+    document = assert_valid(export_batch_production_record(batch))
+
+    ids = [found.text for found in document.iter(f"{{{B2MML}}}EntryID")]
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+    assert {"comment/S1", "step/S1/comment", "correction/S1/1/x", "step/S1/x/correction-1"} <= (
+        set(ids)
+    )

@@ -281,3 +281,14 @@ def test_writes_need_a_user_in_good_standing_now_not_only_a_live_token(
     with pytest.raises(errors.Unauthenticated) as unknown:
         directory.require_good_standing("syracuse.nobody")
     assert unknown.value.reason == "ACCOUNT_INACTIVE"
+
+
+def test_a_failed_log_in_logs_the_username_bounded_and_escaped(
+    directory: UserDirectory, caplog: pytest.LogCaptureFixture
+) -> None:
+    hostile = "x\n" + "y" * 70_000
+    with caplog.at_level("WARNING"), pytest.raises(errors.Unauthenticated):
+        directory.authenticate(hostile, PASSWORD)
+    lines = [record.getMessage() for record in caplog.records]
+    assert lines and all(len(line) < 300 and "\n" not in line for line in lines)
+    assert any("70002 characters" in line for line in lines)

@@ -297,3 +297,37 @@ def test_an_older_version_cannot_become_effective_over_a_newer_one() -> None:
         domain.make_effective(older, signature=signature("quinn", SignatureMeaning.MADE_EFFECTIVE),
                               etag=older.etag, site="syracuse", current=newer, now=T0)
     assert raised.value.reason == "NEWER_VERSION_EFFECTIVE"
+
+
+def test_a_recipe_out_of_bounds_is_refused_naming_each_field() -> None:
+    step = recipe().unit_procedures[0].operations[0].steps[0]
+    long_step = replace(step, instruction="x" * 1_000_000, name="Reduce\x0b")
+    content = recipe(
+        title="TWX\ufffe",
+        unit_procedures=(replace(
+            recipe().unit_procedures[0],
+            operations=(replace(recipe().unit_procedures[0].operations[0], steps=(long_step,)),),
+        ),),
+    )
+    with pytest.raises(InvalidArgument) as raised:
+        domain.create_draft(
+            record_id="SYR-MBR-000001", home_site="syracuse", content=content, author="alice",
+            now=T0,
+        )
+    at = "master_batch_record.unit_procedures[0].operations[0].steps[0]"
+    assert violation_fields(raised.value) == {
+        "master_batch_record.title", f"{at}.instruction", f"{at}.name",
+    }
+
+
+@pytest.mark.parametrize("node_id", ["S\u0661", "S1\n"])
+def test_ids_are_ascii_and_matched_whole(node_id: str) -> None:
+    step = replace(recipe().unit_procedures[0].operations[0].steps[0], id=node_id)
+    operation = replace(recipe().unit_procedures[0].operations[0], steps=(step,))
+    content = recipe(unit_procedures=(replace(recipe().unit_procedures[0],
+                                              operations=(operation,)),))
+    with pytest.raises(InvalidArgument) as raised:
+        domain.validate_content(content)
+    assert violation_fields(raised.value) == {
+        "master_batch_record.unit_procedures[0].operations[0].steps[0].id"
+    }

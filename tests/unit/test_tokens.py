@@ -77,12 +77,20 @@ def test_tampered_token_is_invalid() -> None:
         f"{header}.{forged_payload}.{signature}",
         jwt.encode(claims, "another secret entirely, long enough", algorithm="HS256"),
         token[:-2] + ("AA" if not token.endswith("AA") else "BB"),
-        "not-a-token",
-        "",
     ):
         with pytest.raises(errors.Unauthenticated) as raised:
             issuer.verify(bad)
         assert raised.value.reason == "TOKEN_INVALID"
+
+
+def test_a_token_that_is_no_jwt_is_called_unparsable() -> None:
+    # "null": what `jq -r .accessToken` gives when the client prints access_token.
+    issuer = TokenIssuer(SECRET, ttl_seconds=60)
+    for bad in ("null", "not-a-token", "not.a.token", ""):
+        with pytest.raises(errors.Unauthenticated) as raised:
+            issuer.verify(bad)
+        assert raised.value.reason == "TOKEN_UNPARSABLE"
+        assert "unparsable" in raised.value.message
 
 
 def test_token_of_another_issuer_or_unsigned_is_invalid() -> None:

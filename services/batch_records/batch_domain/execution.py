@@ -29,6 +29,7 @@ from services.batch_records.batch_domain.model import (
     require_state,
 )
 from services.batch_records.domain import MasterBatchRecord, MbrState, ProcessParameter, Step
+from services.common import bounds
 from services.common.errors import (
     FailedPrecondition,
     FieldViolation,
@@ -37,6 +38,7 @@ from services.common.errors import (
     PermissionDenied,
     Violations,
 )
+from services.common.identity import Role
 from services.common.signatures import SignatureRecord
 
 
@@ -71,6 +73,7 @@ def record_steps(
     if not records:
         raise InvalidArgument([FieldViolation("steps", "at least one step record is required")])
     violations = Violations()
+    bounds.list_len("steps", records, bounds.STEP_RECORDS_PER_CALL, violations)
     recipe = {step.id: step for step in recipe_steps(batch.recipe)}
     order = [step.id for step in recipe_steps(batch.recipe)]
     executions = {execution.step_id: execution for execution in batch.steps}
@@ -78,11 +81,14 @@ def record_steps(
     next_number = len(batch.exceptions) + 1
     for index, record in enumerate(records):
         path = f"steps[{index}]" if len(records) > 1 else "step"
+        if not _check_bounds(record, path, violations):
+            continue  # the checks below quote its values
         step = recipe.get(record.step_id)
         if step is None:
             violations.add(f"{path}.step_id", f"{record.step_id!r} is not a step of the recipe")
             continue
         _check_recordable(batch, step, executions, order)
+        performed_by = _operator_of(step, record, signature, path, violations)
         values = _parameter_values(step, record, path, violations)
         equipment = _equipment_uses(record, path, equipment_status, violations)
         _check_materials(record, path, violations)
@@ -103,7 +109,7 @@ def record_steps(
             status=StepStatus.EXECUTED if step.requires_verification else StepStatus.COMPLETE,
             parameter_values=values, materials=record.materials, equipment=equipment,
             comment=record.comment, perform_time=perform_time, record_time=now,
-            executed=signature,
+            executed=signature, performed_by=performed_by,
         )
     violations.raise_if_any()
     exceptions = (*batch.exceptions, *raised)
@@ -112,6 +118,66 @@ def record_steps(
         exceptions=exceptions, state=held_or_running(batch, exceptions),
     )
     return recorded, raised
+
+
+def _operator_of(
+    step: Step, record: StepRecord, signature: SignatureRecord, path: str,
+    violations: Violations,
+) -> str:
+    """Who did the step: the signer, or the operator an integration account records for.
+
+    An integration account attests that it carried the data, never that a critical step was
+    done right: that signature needs a person (DESIGN: independence).
+    """
+    if signature.role != Role.INTEGRATION.value:
+        if record.performed_by and record.performed_by != signature.signer:
+            violations.add(
+                f"{path}.performed_by",
+                "is for integration accounts; a person records only what they did",
+            )
+        return signature.signer
+    if is_critical(step):
+        raise PermissionDenied(
+            "INTEGRATION_CANNOT_SIGN",
+            f"step {step.id} is critical: its execution is signed by the operator, not by "
+            f"the integration account {signature.signer}",
+            stepId=step.id, signer=signature.signer,
+        )
+    if not record.performed_by:
+        violations.add(
+            f"{path}.performed_by", "is required: the operator this integration records for"
+        )
+    return record.performed_by
+
+
+def is_critical(step: Step) -> bool:
+    """A step with a critical process parameter, or one that needs a second person."""
+    return step.requires_verification or any(p.critical for p in step.parameters)
+
+
+def _check_bounds(record: StepRecord, path: str, violations: Violations) -> bool:
+    """The bounds of a step record's text and lists (docs/bounds.md); True when within."""
+    before = len(violations.items)
+    bounds.text(f"{path}.step_id", record.step_id, bounds.ID_LEN, violations)
+    bounds.text(f"{path}.comment", record.comment, bounds.COMMENT_LEN, violations)
+    bounds.text(f"{path}.performed_by", record.performed_by, bounds.ID_LEN, violations)
+    for field, items, limit in (
+        ("parameter_values", record.parameter_values, bounds.PARAMETERS_PER_STEP),
+        ("materials", record.materials, bounds.LIST_LEN),
+        ("equipment", record.equipment, bounds.LIST_LEN),
+    ):
+        bounds.list_len(f"{path}.{field}", items, limit, violations)
+    for index, (name, _) in enumerate(record.parameter_values):
+        bounds.text(f"{path}.parameter_values[{index}].name", name, bounds.NAME_LEN, violations)
+    for index, material in enumerate(record.materials):
+        at = f"{path}.materials[{index}]"
+        bounds.text(f"{at}.material", material.material, bounds.NAME_LEN, violations)
+        bounds.text(f"{at}.lot_id", material.lot_id, bounds.ID_LEN, violations)
+    for index, (equipment_id, override_reason) in enumerate(record.equipment):
+        at = f"{path}.equipment[{index}]"
+        bounds.text(f"{at}.equipment_id", equipment_id, bounds.ID_LEN, violations)
+        bounds.text(f"{at}.override_reason", override_reason, bounds.COMMENT_LEN, violations)
+    return len(violations.items) == before
 
 
 def _check_recordable(
@@ -272,7 +338,7 @@ def verify_step(
             "verification",
             stepId=step_id,
         )
-    if execution.executed.signer == signature.signer:
+    if signature.signer in (execution.executed.signer, execution.performed_by):
         raise PermissionDenied(
             "VERIFIER_IS_EXECUTOR",
             f"step {step_id} was executed by {signature.signer}, who cannot verify it (four eyes)",
@@ -298,6 +364,7 @@ def correct_value(
         action="correct a value",
     )
     execution = batch.step(step_id)
+    bounds.text("parameter", parameter, bounds.NAME_LEN)
     current = next((v for v in execution.parameter_values if v.name == parameter), None)
     if current is None:
         raise NotFound(

@@ -9,6 +9,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from services.batch_records.domain import MasterBatchRecord, Step
+from services.common import bounds
 from services.common.errors import (
     FailedPrecondition,
     NotFound,
@@ -111,6 +112,7 @@ class StepExecution:
     record_time: datetime | None = None
     executed: SignatureRecord | None = None
     verified: SignatureRecord | None = None
+    performed_by: str = ""  # the operator who did it: the executor, or whom an integration named
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,12 @@ class BatchException:
     description: str
     raise_time: datetime
     disposition: SignatureRecord | None = None
+    proposed_disposition: SignatureRecord | None = None  # a supervisor's, for QA to decide
+
+    @property
+    def needs_qa(self) -> bool:
+        """A MAJOR or CRITICAL exception is dispositioned by QA; a supervisor may propose."""
+        return self.severity in (Severity.MAJOR, Severity.CRITICAL)
 
     @property
     def is_open(self) -> bool:
@@ -168,6 +176,7 @@ class Batch:
         return str(self.revision)
 
     def step(self, step_id: str) -> StepExecution:
+        bounds.text("step_id", step_id, bounds.ID_LEN)
         for execution in self.steps:
             if execution.step_id == step_id:
                 return execution
@@ -180,9 +189,14 @@ class Batch:
         return [d for d in self.deviations if d.state == DeviationState.OPEN]
 
     def executors(self) -> set[str]:
-        """Everyone who signed the execution of a step or of the batch."""
+        """Everyone who did or signed the execution of a step, or signed the batch."""
         signers = {s.executed.signer for s in self.steps if s.executed is not None}
-        return signers | {s.signer for s in self.signatures}
+        operators = {s.performed_by for s in self.steps if s.performed_by}
+        return signers | operators | {s.signer for s in self.signatures}
+
+    def verifiers(self) -> set[str]:
+        """Everyone who verified a step."""
+        return {s.verified.signer for s in self.steps if s.verified is not None}
 
 
 @dataclass(frozen=True)
@@ -195,8 +209,7 @@ class StepRecord:
     equipment: tuple[tuple[str, str], ...] = ()  # (equipment id, override reason)
     comment: str = ""
     perform_time: datetime | None = None
-
-
+    performed_by: str = ""  # named by an integration account; a person is the signer
 def batch_id_for(site_code: str, year: int, number: int) -> str:
     return f"{site_code}-B-{year}-{number:05d}"
 

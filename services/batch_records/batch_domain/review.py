@@ -19,6 +19,7 @@ from services.batch_records.batch_domain.model import (
     held_or_running,
     require_state,
 )
+from services.common import bounds
 from services.common.errors import (
     FailedPrecondition,
     FieldViolation,
@@ -29,6 +30,7 @@ from services.common.errors import (
     PreconditionFailed,
     Violations,
 )
+from services.common.identity import Role
 from services.common.signatures import SignatureRecord
 
 
@@ -47,6 +49,10 @@ def disposition_exception(
             "EXCEPTION_ALREADY_DISPOSITIONED", f"{exception_id} is already dispositioned",
             exceptionId=exception_id,
         )
+    if exception.needs_qa and signature.role != Role.QA.value:
+        proposed = replace(exception, proposed_disposition=signature)
+        exceptions = tuple(proposed if e.id == exception_id else e for e in batch.exceptions)
+        return changed(batch, now, exceptions=exceptions)
     decided = replace(exception, disposition=signature)
     exceptions = tuple(decided if e.id == exception_id else e for e in batch.exceptions)
     state = batch.state
@@ -56,6 +62,7 @@ def disposition_exception(
 
 
 def _exception(batch: Batch, exception_id: str) -> BatchException:
+    bounds.text("exception_id", exception_id, bounds.ID_LEN)
     for exception in batch.exceptions:
         if exception.id == exception_id:
             return exception
@@ -72,8 +79,9 @@ def raise_deviation(
     violations = Violations()
     if classification is None:
         violations.add("classification", "is required: minor, major or critical")
-    if not title.strip():
-        violations.add("title", "is required")
+    bounds.text("title", title, bounds.NAME_LEN, violations, required=True)
+    bounds.text("description", description, bounds.TEXT_LEN, violations)
+    bounds.list_len("exception_ids", exception_ids, bounds.LIST_LEN, violations)
     known = {exception.id for exception in batch.exceptions}
     for index, exception_id in enumerate(exception_ids):
         if exception_id not in known:
@@ -91,6 +99,7 @@ def raise_deviation(
 
 
 def _open_deviation(batch: Batch, deviation_id: str) -> Deviation:
+    bounds.text("deviation_id", deviation_id, bounds.ID_LEN)
     for deviation in batch.deviations:
         if deviation.id == deviation_id:
             if deviation.state != DeviationState.OPEN:
@@ -111,6 +120,10 @@ def _replace_deviation(batch: Batch, deviation: Deviation) -> tuple[Deviation, .
 def update_deviation(
     batch: Batch, deviation_id: str, *, investigation: str, capa_reference: str, now: datetime
 ) -> Batch:
+    violations = Violations()
+    bounds.text("investigation", investigation, bounds.TEXT_LEN, violations)
+    bounds.text("capa_reference", capa_reference, bounds.NAME_LEN, violations)
+    violations.raise_if_any()
     deviation = replace(
         _open_deviation(batch, deviation_id),
         investigation=investigation, capa_reference=capa_reference,
@@ -173,6 +186,12 @@ def approve(batch: Batch, *, signature: SignatureRecord, now: datetime) -> Batch
         raise PermissionDenied(
             "EXECUTOR_CANNOT_APPROVE",
             f"{signature.signer} executed {batch.name} and cannot approve it (four eyes)",
+            signer=signature.signer,
+        )
+    if signature.signer in batch.verifiers():
+        raise PermissionDenied(
+            "VERIFIER_CANNOT_APPROVE",
+            f"{signature.signer} verified a step of {batch.name} and cannot approve it",
             signer=signature.signer,
         )
     if signature.signer in (batch.created_by, batch.recipe.author):

@@ -88,7 +88,8 @@ def export_batch_production_record(batch: Batch) -> bytes:
     return bytes(etree.tostring(record, xml_declaration=True, encoding="UTF-8", pretty_print=True))
 
 
-# --- entry ids: '/' never occurs in a step, exception or deviation id ---------------------
+# --- entry ids: unique by construction. Each kind has its own first segment, and '/' never
+# occurs in a step, exception or deviation id; a parameter name (which may hold '/') is last.
 
 def _step_entry(step_id: str) -> str:
     return f"step/{step_id}"
@@ -186,7 +187,11 @@ def _change_history(record: Any, recorded: list[StepExecution]) -> None:
 
 
 def _correction_entry(step_id: str, parameter: str, number: int) -> str:
-    return f"{_value_entry(step_id, parameter)}/correction-{number}"
+    return f"correction/{step_id}/{number}/{parameter}"
+
+
+def _comment_entry(step_id: str) -> str:
+    return f"comment/{step_id}"
 
 
 def _comments(record: Any, recorded: list[StepExecution]) -> None:
@@ -195,7 +200,7 @@ def _comments(record: Any, recorded: list[StepExecution]) -> None:
         if not step.comment:
             continue
         comment = etree.Element(v.qualified("Comment"))
-        _entry(comment, f"{_step_entry(step.step_id)}/comment", "Comment", step.record_time)
+        _entry(comment, _comment_entry(step.step_id), "Comment", step.record_time)
         add_element(comment, "RecordReference", _step_entry(step.step_id))
         add_element(comment, "CommentText", step.comment)
         if step.executed is not None:

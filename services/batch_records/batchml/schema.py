@@ -21,13 +21,21 @@ SCHEMA_FILE = (
     Path(__file__).resolve().parent.parent / "b2mml" / "Schema" / "BatchML-BatchInformation.xsd"
 )
 FIELD = "document"
-MAX_ERRORS = 20
+# A refusal lists this many schema errors in full and counts the rest (up to MAX_COUNTED).
+LISTED_ERRORS = 10
+MAX_COUNTED = 100_000
 # lxml builds the tree (it keeps source lines); xmlschema has refused DTD entities before it.
 _SAFE_ITERPARSE = functools.partial(
     etree.iterparse, resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
 )
 _CLARK_NAMESPACE = re.compile(r"\{[^}]*\}")
 _LXML_POSITION = re.compile(r", line \d+, column \d+.*$")
+# libxml2's advice to programmers ("use XML_PARSE_HUGE option"), not the document's problem.
+_LXML_HINT = re.compile(
+    r",?\s*(?:try|use)\s+(?:the\s+)?XML_PARSE_\w+(?:\s+option)?", re.IGNORECASE
+)
+# The validator's Python names in a reason ("for <class 'elementpath...DateTime10'>").
+_PYTHON_NAME = re.compile(r"\s*(?:for\s+)?<class '[^']*'>|\s*(?:for\s+)?\bXsd\w+\([^)]*\)")
 
 
 def invalid(line: int | None, problem: str) -> InvalidArgument:
@@ -67,16 +75,27 @@ def read(document: bytes) -> Any:
 
 
 def validate(root: Any) -> None:
-    """Raises InvalidArgument naming the first schema violation, and how many follow it."""
+    """Raises InvalidArgument listing the first LISTED_ERRORS schema errors (line, problem,
+    element path) and the total count; one violation of field "document" per listed error."""
     resource = xmlschema.XMLResource(root, allow="none")
-    errors = list(itertools.islice(schema().iter_errors(resource), MAX_ERRORS))
-    if not errors:
+    listed: list[tuple[int | None, str]] = []
+    total = 0
+    for error in itertools.islice(schema().iter_errors(resource), MAX_COUNTED):
+        total += 1
+        if len(listed) < LISTED_ERRORS:
+            listed.append(_describe(error))
+    if not total:
         return
-    line, problem = _describe(errors[0])
-    more = len(errors) - 1
-    if more:
-        problem += f" ({more}{'+' if len(errors) == MAX_ERRORS else ''} more after it)"
-    raise invalid(line, problem)
+    if total == 1:
+        raise invalid(*listed[0])
+    counted = f"{total}{'+' if total == MAX_COUNTED else ''}"
+    lines = [f"line {line}: {problem}" if line else problem for line, problem in listed]
+    shown = "all" if total == len(listed) else f"the first {len(listed)}"
+    raise InvalidArgument(
+        [FieldViolation(FIELD, text) for text in lines],
+        message=f"invalid BatchML document: {counted} schema errors, {shown} listed: "
+        + "; ".join(lines),
+    )
 
 
 def _parse(document: bytes) -> Any:
@@ -93,14 +112,17 @@ def _parse(document: bytes) -> Any:
         cause = error.__cause__
         line = getattr(cause, "lineno", None) or 1
         message = getattr(cause, "msg", None) or str(cause or error)
-        raise invalid(line, f"not well-formed XML: {_LXML_POSITION.sub('', message)}") from None
+        message = _LXML_HINT.sub("", _LXML_POSITION.sub("", message)).strip()
+        raise invalid(line, f"not well-formed XML: {message}") from None
     return resource.root
 
 
 def _describe(error: xmlschema.XMLSchemaValidationError) -> tuple[int | None, str]:
-    """(line, problem) of a schema error, in local names; elements are lxml's, with lines."""
+    """(line, problem) of a schema error, in local names, ending with the element's path in
+    the document; elements are lxml's, with lines."""
     element = error.elem
     name = _local(getattr(element, "tag", ""))
+    where = f" (at {_path(element)})" if element is not None else ""
     if isinstance(error, xmlschema.XMLSchemaChildrenValidationError):
         expected = " or ".join(f"'{_local(tag)}'" for tag in error.expected_tags)
         child = error.invalid_child
@@ -108,10 +130,25 @@ def _describe(error: xmlschema.XMLSchemaValidationError) -> tuple[int | None, st
             problem = f"element '{_local(child.tag)}' is not expected in '{name}'"
             if expected:
                 problem += f"; {expected} expected"
-            return getattr(child, "sourceline", None), problem
-        return error.sourceline, f"element '{name}' is incomplete: {expected} expected"
-    reason = _CLARK_NAMESPACE.sub("", error.reason or "not valid")
-    return error.sourceline, f"element '{name}': {reason}"
+            return getattr(child, "sourceline", None), f"{problem} (at {_path(child)})"
+        return error.sourceline, f"element '{name}' is incomplete: {expected} expected{where}"
+    reason = _PYTHON_NAME.sub("", _CLARK_NAMESPACE.sub("", error.reason or "not valid"))
+    return error.sourceline, f"element '{name}': {reason}{where}"
+
+
+def _path(element: Any) -> str:
+    """/MasterRecipe/RecipeElement[2]/ID: local names, a position where siblings share one."""
+    steps = []
+    while element is not None and hasattr(element, "getparent"):
+        parent = element.getparent()
+        step = _local(element.tag)
+        if parent is not None:
+            same = [child for child in parent if child.tag == element.tag]
+            if len(same) > 1:
+                step += f"[{same.index(element) + 1}]"
+        steps.append(step)
+        element = parent
+    return "/" + "/".join(reversed(steps))
 
 
 def _rename_namespace(root: Any, old: str, new: str) -> None:

@@ -27,9 +27,15 @@ LIMITS = {
     "AlertLow": "alert_low",
     "AlertHigh": "alert_high",
 }
-# ParameterSubType marking a critical process parameter; "Critical" is read as well.
+# ParameterSubType marking a critical process parameter; "Critical" and CTQ (critical to
+# quality) are read as critical as well.
 CRITICAL = "CPP"
-CRITICAL_SUBTYPES = frozenset({"cpp", "critical"})
+CRITICAL_SUBTYPES = frozenset({"cpp", "critical", "ctq"})
+# The ParameterType of a process parameter; ProcessInput/ProcessOutput are materials, Other is
+# anything else: neither has a place in a step's parameters.
+PROCESS_PARAMETER = "ProcessParameter"
+# Procedure-logic node types a Link connects (FromType/ToType).
+STEP, TRANSITION, LINK = "Step", "Transition", "Link"
 
 
 def qualified(name: str) -> str:
