@@ -34,7 +34,7 @@ node_modules/.bin/buf: package.json
 	touch $@
 
 run: setup ## both sites on loopback (Ctrl-C stops them); data in var/
-	$(PY) -m services.launcher
+	$(PY) -m services.devstack.launcher
 
 test: setup ## the whole suite (real nats-servers, gRPC servers, SQLite)
 	$(PY) -m pytest -q -p no:cacheprovider
@@ -48,7 +48,7 @@ bench: setup ## the benchmarks; JSON into bench/results/
 	$(PY) -m bench
 
 demo: setup ## a record and batches through their lifecycle (needs make run)
-	$(PY) -m services.demo
+	$(PY) -m services.devstack.demo
 
 clean: ## remove .venv, gen/, node_modules and var/ (all data)
 	rm -rf $(VENV) gen node_modules var .stamp-*

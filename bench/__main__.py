@@ -33,12 +33,12 @@ from bench.children import BenchChildError, run_child
 from bench.deployment import EchoServerProcess, bench_deployment
 from bench.reporting import MES_TOKEN_ENV, TOKEN_ENV, VIEW_TOKEN_ENV
 from bench.stats import latency_summary_ms
-from services.client import Session
-from services.common.demo_users import demo_password
-from services.common.nats_server import NatsServerError
+from services.client.session import Session
 from services.common.settings import Settings
-from services.launcher import Deployment
-from services.processes import PROJECT_ROOT, ServiceProcessError
+from services.devstack.demo_users import demo_password
+from services.devstack.launcher import Deployment
+from services.devstack.nats_server import NatsServerError
+from services.devstack.processes import PROJECT_ROOT, ServiceProcessError
 
 # Between runs, wait until our processes are this idle (the views have caught up).
 SETTLE_CORES = 0.15

@@ -21,8 +21,8 @@ from twinline.batchrecords.v1.master_batch_record_service_pb2_grpc import (
     MasterBatchRecordServiceStub,
 )
 
-from services.client import Session
-from services.common.demo_users import demo_password
+from services.client.session import Session
+from services.devstack.demo_users import demo_password
 from tests.support.batches import create_batch, q, record
 from tests.support.mbr import request_id, take_draft_to_effective
 

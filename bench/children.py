@@ -16,7 +16,7 @@ from typing import Any
 
 from bench import cpu
 from bench.reporting import MEASURE_END, MEASURE_START
-from services.processes import PROJECT_ROOT
+from services.devstack.processes import PROJECT_ROOT
 
 # A result line carries every latency of a run (tens of thousands of numbers).
 LINE_LIMIT = 64 * 1024 * 1024

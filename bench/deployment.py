@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 from services.common.sites import SiteRegistry
-from services.launcher import Deployment
-from services.processes import PROJECT_ROOT, SERVICES, ServiceProcess
+from services.devstack.launcher import Deployment
+from services.devstack.processes import PROJECT_ROOT, SERVICES, ServiceProcess
 
 
 def free_ports(count: int) -> list[int]:

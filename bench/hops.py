@@ -37,7 +37,7 @@ from bench import __main__ as bench_main
 from bench.cross_site import Probe
 from bench.reporting import TOKEN_ENV, VIEW_TOKEN_ENV
 from bench.stats import latency_summary_ms
-from services.common.subjects import site_subjects, stream_name
+from services.common.messaging.subjects import site_subjects, stream_name
 
 HOPS = ("published", "sourced", "listed")
 

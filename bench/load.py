@@ -31,7 +31,7 @@ from bench.batches import step_record
 from bench.echo_server import ECHO_METHOD
 from bench.reporting import MEASURE_END, MEASURE_START, MES_TOKEN_ENV, TOKEN_ENV, emit
 from bench.stats import latency_summary_ms
-from services.client import with_token
+from services.client.session import with_token
 from tests.support.mbr import conjugation_recipe, sign
 
 CREATE_METHOD = "/twinline.batchrecords.v1.MasterBatchRecordService/CreateMasterBatchRecord"

@@ -14,7 +14,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from services.processes import PROJECT_ROOT
+from services.devstack.processes import PROJECT_ROOT
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 RATIO_TARGET = 0.6

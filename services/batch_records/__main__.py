@@ -14,9 +14,9 @@ from twinline.batchrecords.v1 import equipment_service_pb2_grpc as equipment_grp
 from twinline.batchrecords.v1 import master_batch_record_service_pb2 as api
 from twinline.batchrecords.v1 import master_batch_record_service_pb2_grpc as api_grpc
 
-from services.batch_records.batch_servicer import BatchRecordServicer, EquipmentServicer
-from services.batch_records.servicer import MasterBatchRecordServicer
-from services.common.server import (
+from services.batch_records.batches.servicer import BatchRecordServicer, EquipmentServicer
+from services.batch_records.master.servicer import MasterBatchRecordServicer
+from services.common.grpc.server import (
     Kernel,
     ServiceHost,
     build_kernel,

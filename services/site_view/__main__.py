@@ -11,7 +11,7 @@ import grpc
 from twinline.siteview.v1 import site_view_service_pb2 as api
 from twinline.siteview.v1 import site_view_service_pb2_grpc as api_grpc
 
-from services.common.server import (
+from services.common.grpc.server import (
     Kernel,
     ServiceHost,
     build_kernel,

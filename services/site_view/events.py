@@ -18,11 +18,11 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from services.common.bus import Bus
-from services.common.events import decode
+from services.common.messaging.bus import Bus
+from services.common.messaging.events import decode
+from services.common.messaging.subjects import all_subjects, stream_name
+from services.common.persistence.unit_of_work import Writer
 from services.common.sites import Site
-from services.common.subjects import all_subjects, stream_name
-from services.common.unit_of_work import Writer
 from services.site_view import handlers
 
 log = logging.getLogger(__name__)

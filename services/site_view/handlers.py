@@ -14,12 +14,12 @@ from twinline.events.v1 import batch_events_pb2 as batch_events
 from twinline.events.v1 import master_batch_record_events_pb2 as mbr_events
 from twinline.events.v1 import site_events_pb2 as site_events
 
-from services.batch_records.domain import version_key
-from services.batch_records.translate import STATE_FROM_PROTO
-from services.common.clock import from_text, to_text
-from services.common.events import ReceivedEvent
-from services.common.inbox import new_events
-from services.common.unit_of_work import UnitOfWork
+from services.batch_records.master.domain import version_key
+from services.batch_records.master.translate import STATE_FROM_PROTO
+from services.common.domain.clock import from_text, to_text
+from services.common.messaging.events import ReceivedEvent
+from services.common.persistence.inbox import new_events
+from services.common.persistence.unit_of_work import UnitOfWork
 from services.site_view import domain
 from services.site_view.tables import (
     ReplicaBatchMaterialRow,

@@ -17,11 +17,11 @@ from datetime import datetime, timedelta
 
 from twinline.events.v1 import site_events_pb2 as site_events
 
-from services.common.bus import Bus
-from services.common.clock import utc_now
-from services.common.events import OutboxEvent, new_event
+from services.common.domain.clock import utc_now
+from services.common.messaging.bus import Bus
+from services.common.messaging.events import OutboxEvent, new_event
+from services.common.messaging.subjects import event_subject, stream_name
 from services.common.sites import Site
-from services.common.subjects import event_subject, stream_name
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from sqlmodel import Session, col
 from twinline.batchrecords.v1 import batch_pb2
 from twinline.batchrecords.v1 import master_batch_record_pb2 as pb
 
-from services.batch_records.domain import version_key
-from services.common.errors import NotFound
+from services.batch_records.master.domain import version_key
+from services.common.domain.errors import NotFound
 from services.site_view import domain
 from services.site_view.handlers import watermark_of
 from services.site_view.tables import (

@@ -12,21 +12,21 @@ from twinline.common.v1 import quantity_pb2
 from twinline.siteview.v1 import site_view_service_pb2 as api
 from twinline.siteview.v1 import site_view_service_pb2_grpc as api_grpc
 
-from services.batch_records.batch_servicer import batch_id_of
-from services.batch_records.servicer import parse_name
-from services.common import bounds
-from services.common.auth import current_principal
-from services.common.clock import Clock, utc_now
-from services.common.database import read_session
-from services.common.errors import FieldViolation, InvalidArgument
-from services.common.paging import (
+from services.batch_records.batches.servicer import batch_id_of
+from services.batch_records.master.servicer import parse_name
+from services.common.domain import bounds
+from services.common.domain.clock import Clock, utc_now
+from services.common.domain.errors import FieldViolation, InvalidArgument
+from services.common.grpc.auth import current_principal
+from services.common.grpc.paging import (
     decode_position,
     encode_token,
     fitting_page,
     page_of_messages,
     page_size_of,
 )
-from services.common.rpc import enum_filter, rpc_method
+from services.common.grpc.rpc import enum_filter, rpc_method
+from services.common.persistence.database import read_session
 from services.common.sites import SiteRegistry
 from services.site_view import domain, queries
 from services.site_view.translate import KNOWN_BATCH_STATES, batch_state_value

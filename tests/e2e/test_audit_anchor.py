@@ -11,9 +11,9 @@ from twinline.common.v1 import audit_pb2
 from twinline.common.v1.audit_pb2_grpc import AuditTrailServiceStub
 from typer.testing import CliRunner
 
-from services.cli import app
-from services.client import Session
-from services.common.audit import entry_hash
+from services.cli.app import app
+from services.client.session import Session
+from services.common.persistence.audit import entry_hash
 from tests.support.mbr import take_to_effective
 from tests.support.stack import Stack
 from tests.support.waiting import wait_until

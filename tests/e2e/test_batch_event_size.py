@@ -15,8 +15,8 @@ from twinline.batchrecords.v1.master_batch_record_service_pb2_grpc import (
 )
 from twinline.events.v1 import batch_events_pb2 as events
 
-from services.common.event_size import HEADROOM
-from services.common.subjects import stream_name
+from services.common.messaging.event_size import HEADROOM
+from services.common.messaging.subjects import stream_name
 from tests.e2e.test_event_size_rpc import many_steps
 from tests.support import batches
 from tests.support.mbr import request_id, take_draft_to_effective

@@ -6,7 +6,7 @@ from twinline.batchrecords.v1 import batch_pb2 as pb
 from twinline.siteview.v1 import site_view_service_pb2 as view
 from twinline.siteview.v1.site_view_service_pb2_grpc import SiteViewServiceStub
 
-from services.client import Session
+from services.client.session import Session
 from tests.support import batches
 from tests.support.batches import s1, s2
 from tests.support.mbr import take_to_effective

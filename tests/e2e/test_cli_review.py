@@ -7,8 +7,8 @@ import asyncio
 
 from typer.testing import CliRunner, Result
 
-from services.cli import app
-from services.common.demo_users import demo_password
+from services.cli.app import app
+from services.devstack.demo_users import demo_password
 from tests.support import batches
 from tests.support.batches import effective_master, s1, s2
 from tests.support.nats_harness import free_port

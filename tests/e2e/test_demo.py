@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from services.common.demo_users import demo_password
 from services.common.sites import DEFAULT_REGISTRY
-from services.processes import PROJECT_ROOT
+from services.devstack.demo_users import demo_password
+from services.devstack.processes import PROJECT_ROOT
 from tests.support.launcher import Launcher
 
 pytestmark = pytest.mark.slow
@@ -32,7 +32,9 @@ async def test_the_demo_shows_independence_and_leaves_a_batch_for_the_reader(
 ) -> None:
     running = await asyncio.to_thread(Launcher.start, tmp_path, DEFAULT_REGISTRY.read_text())
     try:
-        demo = await asyncio.to_thread(run, running.env, sys.executable, "-m", "services.demo")
+        demo = await asyncio.to_thread(
+            run, running.env, sys.executable, "-m", "services.devstack.demo"
+        )
         assert demo.returncode == 0, demo.stdout + demo.stderr
         assert "…" not in demo.stdout  # its tables fit 80 columns (no terminal: 80 wide)
         said = " ".join(demo.stdout.split())

@@ -28,8 +28,8 @@ from twinline.common.v1.audit_pb2_grpc import AuditTrailServiceStub
 from twinline.siteview.v1 import site_view_service_pb2 as view
 from twinline.siteview.v1.site_view_service_pb2_grpc import SiteViewServiceStub
 
-from services.client import Session
-from services.common.errors import details_of
+from services.client.session import Session
+from services.common.domain.errors import details_of
 from tests.support import batches
 from tests.support.batches import effective_master, reduction, s1, stub
 from tests.support.mbr import conjugation_recipe, request_id, sign

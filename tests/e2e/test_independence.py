@@ -11,8 +11,8 @@ from twinline.batchrecords.v1.master_batch_record_service_pb2_grpc import (
     MasterBatchRecordServiceStub,
 )
 
-from services.common.errors import details_of
-from services.common.identity import Role
+from services.common.domain.errors import details_of
+from services.common.identity.directory import Role
 from tests.support import batches
 from tests.support.batches import s1, s2
 from tests.support.mbr import create, request_id, sign
@@ -80,7 +80,7 @@ async def test_the_verifier_of_a_step_cannot_approve_the_batch(stack: Stack) -> 
 async def test_a_process_engineer_who_is_also_qa_cannot_approve_what_they_authored(
     stack: Stack,
 ) -> None:
-    # The demo user Hana Seo holds both roles (services/common/demo_users.py).
+    # The demo user Hana Seo holds both roles (services/devstack/demo_users.py).
     engineer = await stack.login("syracuse", "engineer-qa")
     reviewer = await stack.login("syracuse", "reviewer")
     mbr = engineer.stub(MasterBatchRecordServiceStub)

@@ -17,7 +17,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from services.launcher import LOCK_FILE
+from services.devstack.launcher import LOCK_FILE
 from tests.support.launcher import Launcher, port_is_free
 from tests.support.waiting import wait_until
 

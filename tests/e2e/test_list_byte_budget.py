@@ -27,13 +27,14 @@ from twinline.batchrecords.v1.master_batch_record_service_pb2_grpc import (
 from twinline.common.v1 import audit_pb2
 from twinline.common.v1.audit_pb2_grpc import AuditTrailServiceStub
 
-from services.batch_records import batch_repository, handlers
-from services.batch_records.batch_translate import batch_from_proto
-from services.batch_records.translate import content_from_proto, record_to_proto
-from services.common.database import create_database_engine
-from services.common.event_size import EventSizeLimit
-from services.common.identity import Principal, Role
-from services.common.unit_of_work import UnitOfWork, Writer
+from services.batch_records.batches import repository as batch_repository
+from services.batch_records.batches.translate import batch_from_proto
+from services.batch_records.master import handlers
+from services.batch_records.master.translate import content_from_proto, record_to_proto
+from services.common.identity.directory import Principal, Role
+from services.common.messaging.event_size import EventSizeLimit
+from services.common.persistence.database import create_database_engine
+from services.common.persistence.unit_of_work import UnitOfWork, Writer
 from tests.e2e.test_event_size_rpc import many_steps
 from tests.support.one_site import StartOneSite
 

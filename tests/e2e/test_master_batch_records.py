@@ -13,10 +13,10 @@ from twinline.batchrecords.v1.master_batch_record_service_pb2_grpc import (
 from twinline.common.v1 import audit_pb2
 from twinline.common.v1.audit_pb2_grpc import AuditTrailServiceStub
 
-from services.client import Session
-from services.common import errors
-from services.common.errors import details_of
-from services.common.identity import MAX_FAILED_ATTEMPTS, STANDING_SECONDS, Role
+from services.client.session import Session
+from services.common.domain import errors
+from services.common.domain.errors import details_of
+from services.common.identity.directory import MAX_FAILED_ATTEMPTS, STANDING_SECONDS, Role
 from tests.support.mbr import conjugation_recipe, create, request_id, sign, take_to_effective
 from tests.support.stack import Stack
 from tests.support.waiting import wait_until

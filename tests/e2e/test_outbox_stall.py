@@ -17,9 +17,9 @@ from twinline.common.v1 import outbox_pb2
 from twinline.common.v1.outbox_pb2_grpc import OutboxServiceStub
 from typer.testing import CliRunner, Result
 
-from services.cli import app
-from services.client import Session
-from services.common.demo_users import demo_password
+from services.cli.app import app
+from services.client.session import Session
+from services.devstack.demo_users import demo_password
 from tests.e2e.test_event_size_rpc import many_steps
 from tests.support.mbr import request_id
 from tests.support.one_site import OneSite, StartOneSite

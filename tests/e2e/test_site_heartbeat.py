@@ -6,7 +6,7 @@ from __future__ import annotations
 from twinline.siteview.v1 import site_view_service_pb2 as view
 from twinline.siteview.v1.site_view_service_pb2_grpc import SiteViewServiceStub
 
-from services.client import Session
+from services.client.session import Session
 from services.site_view.domain import STALE_AFTER_INTERVALS
 from tests.support.mbr import create
 from tests.support.stack import HEARTBEAT_SECONDS, Stack

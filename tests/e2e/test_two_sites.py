@@ -13,7 +13,7 @@ from twinline.batchrecords.v1.master_batch_record_service_pb2_grpc import (
 from twinline.siteview.v1 import site_view_service_pb2 as view
 from twinline.siteview.v1.site_view_service_pb2_grpc import SiteViewServiceStub
 
-from services.client import Session
+from services.client.session import Session
 from tests.support.mbr import create, take_to_effective
 from tests.support.stack import Stack
 from tests.support.streams import stream_event_ids

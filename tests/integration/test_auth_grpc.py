@@ -12,12 +12,17 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from twinline.common.v1 import auth_pb2, auth_pb2_grpc
 
-from services.common import errors, identity
-from services.common.auth import AuthenticationServicer, AuthInterceptor, current_principal
-from services.common.database import IDENTITY_MIGRATIONS, create_database_engine, migrate
-from services.common.errors import details_of
-from services.common.identity import MAX_FAILED_ATTEMPTS, Principal, Role, UserDirectory
-from services.common.tokens import TokenIssuer
+from services.common.domain import errors
+from services.common.domain.errors import details_of
+from services.common.grpc.auth import AuthenticationServicer, AuthInterceptor, current_principal
+from services.common.identity import directory as identity
+from services.common.identity.directory import MAX_FAILED_ATTEMPTS, Principal, Role, UserDirectory
+from services.common.identity.tokens import TokenIssuer
+from services.common.persistence.database import (
+    IDENTITY_MIGRATIONS,
+    create_database_engine,
+    migrate,
+)
 
 pytestmark = pytest.mark.timeout(30)
 

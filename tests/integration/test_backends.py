@@ -28,11 +28,11 @@ from twinline.events.v1 import batch_events_pb2 as batch_events
 from twinline.events.v1 import master_batch_record_events_pb2 as mbr_events
 
 import services.batch_records.tables
-import services.common.tables
+import services.common.persistence.tables
 import services.site_view.tables
-from services.batch_records import repository
 from services.batch_records.__main__ import MIGRATIONS as BATCH_RECORDS_MIGRATIONS
-from services.batch_records.domain import (
+from services.batch_records.master import repository
+from services.batch_records.master.domain import (
     ListFilter,
     MbrState,
     Operation,
@@ -42,12 +42,21 @@ from services.batch_records.domain import (
     UnitProcedure,
     create_draft,
 )
-from services.batch_records.translate import record_to_proto
-from services.common import identity
-from services.common.audit import AuditChange, chain_length, verify_chain
-from services.common.bus import Bus
-from services.common.clock import to_text
-from services.common.database import (
+from services.batch_records.master.translate import record_to_proto
+from services.common.domain.clock import to_text
+from services.common.domain.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    Unauthenticated,
+)
+from services.common.identity import directory as identity
+from services.common.messaging.bus import Bus
+from services.common.messaging.events import OutboxEvent, ReceivedEvent, decode, new_event
+from services.common.messaging.subjects import event_subject
+from services.common.persistence.audit import AuditChange, chain_length, verify_chain
+from services.common.persistence.database import (
     IDENTITY_MIGRATIONS,
     KERNEL_MIGRATIONS,
     MIGRATIONS,
@@ -55,19 +64,10 @@ from services.common.database import (
     migrate,
     read_session,
 )
-from services.common.errors import (
-    AlreadyExists,
-    FailedPrecondition,
-    InvalidArgument,
-    NotFound,
-    Unauthenticated,
-)
-from services.common.events import OutboxEvent, ReceivedEvent, decode, new_event
-from services.common.inbox import first_time, new_events
-from services.common.outbox import OutboxRelay
-from services.common.subjects import event_subject
-from services.common.tables import InboxRow
-from services.common.unit_of_work import UnitOfWork, Writer
+from services.common.persistence.inbox import first_time, new_events
+from services.common.persistence.outbox import OutboxRelay
+from services.common.persistence.tables import InboxRow
+from services.common.persistence.unit_of_work import UnitOfWork, Writer
 from services.site_view import handlers, queries
 from services.site_view.__main__ import MIGRATIONS as SITE_VIEW_MIGRATIONS
 
@@ -77,7 +77,9 @@ SITE = "syracuse"
 T0 = datetime(2026, 3, 4, 9, 0, tzinfo=UTC)
 SERVICE_MIGRATIONS = (KERNEL_MIGRATIONS, BATCH_RECORDS_MIGRATIONS, SITE_VIEW_MIGRATIONS)
 EVERY_MIGRATION = (*SERVICE_MIGRATIONS, IDENTITY_MIGRATIONS)
-TABLE_MODULES = (services.common.tables, services.batch_records.tables, services.site_view.tables)
+TABLE_MODULES = (
+    services.common.persistence.tables, services.batch_records.tables, services.site_view.tables
+)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.common.bus import Bus
+from services.common.messaging.bus import Bus
 from tests.support.nats_harness import NatsSites
 
 pytestmark = pytest.mark.timeout(30)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from services.cli import app
-from services.common.audit import GENESIS_HASH, AuditChange, ChainHead, chain_entries
-from services.common.database import KERNEL_MIGRATIONS, create_database_engine, migrate
-from services.common.tables import AuditEntryRow
+from services.cli.app import app
+from services.common.persistence.audit import GENESIS_HASH, AuditChange, ChainHead, chain_entries
+from services.common.persistence.database import KERNEL_MIGRATIONS, create_database_engine, migrate
+from services.common.persistence.tables import AuditEntryRow
 
 
 def test_verify_reports_an_intact_chain_and_the_first_edited_entry(tmp_path: Path) -> None:

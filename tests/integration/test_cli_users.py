@@ -8,12 +8,12 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from services import cli_users
-from services.cli import app
-from services.common import errors
-from services.common.demo_users import DEMO_JOBS, ensure_demo_users
-from services.common.identity import MAX_FAILED_ATTEMPTS, open_user_directory
+from services.cli import users as cli_users
+from services.cli.app import app
+from services.common.domain import errors
+from services.common.identity.directory import MAX_FAILED_ATTEMPTS, open_user_directory
 from services.common.settings import Settings
+from services.devstack.demo_users import DEMO_JOBS, ensure_demo_users
 
 PASSWORD = "correct horse battery"
 

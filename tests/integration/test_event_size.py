@@ -11,19 +11,19 @@ from sqlalchemy import Engine, text
 from twinline.batchrecords.v1 import master_batch_record_pb2 as pb
 from twinline.events.v1 import master_batch_record_events_pb2 as mbr_events
 
-from services.common.bus import Bus
-from services.common.database import (
+from services.common.messaging.bus import Bus
+from services.common.messaging.event_size import DEFAULT_MAX_PAYLOAD, HEADROOM, EventTooLarge
+from services.common.messaging.streams import ensure_site_stream
+from services.common.persistence.database import (
     KERNEL_MIGRATIONS,
     create_database_engine,
     migrate,
     read_session,
 )
-from services.common.event_size import DEFAULT_MAX_PAYLOAD, HEADROOM, EventTooLarge
-from services.common.nats_server import NatsServerProcess
-from services.common.outbox import OutboxRelay
+from services.common.persistence.outbox import OutboxRelay
+from services.common.persistence.unit_of_work import UnitOfWork, Writer
 from services.common.sites import SiteRegistry
-from services.common.streams import ensure_site_stream
-from services.common.unit_of_work import UnitOfWork, Writer
+from services.devstack.nats_server import NatsServerProcess
 from tests.support.nats_harness import free_port
 from tests.support.one_site import nats_config
 from tests.support.waiting import wait_until

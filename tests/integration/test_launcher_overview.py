@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from services.common.identity import open_user_directory
+from services.common.identity.directory import open_user_directory
 from services.common.settings import Settings
 from services.common.sites import DEFAULT_REGISTRY, SiteRegistry
-from services.launcher import Deployment, _print_overview
+from services.devstack.launcher import Deployment, _print_overview
 
 
 def overview(deployment: Deployment) -> str:

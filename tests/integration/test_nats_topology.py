@@ -13,8 +13,8 @@ import nats
 import pytest
 from nats.aio.client import Client
 
-from services.common.streams import SourceWatchdog, ensure_site_stream, source_status
-from services.common.subjects import (
+from services.common.messaging.streams import SourceWatchdog, ensure_site_stream, source_status
+from services.common.messaging.subjects import (
     event_subject,
     site_of_subject,
     source_consumer_name,

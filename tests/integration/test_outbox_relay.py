@@ -17,18 +17,18 @@ from nats.aio.msg import Msg
 from sqlalchemy import Engine, text
 from twinline.events.v1 import master_batch_record_events_pb2 as mbr_events
 
-from services.common import outbox
-from services.common.bus import Bus
-from services.common.database import (
+from services.common.messaging.bus import Bus
+from services.common.messaging.streams import ensure_site_stream
+from services.common.messaging.subjects import site_subjects
+from services.common.persistence import outbox
+from services.common.persistence.database import (
     KERNEL_MIGRATIONS,
     create_database_engine,
     migrate,
     read_session,
 )
-from services.common.outbox import OutboxRelay
-from services.common.streams import ensure_site_stream
-from services.common.subjects import site_subjects
-from services.common.unit_of_work import UnitOfWork, Writer
+from services.common.persistence.outbox import OutboxRelay
+from services.common.persistence.unit_of_work import UnitOfWork, Writer
 from tests.support.waiting import wait_until
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ import os
 import signal
 from pathlib import Path
 
-from services.processes import ServiceProcess
+from services.devstack.processes import ServiceProcess
 from tests.support.nats_harness import StartNatsSites, free_port
 from tests.support.stack import SECRET
 from tests.support.waiting import wait_until

@@ -30,25 +30,25 @@ from twinline.events.v1 import master_batch_record_events_pb2 as mbr_events
 from twinline.siteview.v1 import site_view_service_pb2 as api
 from twinline.siteview.v1 import site_view_service_pb2_grpc as api_grpc
 
-from services.common import paging
-from services.common.auth import AuthInterceptor
-from services.common.bus import Bus
-from services.common.clock import to_text
-from services.common.database import (
+from services.common.domain.clock import to_text
+from services.common.domain.errors import details_of
+from services.common.grpc import paging
+from services.common.grpc.auth import AuthInterceptor
+from services.common.identity.directory import Principal, Role
+from services.common.identity.tokens import TokenIssuer
+from services.common.messaging.bus import Bus
+from services.common.messaging.events import OutboxEvent, ReceivedEvent, decode, new_event
+from services.common.messaging.streams import ensure_site_stream
+from services.common.messaging.subjects import event_subject, stream_name
+from services.common.persistence.database import (
     KERNEL_MIGRATIONS,
     create_database_engine,
     migrate,
     read_session,
 )
-from services.common.errors import details_of
-from services.common.events import OutboxEvent, ReceivedEvent, decode, new_event
-from services.common.identity import Principal, Role
+from services.common.persistence.tables import InboxRow
+from services.common.persistence.unit_of_work import Writer
 from services.common.sites import Site, SiteRegistry
-from services.common.streams import ensure_site_stream
-from services.common.subjects import event_subject, stream_name
-from services.common.tables import InboxRow
-from services.common.tokens import TokenIssuer
-from services.common.unit_of_work import Writer
 from services.site_view import domain, handlers, queries
 from services.site_view.__main__ import MIGRATIONS
 from services.site_view.events import CONSUMER_NAME, SiteViewConsumer

@@ -9,13 +9,13 @@ from pathlib import Path
 from twinline.batchrecords.v1 import master_batch_record_pb2 as pb
 from twinline.events.v1 import master_batch_record_events_pb2 as mbr_events
 
-from services.common.database import (
+from services.common.persistence.database import (
     KERNEL_MIGRATIONS,
     create_database_engine,
     migrate,
     read_session,
 )
-from services.common.unit_of_work import Writer
+from services.common.persistence.unit_of_work import Writer
 from services.site_view import handlers, queries
 from services.site_view.__main__ import MIGRATIONS
 from tests.integration.test_site_view_consumer import (

@@ -11,15 +11,15 @@ import pytest
 from sqlalchemy import text
 from twinline.common.v1 import auth_pb2
 
-from services.common.audit import AuditChange, verify_chain
-from services.common.database import (
+from services.common.domain.errors import FailedPrecondition, InvalidArgument
+from services.common.persistence.audit import AuditChange, verify_chain
+from services.common.persistence.database import (
     KERNEL_MIGRATIONS,
     create_database_engine,
     migrate,
     read_session,
 )
-from services.common.errors import FailedPrecondition, InvalidArgument
-from services.common.unit_of_work import UnitOfWork, Writer
+from services.common.persistence.unit_of_work import UnitOfWork, Writer
 from tests.support.waiting import wait_until
 
 

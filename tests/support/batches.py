@@ -9,7 +9,7 @@ from twinline.batchrecords.v1.batch_service_pb2_grpc import BatchRecordServiceSt
 from twinline.batchrecords.v1.equipment_service_pb2_grpc import EquipmentServiceStub
 from twinline.common.v1 import quantity_pb2
 
-from services.client import Session
+from services.client.session import Session
 from tests.support.mbr import request_id, sign, take_to_effective
 from tests.support.stack import Stack
 

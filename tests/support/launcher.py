@@ -1,4 +1,5 @@
-"""``python -m services.launcher`` as a subprocess on free loopback ports with one site, its
+"""``python -m services.devstack.launcher`` as a subprocess on free loopback ports with one site,
+its
 console captured in a file, and its children found through /proc."""
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.launcher import (
+from services.devstack.launcher import (
     GRPC_PORT_BASE_VARIABLE,
     LEAF_PORT_VARIABLE,
     NATS_PORT_BASE_VARIABLE,
 )
-from services.processes import PROJECT_ROOT
+from services.devstack.processes import PROJECT_ROOT
 from tests.support.nats_harness import free_port
 from tests.support.stack import SECRET
 from tests.support.waiting import wait_until
@@ -98,7 +99,7 @@ class Launcher:
         env = launcher_env(base, grpc_base, nats_port, leaf_port, sites)
         with (base / "console.txt").open("wb") as console:
             process = subprocess.Popen(
-                [sys.executable, "-m", "services.launcher"], cwd=PROJECT_ROOT, env=env,
+                [sys.executable, "-m", "services.devstack.launcher"], cwd=PROJECT_ROOT, env=env,
                 stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group, as a terminal would give it
             )
@@ -118,7 +119,7 @@ class Launcher:
         """A launcher on ``base``'s data directory (and other ports), run until it exits."""
         env = launcher_env(base, free_port_pair(), nats_port or free_port(), free_port())
         done = subprocess.run(
-            [sys.executable, "-m", "services.launcher"], cwd=PROJECT_ROOT, env=env,
+            [sys.executable, "-m", "services.devstack.launcher"], cwd=PROJECT_ROOT, env=env,
             stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False,
         )
         return Finished(done.returncode, done.stdout.decode(), done.stderr.decode())

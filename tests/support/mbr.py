@@ -11,8 +11,8 @@ from twinline.batchrecords.v1.master_batch_record_service_pb2_grpc import (
 )
 from twinline.common.v1 import signature_pb2
 
-from services.client import Session
-from services.common.demo_users import demo_password
+from services.client.session import Session
+from services.devstack.demo_users import demo_password
 
 
 def request_id() -> str:

@@ -19,9 +19,9 @@ import nats
 import pytest_asyncio
 from nats.aio.client import Client
 
-from services.common.nats_config import render_site_config
-from services.common.nats_server import NatsServerProcess
 from services.common.sites import SiteRegistry
+from services.devstack.nats_config import render_site_config
+from services.devstack.nats_server import NatsServerProcess
 from tests.support.waiting import wait_until
 
 LINK_TIMEOUT = 15.0

@@ -14,14 +14,14 @@ from typing import Protocol
 
 import pytest_asyncio
 
-from services.client import Session
-from services.common.demo_users import demo_password, ensure_demo_users
-from services.common.identity import open_user_directory
-from services.common.nats_config import render_site_config
-from services.common.nats_server import NatsServerProcess
+from services.client.session import Session
+from services.common.identity.directory import open_user_directory
 from services.common.settings import Settings
 from services.common.sites import SiteRegistry
-from services.processes import ServiceProcess
+from services.devstack.demo_users import demo_password, ensure_demo_users
+from services.devstack.nats_config import render_site_config
+from services.devstack.nats_server import NatsServerProcess
+from services.devstack.processes import ServiceProcess
 from tests.support.nats_harness import free_port
 from tests.support.stack import SECRET, write_default_registry
 

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest_asyncio
 
-from services.client import Session
-from services.common.demo_users import demo_password, ensure_demo_users
-from services.common.identity import Role, UserDirectory, open_user_directory
+from services.client.session import Session
+from services.common.identity.directory import Role, UserDirectory, open_user_directory
 from services.common.settings import Settings
 from services.common.sites import SiteRegistry
-from services.processes import SERVICES, ServiceProcess
+from services.devstack.demo_users import demo_password, ensure_demo_users
+from services.devstack.processes import SERVICES, ServiceProcess
 from tests.support.nats_harness import NatsSites, free_port
 
 HEARTBEAT_SECONDS = 0.5

@@ -7,7 +7,7 @@ from collections import Counter
 from nats.aio.client import Client
 from nats.js.errors import NotFoundError
 
-from services.common.subjects import stream_name
+from services.common.messaging.subjects import stream_name
 from services.site_view.heartbeat import is_heartbeat_subject
 
 

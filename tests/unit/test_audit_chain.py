@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from services.common.audit import GENESIS_HASH, AuditChange, ChainHead, chain_entries, verify_rows
-from services.common.tables import AuditEntryRow
+from services.common.persistence.audit import (
+    GENESIS_HASH,
+    AuditChange,
+    ChainHead,
+    chain_entries,
+    verify_rows,
+)
+from services.common.persistence.tables import AuditEntryRow
 
 
 def chain(count: int) -> list[AuditEntryRow]:

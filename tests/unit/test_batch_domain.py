@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from services.batch_records import batch_domain as bd
-from services.batch_records.batch_domain import (
+from services.batch_records.batches import domain as bd
+from services.batch_records.batches.domain import (
     BatchState,
     ExceptionKind,
     MaterialAddition,
@@ -18,7 +18,7 @@ from services.batch_records.batch_domain import (
     StepRecord,
     StepStatus,
 )
-from services.batch_records.domain import (
+from services.batch_records.master.domain import (
     MasterBatchRecord,
     MbrState,
     Operation,
@@ -28,13 +28,13 @@ from services.batch_records.domain import (
     StepKind,
     UnitProcedure,
 )
-from services.common.errors import (
+from services.common.domain.errors import (
     FailedPrecondition,
     InvalidArgument,
     PermissionDenied,
     PreconditionFailed,
 )
-from services.common.signatures import SignatureMeaning, SignatureRecord
+from services.common.domain.signatures import SignatureMeaning, SignatureRecord
 
 T0 = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 READY = {"R-201": "CLEAN", "P-7": "DIRTY"}

@@ -12,7 +12,6 @@ import pytest
 import xmlschema
 from lxml import etree
 
-from services.batch_records import domain
 from services.batch_records.batchml import (
     export_master_recipe,
     import_master_recipe,
@@ -20,7 +19,8 @@ from services.batch_records.batchml import (
 )
 from services.batch_records.batchml.schema import SCHEMA_FILE
 from services.batch_records.batchml.vocabulary import B2MML, WBF_BATCHML
-from services.batch_records.domain import (
+from services.batch_records.master import domain
+from services.batch_records.master.domain import (
     MasterBatchRecord,
     Operation,
     ProcessParameter,
@@ -29,8 +29,8 @@ from services.batch_records.domain import (
     StepKind,
     UnitProcedure,
 )
-from services.common.errors import InvalidArgument
-from services.common.signatures import SignatureMeaning, SignatureRecord
+from services.common.domain.errors import InvalidArgument
+from services.common.domain.signatures import SignatureMeaning, SignatureRecord
 from tests.support.batchml_documents import parallel_recipe
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)

@@ -12,14 +12,14 @@ import pytest
 import xmlschema
 from lxml import etree
 
-from services.batch_records import batch_domain as bd
-from services.batch_records.batch_domain import MaterialAddition, Quantity, Severity, StepRecord
+from services.batch_records.batches import domain as bd
+from services.batch_records.batches.domain import MaterialAddition, Quantity, Severity, StepRecord
 from services.batch_records.batchml.production_record import (
     SCHEMA_FILE,
     export_batch_production_record,
 )
 from services.batch_records.batchml.vocabulary import B2MML
-from services.batch_records.domain import (
+from services.batch_records.master.domain import (
     MasterBatchRecord,
     MbrState,
     Operation,
@@ -29,7 +29,7 @@ from services.batch_records.domain import (
     StepKind,
     UnitProcedure,
 )
-from services.common.signatures import SignatureMeaning, SignatureRecord
+from services.common.domain.signatures import SignatureMeaning, SignatureRecord
 
 T0 = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 NS = {"b": B2MML}

@@ -1,4 +1,4 @@
-"""The bounds of every input (services/common/bounds.py, docs/bounds.md), without a server."""
+"""The bounds of every input (common/domain/bounds.py, docs/bounds.md), without a server."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from decimal import Decimal
 import pytest
 from twinline.batchrecords.v1 import batch_service_pb2 as api
 
-from services.common import bounds
-from services.common.errors import (
+from services.common.domain import bounds
+from services.common.domain.errors import (
     ERROR_DOMAIN,
     FieldViolation,
     InvalidArgument,
@@ -19,7 +19,7 @@ from services.common.errors import (
     Violations,
     to_status,
 )
-from services.common.paging import decode_offset, decode_position
+from services.common.grpc.paging import decode_offset, decode_position
 
 
 def _fields(violations: Violations) -> list[str]:

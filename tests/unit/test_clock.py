@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from services.common.clock import from_text, to_text
+from services.common.domain.clock import from_text, to_text
 
 
 def test_a_moment_reads_back_as_written_in_utc() -> None:

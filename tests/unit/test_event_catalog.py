@@ -10,9 +10,9 @@ from twinline.events.v1 import batch_events_pb2 as batch_events
 from twinline.events.v1 import master_batch_record_events_pb2 as mbr_events
 from twinline.events.v1 import site_events_pb2 as site_events
 
-from services.batch_records import batch_handlers
-from services.batch_records.handlers import AGGREGATE, CONTEXT, EVENT_PAYLOADS
-from services.event_catalog import ASYNCAPI_FILE, CATALOG, render
+from services.batch_records.batches import handlers as batch_handlers
+from services.batch_records.master.handlers import AGGREGATE, CONTEXT, EVENT_PAYLOADS
+from services.devstack.event_catalog import ASYNCAPI_FILE, CATALOG, render
 from services.site_view import heartbeat
 
 
@@ -50,4 +50,4 @@ def test_the_heartbeat_the_site_view_publishes_is_in_the_catalog() -> None:
 
 
 def test_the_committed_asyncapi_document_is_current() -> None:
-    assert ASYNCAPI_FILE.read_text() == render(), "run: python -m services.event_catalog"
+    assert ASYNCAPI_FILE.read_text() == render(), "run: python -m services.devstack.event_catalog"

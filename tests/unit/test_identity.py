@@ -8,18 +8,23 @@ from pathlib import Path
 import pytest
 from argon2 import PasswordHasher
 
-from services.common import errors, identity
-from services.common.auth import (
+from services.common.domain import errors
+from services.common.domain.signatures import SignatureMeaning
+from services.common.grpc.auth import (
     current_principal,
     require_home_site,
     require_role,
     sign,
 )
-from services.common.database import IDENTITY_MIGRATIONS, create_database_engine, migrate
-from services.common.demo_users import ensure_demo_users
-from services.common.identity import MAX_FAILED_ATTEMPTS, Principal, Role, UserDirectory
-from services.common.signatures import SignatureMeaning
+from services.common.identity import directory as identity
+from services.common.identity.directory import MAX_FAILED_ATTEMPTS, Principal, Role, UserDirectory
+from services.common.persistence.database import (
+    IDENTITY_MIGRATIONS,
+    create_database_engine,
+    migrate,
+)
 from services.common.sites import DEFAULT_REGISTRY, SiteRegistry
+from services.devstack.demo_users import ensure_demo_users
 
 PASSWORD = "correct horse battery"
 

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from services.batch_records import domain
-from services.batch_records.domain import (
+from services.batch_records.master import domain
+from services.batch_records.master.domain import (
     MbrState,
     Operation,
     ProcessParameter,
@@ -18,8 +18,13 @@ from services.batch_records.domain import (
     StepKind,
     UnitProcedure,
 )
-from services.common.errors import Aborted, FailedPrecondition, InvalidArgument, PermissionDenied
-from services.common.signatures import SignatureMeaning, SignatureRecord
+from services.common.domain.errors import (
+    Aborted,
+    FailedPrecondition,
+    InvalidArgument,
+    PermissionDenied,
+)
+from services.common.domain.signatures import SignatureMeaning, SignatureRecord
 
 T0 = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 

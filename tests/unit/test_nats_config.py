@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from services.common.nats_config import (
+from services.common.sites import DEFAULT_REGISTRY, SiteRegistry
+from services.devstack.nats_config import (
     default_config_path,
     render_default_config,
     render_site_config,
 )
-from services.common.nats_server import nats_server_binary
-from services.common.sites import DEFAULT_REGISTRY, SiteRegistry
+from services.devstack.nats_server import nats_server_binary
 
 
 @pytest.mark.parametrize("site_id", SiteRegistry.load().ids())
@@ -22,7 +22,7 @@ def test_committed_config_equals_rendered(site_id: str) -> None:
     site = registry.get(site_id)
     committed = default_config_path(site).read_text()
     assert committed == render_default_config(site, registry), (
-        "regenerate with: python -m services.common.nats_config"
+        "regenerate with: python -m services.devstack.nats_config"
     )
 
 

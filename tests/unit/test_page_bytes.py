@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from twinline.common.v1 import audit_pb2
 
-from services.common.paging import fitting_page, page_of_messages
+from services.common.grpc.paging import fitting_page, page_of_messages
 
 
 def test_a_page_ends_before_its_budget_but_holds_at_least_one_item() -> None:

@@ -8,7 +8,7 @@ from twinline.batchrecords.v1 import equipment_service_pb2 as equipment_api
 from twinline.batchrecords.v1 import master_batch_record_pb2
 from twinline.batchrecords.v1 import master_batch_record_service_pb2 as mbr_api
 
-from services.common.rpc import method_of
+from services.common.grpc.rpc import method_of
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@ crashes, and a restart reported on the console (fake children, no processes)."""
 
 from __future__ import annotations
 
-from services.processes import RestartPolicy, Supervisor
+from services.devstack.processes import RestartPolicy, Supervisor
 from tests.support.waiting import wait_until
 
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 
-from services.common import errors
-from services.common.identity import Principal, Role
-from services.common.tokens import TokenIssuer
+from services.common.domain import errors
+from services.common.identity.directory import Principal, Role
+from services.common.identity.tokens import TokenIssuer
 
 SECRET = "test-secret-" + "x" * 40
 ALICE = Principal("syracuse.qa", "Priya Raman (Syracuse qa)", frozenset({Role.QA}), "syracuse")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.common.units import is_ucum
+from services.common.domain.units import is_ucum
 
 
 @pytest.mark.parametrize("code", ["Cel", "mg/mL", "h", "[pH]", "%", "mL/min", "10*3/uL", "kg"])

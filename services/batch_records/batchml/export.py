@@ -16,8 +16,8 @@ from typing import Any
 from lxml import etree
 
 from services.batch_records.batchml import vocabulary as v
-from services.batch_records.domain import MasterBatchRecord, ProcessParameter, Step
-from services.common.signatures import SignatureMeaning
+from services.batch_records.master.domain import MasterBatchRecord, ProcessParameter, Step
+from services.common.domain.signatures import SignatureMeaning
 
 
 def export_master_recipe(record: MasterBatchRecord) -> bytes:

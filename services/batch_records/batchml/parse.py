@@ -18,7 +18,7 @@ from typing import Any
 
 from services.batch_records.batchml import vocabulary as v
 from services.batch_records.batchml.schema import invalid, read, validate
-from services.batch_records.domain import (
+from services.batch_records.master.domain import (
     Operation,
     ProcessParameter,
     RecipeContent,
@@ -27,7 +27,7 @@ from services.batch_records.domain import (
     UnitProcedure,
     parse_decimal,
 )
-from services.common.errors import Violations
+from services.common.domain.errors import Violations
 
 Library = dict[str, Any]
 

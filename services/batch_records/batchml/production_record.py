@@ -12,7 +12,7 @@ from typing import Any
 
 from lxml import etree
 
-from services.batch_records.batch_domain import (
+from services.batch_records.batches.domain import (
     Batch,
     BatchException,
     BatchState,
@@ -32,7 +32,7 @@ from services.batch_records.batchml.export import (
     xml_decimal,
 )
 from services.batch_records.batchml.schema import SCHEMA_FILE as BATCH_INFORMATION_SCHEMA_FILE
-from services.common.signatures import SignatureRecord
+from services.common.domain.signatures import SignatureRecord
 
 # Includes BatchML-BatchInformation.xsd, so one schema validates the embedded recipes too.
 SCHEMA_FILE = BATCH_INFORMATION_SCHEMA_FILE.with_name("BatchML-BatchProductionRecord.xsd")

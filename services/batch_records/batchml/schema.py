@@ -15,7 +15,7 @@ from lxml import etree
 from xmlschema.exceptions import XMLResourceForbidden, XMLResourceParseError
 
 from services.batch_records.batchml.vocabulary import B2MML, ROOTS, WBF_BATCHML
-from services.common.errors import FieldViolation, InvalidArgument
+from services.common.domain.errors import FieldViolation, InvalidArgument
 
 SCHEMA_FILE = (
     Path(__file__).resolve().parent.parent / "b2mml" / "Schema" / "BatchML-BatchInformation.xsd"

@@ -1,0 +1,319 @@
+"""MasterBatchRecordService: translates requests to use cases and results to responses."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import grpc
+from twinline.batchrecords.v1 import master_batch_record_service_pb2 as api
+from twinline.batchrecords.v1 import master_batch_record_service_pb2_grpc as api_grpc
+
+from services.batch_records import batchml
+from services.batch_records.master import domain, handlers, repository
+from services.batch_records.master.translate import (
+    STATE_FROM_PROTO,
+    content_from_proto,
+    record_to_proto,
+)
+from services.common.domain.errors import FieldViolation, InvalidArgument, Violations
+from services.common.domain.signatures import SignatureMeaning
+from services.common.grpc.auth import current_principal
+from services.common.grpc.paging import (
+    decode_position,
+    encode_token,
+    page_of_messages,
+    page_size_of,
+)
+from services.common.grpc.rpc import SiteWriting, enum_filter, mutate, rpc_method
+from services.common.persistence.database import read_session
+
+# ASCII digits only (\d would take Arabic-Indic digits), matched whole; a version fits 32 bits.
+NAME = re.compile(
+    r"masterBatchRecords/(?P<record_id>[A-Z]{2,8}-MBR-[0-9]{6})"
+    r"/versions/(?P<version>[1-9][0-9]{0,8}|latest)",
+    re.ASCII,
+)
+
+
+def parse_name(name: str, field: str = "name") -> tuple[str, int | None]:
+    """(record id, version or None for latest) of a resource name."""
+    match = NAME.fullmatch(name)
+    if match is None:
+        raise InvalidArgument(
+            [FieldViolation(field, "must look like masterBatchRecords/SYR-MBR-000001/versions/1")]
+        )
+    version = match["version"]
+    return match["record_id"], None if version == "latest" else int(version)
+
+
+def _key(name: str, field: str = "name") -> str:
+    record_id, version = parse_name(name, field)
+    if version is None:
+        raise InvalidArgument([FieldViolation(field, "a change names one version, not 'latest'")])
+    return domain.version_key(record_id, version)
+
+
+def _require_etag(etag: str) -> None:
+    if not etag:
+        raise InvalidArgument([FieldViolation("etag", "is required (from the last read)")])
+
+
+class MasterBatchRecordServicer(SiteWriting, api_grpc.MasterBatchRecordServiceServicer):
+    @rpc_method
+    async def CreateMasterBatchRecord(
+        self, request: api.CreateMasterBatchRecordRequest, context: grpc.aio.ServicerContext
+    ) -> api.CreateMasterBatchRecordResponse:
+        principal = self._writer_principal(*domain.AUTHOR_ROLES)
+        content = content_from_proto(request.master_batch_record)
+        domain.validate_content(content)
+        return await mutate(
+            self._writer, request=request,
+            response_type=api.CreateMasterBatchRecordResponse,
+            command=lambda uow: api.CreateMasterBatchRecordResponse(
+                master_batch_record=record_to_proto(
+                    handlers.create(
+                        uow, principal=principal, site_code=self._site.code, content=content
+                    )
+                )
+            ),
+        )
+
+    @rpc_method
+    async def CreateMasterBatchRecordVersion(
+        self, request: api.CreateMasterBatchRecordVersionRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> api.CreateMasterBatchRecordVersionResponse:
+        principal = self._writer_principal(*domain.AUTHOR_ROLES)
+        record_id, _ = parse_name(
+            f"masterBatchRecords/{request.record_id}/versions/latest", "record_id"
+        )
+        return await mutate(
+            self._writer, request=request,
+            response_type=api.CreateMasterBatchRecordVersionResponse,
+            command=lambda uow: api.CreateMasterBatchRecordVersionResponse(
+                master_batch_record=record_to_proto(
+                    handlers.create_version(uow, principal=principal, record_id=record_id)
+                )
+            ),
+        )
+
+    @rpc_method
+    async def UpdateMasterBatchRecord(
+        self, request: api.UpdateMasterBatchRecordRequest, context: grpc.aio.ServicerContext
+    ) -> api.UpdateMasterBatchRecordResponse:
+        principal = self._writer_principal(*domain.AUTHOR_ROLES)
+        violations = Violations()
+        try:
+            key = _key(request.master_batch_record.name, "master_batch_record.name")
+        except InvalidArgument as bad:
+            violations.items.extend(bad.violations)
+        if not request.master_batch_record.etag:
+            violations.add("master_batch_record.etag", "is required (from the last read)")
+        if not request.update_mask.paths:
+            violations.add("update_mask", "name the fields to change")
+        violations.raise_if_any()
+        content = content_from_proto(request.master_batch_record)
+        paths = frozenset(request.update_mask.paths)
+        return await mutate(
+            self._writer, request=request,
+            response_type=api.UpdateMasterBatchRecordResponse,
+            command=lambda uow: api.UpdateMasterBatchRecordResponse(
+                master_batch_record=record_to_proto(
+                    handlers.update(
+                        uow, principal=principal, key=key, content=content, paths=paths,
+                        etag=request.master_batch_record.etag,
+                    )
+                )
+            ),
+        )
+
+    @rpc_method
+    async def SubmitMasterBatchRecordForReview(
+        self, request: api.SubmitMasterBatchRecordForReviewRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> api.SubmitMasterBatchRecordForReviewResponse:
+        principal = self._writer_principal(*domain.AUTHOR_ROLES)
+        key = _key(request.name)
+        _require_etag(request.etag)
+        return await mutate(
+            self._writer, request=request,
+            response_type=api.SubmitMasterBatchRecordForReviewResponse,
+            command=lambda uow: api.SubmitMasterBatchRecordForReviewResponse(
+                master_batch_record=record_to_proto(
+                    handlers.submit(uow, principal=principal, key=key, etag=request.etag)
+                )
+            ),
+        )
+
+    @rpc_method
+    async def ReviewMasterBatchRecord(
+        self, request: api.ReviewMasterBatchRecordRequest, context: grpc.aio.ServicerContext
+    ) -> api.ReviewMasterBatchRecordResponse:
+        principal = self._writer_principal(*domain.REVIEWER_ROLES)
+        key = _key(request.name)
+        _require_etag(request.etag)
+        signature = await self._sign(
+            principal, request.signature, SignatureMeaning.REVIEWED, domain.REVIEWER_ROLES
+        )
+        return await mutate(
+            self._writer, request=request,
+            response_type=api.ReviewMasterBatchRecordResponse,
+            command=lambda uow: api.ReviewMasterBatchRecordResponse(
+                master_batch_record=record_to_proto(
+                    handlers.review(
+                        uow, principal=principal, key=key, etag=request.etag,
+                        signature=signature,
+                    )
+                )
+            ),
+        )
+
+    @rpc_method
+    async def ApproveMasterBatchRecord(
+        self, request: api.ApproveMasterBatchRecordRequest, context: grpc.aio.ServicerContext
+    ) -> api.ApproveMasterBatchRecordResponse:
+        principal = self._writer_principal(*domain.APPROVER_ROLES)
+        key = _key(request.name)
+        _require_etag(request.etag)
+        signature = await self._sign(
+            principal, request.signature, SignatureMeaning.APPROVED, domain.APPROVER_ROLES
+        )
+        return await mutate(
+            self._writer, request=request,
+            response_type=api.ApproveMasterBatchRecordResponse,
+            command=lambda uow: api.ApproveMasterBatchRecordResponse(
+                master_batch_record=record_to_proto(
+                    handlers.approve(
+                        uow, principal=principal, key=key, etag=request.etag,
+                        signature=signature,
+                    )
+                )
+            ),
+        )
+
+    @rpc_method
+    async def RejectMasterBatchRecord(
+        self, request: api.RejectMasterBatchRecordRequest, context: grpc.aio.ServicerContext
+    ) -> api.RejectMasterBatchRecordResponse:
+        principal = self._writer_principal(*domain.REVIEWER_ROLES)
+        key = _key(request.name)
+        _require_etag(request.etag)
+        signature = await self._sign(
+            principal, request.signature, SignatureMeaning.REJECTED, domain.REVIEWER_ROLES,
+            reason_required=True,
+        )
+        return await mutate(
+            self._writer, request=request,
+            response_type=api.RejectMasterBatchRecordResponse,
+            command=lambda uow: api.RejectMasterBatchRecordResponse(
+                master_batch_record=record_to_proto(
+                    handlers.reject(
+                        uow, principal=principal, key=key, etag=request.etag,
+                        signature=signature,
+                    )
+                )
+            ),
+        )
+
+    @rpc_method
+    async def MakeMasterBatchRecordEffective(
+        self, request: api.MakeMasterBatchRecordEffectiveRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> api.MakeMasterBatchRecordEffectiveResponse:
+        principal = self._writer_principal(*domain.APPROVER_ROLES)
+        key = _key(request.name)
+        _require_etag(request.etag)
+        signature = await self._sign(
+            principal, request.signature, SignatureMeaning.MADE_EFFECTIVE, domain.APPROVER_ROLES
+        )
+
+        def command(uow: handlers.UnitOfWork) -> api.MakeMasterBatchRecordEffectiveResponse:
+            effective, superseded = handlers.make_effective(
+                uow, principal=principal, key=key, etag=request.etag, signature=signature
+            )
+            return api.MakeMasterBatchRecordEffectiveResponse(
+                master_batch_record=record_to_proto(effective),
+                superseded=superseded.name if superseded else "",
+            )
+
+        return await mutate(
+            self._writer, request=request,
+            response_type=api.MakeMasterBatchRecordEffectiveResponse, command=command,
+        )
+
+    @rpc_method
+    async def GetMasterBatchRecord(
+        self, request: api.GetMasterBatchRecordRequest, context: grpc.aio.ServicerContext
+    ) -> api.GetMasterBatchRecordResponse:
+        current_principal()
+        record_id, version = parse_name(request.name)
+        with read_session(self._engine) as session:
+            if version is None:
+                record = repository.latest(session, record_id)
+            else:
+                record = repository.get(session, domain.version_key(record_id, version))
+        return api.GetMasterBatchRecordResponse(master_batch_record=record_to_proto(record))
+
+    @rpc_method
+    async def ListMasterBatchRecords(
+        self, request: api.ListMasterBatchRecordsRequest, context: grpc.aio.ServicerContext
+    ) -> api.ListMasterBatchRecordsResponse:
+        current_principal()
+        size = page_size_of(request.page_size, default=50, maximum=500)
+        after = decode_position(request.page_token, int, int)
+        state = enum_filter("state", request.state, STATE_FROM_PROTO)
+        filters = domain.ListFilter(
+            state=state, product=request.product, record_id=request.record_id
+        )
+        with read_session(self._engine) as session:
+            records = repository.page(session, filters, after=after, size=size + 1)
+        page = page_of_messages([record_to_proto(record) for record in records[:size]], size)
+        response = api.ListMasterBatchRecordsResponse(master_batch_records=page)
+        if len(records) > len(page):
+            last = records[len(page) - 1]
+            response.next_page_token = encode_token([_number(last.record_id), last.version])
+        return response
+
+    @rpc_method
+    async def ExportMasterRecipe(
+        self, request: api.ExportMasterRecipeRequest, context: grpc.aio.ServicerContext
+    ) -> api.ExportMasterRecipeResponse:
+        current_principal()
+        record_id, version = parse_name(request.name)
+        with read_session(self._engine) as session:
+            if version is None:
+                record = repository.latest(session, record_id)
+            else:
+                record = repository.get(session, domain.version_key(record_id, version))
+        return api.ExportMasterRecipeResponse(
+            document=batchml.export_master_recipe(record), content_type="application/xml"
+        )
+
+    @rpc_method
+    async def ImportMasterRecipe(
+        self, request: api.ImportMasterRecipeRequest, context: grpc.aio.ServicerContext
+    ) -> api.ImportMasterRecipeResponse:
+        principal = self._writer_principal(*domain.AUTHOR_ROLES)
+        # In a thread: the schema loads once (about a second) and validation is CPU work.
+        imported = await asyncio.to_thread(batchml.read_master_recipe, request.document)
+        content = imported.content
+        domain.validate_content(content, prefix="document")
+        return await mutate(
+            self._writer, request=request,
+            response_type=api.ImportMasterRecipeResponse,
+            command=lambda uow: api.ImportMasterRecipeResponse(
+                master_batch_record=record_to_proto(
+                    handlers.create(
+                        uow, principal=principal, site_code=self._site.code, content=content
+                    )
+                ),
+                warnings=imported.warnings,
+            ),
+        )
+
+
+def _number(record_id: str) -> int:
+    return int(record_id.rsplit("-", 1)[1])
+
+

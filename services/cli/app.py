@@ -1,0 +1,20 @@
+"""The operator CLI: ``twinline users …`` (a site's users), ``twinline audit verify``,
+``twinline review …`` (QA's review by exception of batch records), ``twinline outbox status``."""
+
+from __future__ import annotations
+
+import typer
+
+from services.cli.audit import audit_app
+from services.cli.outbox import outbox_app
+from services.cli.review import review_app
+from services.cli.users import users_app
+
+app = typer.Typer(help="Twinline operator tooling.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
+app.add_typer(review_app, name="review")
+app.add_typer(outbox_app, name="outbox")
+
+if __name__ == "__main__":
+    app()

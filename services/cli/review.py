@@ -1,0 +1,326 @@
+"""``twinline review``: QA's review by exception of a site's executed batch records, over gRPC.
+
+Logs in as ``--user`` (password prompted), lists what needs QA's eyes, and dispositions an
+exception, approves or rejects a batch record with an e-signature: the password is entered
+again at each signing (21 CFR 11.200). The service enforces every rule; the tool only shows
+what it answered, a refusal with every unmet condition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Annotated, NoReturn, TypeVar
+
+import grpc
+import typer
+from google.protobuf import message
+from google.protobuf.timestamp_pb2 import Timestamp
+from rich.console import Console
+from rich.table import Table
+from twinline.batchrecords.v1 import batch_pb2 as pb
+from twinline.batchrecords.v1 import batch_service_pb2 as api
+from twinline.batchrecords.v1.batch_service_pb2_grpc import BatchRecordServiceStub
+from twinline.common.v1 import signature_pb2
+
+from services.client.session import Session
+from services.common.domain.errors import details_of
+from services.common.settings import Settings
+from services.devstack.launcher import grpc_port
+
+review_app = typer.Typer(
+    help="Review executed batch records by exception (QA).", no_args_is_help=True
+)
+console = Console()
+error_console = Console(stderr=True)
+T = TypeVar("T")
+CALL_TIMEOUT_S = 30.0
+LIST_PAGE_SIZE = 100
+
+SiteOption = Annotated[
+    str | None, typer.Option("--site", help="Site id; default: TWINLINE_SITE or syracuse.")
+]
+UserOption = Annotated[
+    str | None,
+    typer.Option("--user", help="Who logs in, e.g. syracuse.qa; default: TWINLINE_USER."),
+]
+AddressOption = Annotated[
+    str | None,
+    typer.Option("--address", help="batch_records' gRPC address; default: the site's port."),
+]
+BatchArgument = Annotated[str, typer.Argument(help="Batch id (SYR-B-2026-00042) or name.")]
+
+
+class Target:
+    """Where the site's batch_records answers, and who calls it."""
+
+    def __init__(self, site: str | None, user: str | None, address: str | None) -> None:
+        settings = Settings(site=site) if site else Settings()
+        if settings.site not in settings.registry.ids():
+            _fail(f"unknown site {settings.site!r}; known: {', '.join(settings.registry.ids())}")
+        self.site = settings.site
+        self.address = address or (
+            f"127.0.0.1:{grpc_port(settings.registry, settings.home_site, 'batch_records')}"
+        )
+        self.user = user or os.environ.get("TWINLINE_USER") or typer.prompt("User")
+        self.password = typer.prompt(f"Password for {self.user}", hide_input=True)
+
+    def run(self, work: Callable[[Session], Awaitable[T]]) -> T:
+        """Logs in, runs ``work``; a refusal or an unreachable service ends the command."""
+        async def session_work() -> T:
+            async with await Session.login(self.address, self.user, self.password) as session:
+                return await work(session)
+
+        try:
+            return asyncio.run(session_work())
+        except grpc.aio.AioRpcError as error:
+            _refused(error, self.address)
+
+
+def batch_name(batch: str) -> str:
+    return batch if batch.startswith("batches/") else f"batches/{batch}"
+
+
+def _stub(session: Session) -> BatchRecordServiceStub:
+    return session.stub(BatchRecordServiceStub)
+
+
+def _signature(meaning: str, reason: str) -> signature_pb2.SignatureInput:
+    password = typer.prompt(f"Re-enter your password to sign ({meaning})", hide_input=True)
+    return signature_pb2.SignatureInput(password=password, reason=reason)
+
+
+@review_app.command("list")
+def list_in_review(site: SiteOption = None, user: UserOption = None,
+                   address: AddressOption = None) -> None:
+    """The batch records waiting for QA, with what each still needs decided."""
+    target = Target(site, user, address)
+
+    async def work(session: Session) -> list[tuple[pb.Batch, api.ListExceptionsResponse]]:
+        found: list[tuple[pb.Batch, api.ListExceptionsResponse]] = []
+        token = ""
+        while True:
+            page = await _stub(session).ListBatches(
+                api.ListBatchesRequest(
+                    state=pb.BATCH_STATE_IN_REVIEW, page_size=LIST_PAGE_SIZE, page_token=token
+                ),
+                metadata=session.metadata, timeout=CALL_TIMEOUT_S,
+            )
+            for batch in page.batches:
+                found.append((batch, await _open_items(session, batch.name)))
+            token = page.next_page_token
+            if not token:
+                return found
+
+    waiting = target.run(work)
+    if not waiting:
+        console.print(f"no batch record of {target.site} is waiting for review")
+        return
+    table = Table(title=f"Batch records in review at {target.site}")
+    # At 80 columns the batch id stays whole and the master record's name wraps.
+    table.add_column("batch", no_wrap=True)
+    table.add_column("master record", overflow="fold")
+    table.add_column("open\nexceptions", no_wrap=True, justify="right")
+    table.add_column("open\ndeviations", no_wrap=True, justify="right")
+    for batch, items in waiting:
+        table.add_row(
+            batch.batch_id, batch.master_batch_record, str(len(items.exceptions)),
+            str(len(items.open_deviations)),
+        )
+    console.print(table)
+
+
+@review_app.command("show")
+def show(batch: BatchArgument, site: SiteOption = None, user: UserOption = None,
+         address: AddressOption = None) -> None:
+    """A batch record's exceptions and open deviations: what needs QA's eyes, and nothing else."""
+    target = Target(site, user, address)
+
+    async def work(session: Session) -> tuple[pb.Batch, api.ListExceptionsResponse]:
+        answer = await _stub(session).GetBatch(
+            api.GetBatchRequest(name=batch_name(batch)), metadata=session.metadata,
+            timeout=CALL_TIMEOUT_S,
+        )
+        items = await _stub(session).ListExceptions(
+            api.ListExceptionsRequest(batch=batch_name(batch)), metadata=session.metadata,
+            timeout=CALL_TIMEOUT_S,
+        )
+        return answer.batch, items
+
+    found, items = target.run(work)
+    console.print(
+        f"{found.batch_id} ({found.master_batch_record}): {pb.BatchState.Name(found.state)}",
+        soft_wrap=True, highlight=False,
+    )
+    # Lines, not tables: descriptions and reasons are read whole, in a terminal of any width.
+    console.print(f"Exceptions ({len(items.exceptions)})" if items.exceptions else "no exceptions")
+    for exception in items.exceptions:
+        console.print(
+            f"  {exception.id} · step {exception.step_id} · "
+            f"{pb.Severity.Name(exception.severity)} · raised {_utc(exception.raise_time)} · "
+            f"{_disposition(exception)}",
+            soft_wrap=True, highlight=False,
+        )
+        console.print(f"      {exception.description}", soft_wrap=True, highlight=False)
+    if items.open_deviations:
+        console.print(f"Open deviations ({len(items.open_deviations)})")
+    for deviation in items.open_deviations:
+        console.print(
+            f"  {deviation.id} · {pb.Severity.Name(deviation.classification)} · "
+            f"{deviation.title} · investigation: {deviation.investigation or '—'} · "
+            f"CAPA: {deviation.capa_reference or '—'}",
+            soft_wrap=True, highlight=False,
+        )
+    undecided = [e.id for e in items.exceptions if not e.HasField("disposition")]
+    undecided += [d.id for d in items.open_deviations]
+    if undecided:
+        console.print(f"needs a decision before approval: {', '.join(undecided)}")
+    elif found.state == pb.BATCH_STATE_IN_REVIEW:
+        console.print("nothing left open: ready for QA's decision")
+    else:
+        console.print("nothing left open")
+
+
+@review_app.command("disposition")
+def disposition(
+    batch: BatchArgument,
+    exception_id: Annotated[str, typer.Argument(help="e.g. EX-1")],
+    reason: Annotated[str, typer.Option("--reason", help="The decision and why (required).")],
+    site: SiteOption = None, user: UserOption = None, address: AddressOption = None,
+) -> None:
+    """Decides an exception, with an e-signature and the reason."""
+    decided_batch = _signed(
+        Target(site, user, address), "DispositionException", api.DispositionExceptionRequest,
+        batch, "disposition", reason, _open_exception(exception_id),
+        exception_id=exception_id,
+    )
+    decided = next(e for e in decided_batch.exceptions if e.id == exception_id)
+    console.print(
+        f"[green]✓[/green] {exception_id} dispositioned: {_disposition(decided)}",
+        soft_wrap=True, highlight=False,
+    )
+    console.print(f"{decided_batch.batch_id} is {pb.BatchState.Name(decided_batch.state)}")
+
+
+@review_app.command("approve")
+def approve(
+    batch: BatchArgument,
+    reason: Annotated[str, typer.Option("--reason", help="Why, in your words.")] = "",
+    site: SiteOption = None, user: UserOption = None, address: AddressOption = None,
+) -> None:
+    """Approves a batch record (QA, e-signature); a refusal lists every unmet condition."""
+    approved = _signed(
+        Target(site, user, address), "ApproveBatchRecord", api.ApproveBatchRecordRequest,
+        batch, "APPROVED", reason, _in_review("approved"),
+    )
+    signed = approved.signatures[-1]
+    console.print(
+        f"[green]✓[/green] {approved.batch_id} {pb.BatchState.Name(approved.state)}: signed by "
+        f"{signed.printed_name} ({signed.signer}) at {_utc(signed.sign_time)}"
+    )
+
+
+@review_app.command("reject")
+def reject(
+    batch: BatchArgument,
+    reason: Annotated[str, typer.Option("--reason", help="Why (required).")],
+    site: SiteOption = None, user: UserOption = None, address: AddressOption = None,
+) -> None:
+    """Rejects a batch record (QA, e-signature, a reason)."""
+    rejected = _signed(
+        Target(site, user, address), "RejectBatchRecord", api.RejectBatchRecordRequest,
+        batch, "REJECTED", reason, _in_review("rejected"),
+    )
+    console.print(f"[green]✓[/green] {rejected.batch_id} {pb.BatchState.Name(rejected.state)}")
+
+
+def _signed(
+    target: Target, rpc: str, request_type: type[message.Message], batch: str, meaning: str,
+    reason: str, ready: Callable[[pb.Batch], str | None], **fields: str,
+) -> pb.Batch:
+    """Sends a signed decision (``rpc`` of BatchRecordService, its request of
+    ``request_type`` with ``fields``); the batch as it now stands. The batch is read first:
+    if ``ready`` finds a reason the decision cannot be taken, it is said before the password
+    is asked for again (the service still checks every rule)."""
+
+    async def work(session: Session) -> pb.Batch:
+        current = (await _stub(session).GetBatch(
+            api.GetBatchRequest(name=batch_name(batch)), metadata=session.metadata,
+            timeout=CALL_TIMEOUT_S,
+        )).batch
+        problem = ready(current)
+        if problem is not None:
+            _fail(f"{current.batch_id} is {pb.BatchState.Name(current.state)}: {problem}; "
+                  "nothing was signed")
+        request = request_type(
+            request_id=str(uuid.uuid4()), batch=batch_name(batch),
+            signature=_signature(meaning, reason), **fields,
+        )
+        call = getattr(_stub(session), rpc)
+        answer = await call(request, metadata=session.metadata, timeout=CALL_TIMEOUT_S)
+        return answer.batch  # type: ignore[no-any-return]
+
+    return target.run(work)
+
+
+def _in_review(decision: str) -> Callable[[pb.Batch], str | None]:
+    def ready(batch: pb.Batch) -> str | None:
+        if batch.state == pb.BATCH_STATE_IN_REVIEW:
+            return None
+        return f"only a batch record in review can be {decision}"
+    return ready
+
+
+def _open_exception(exception_id: str) -> Callable[[pb.Batch], str | None]:
+    def ready(batch: pb.Batch) -> str | None:
+        found = next((e for e in batch.exceptions if e.id == exception_id), None)
+        if found is None:
+            known = ", ".join(e.id for e in batch.exceptions) or "none"
+            return f"it has no exception {exception_id} (its exceptions: {known})"
+        if found.HasField("disposition"):
+            return f"{exception_id} is already dispositioned"
+        return None
+    return ready
+
+
+async def _open_items(session: Session, name: str) -> api.ListExceptionsResponse:
+    return await _stub(session).ListExceptions(
+        api.ListExceptionsRequest(batch=name, open_only=True), metadata=session.metadata,
+        timeout=CALL_TIMEOUT_S,
+    )
+
+
+def _disposition(exception: pb.BatchException) -> str:
+    if not exception.HasField("disposition"):
+        return "[yellow]open[/yellow]"
+    signed = exception.disposition
+    return f"{signed.printed_name}, {_utc(signed.sign_time)}: {signed.reason}"
+
+
+def _utc(stamp: Timestamp) -> str:
+    return stamp.ToDatetime().strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _refused(error: grpc.aio.AioRpcError, address: str) -> NoReturn:
+    if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+        _fail(f"batch_records at {address} does not answer ({error.code().name}): "
+              "is the site running (make run)?", code=2)
+    found = details_of(error)
+    error_console.print(
+        f"[red]refused[/red] {error.code().name} {found['reason'] or ''}: {error.details()}",
+        soft_wrap=True, highlight=False,
+    )
+    for kind, subject, description in found["conditions"]:  # type: ignore[attr-defined]
+        error_console.print(
+            f"  • {subject}: {description} ({kind})", soft_wrap=True, highlight=False
+        )
+    for field in found["fields"]:  # type: ignore[attr-defined]
+        error_console.print(f"  • field {field}", highlight=False)
+    raise typer.Exit(1)
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    error_console.print(f"[red]{message}[/red]", soft_wrap=True, highlight=False)
+    raise typer.Exit(code)
