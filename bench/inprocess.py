@@ -30,10 +30,11 @@ from twinline.batchrecords.v1 import master_batch_record_service_pb2 as api
 from services.batch_records.__main__ import MIGRATIONS as RECORD_MIGRATIONS
 from services.batch_records.master import handlers
 from services.batch_records.master.translate import content_from_proto, record_to_proto
-from services.common.identity.directory import Principal, Role
+from services.common.domain.roles import Principal, Role
 from services.common.messaging.events import OutboxEntry, decode
 from services.common.persistence.database import KERNEL_MIGRATIONS, create_database_engine, migrate
-from services.common.persistence.unit_of_work import UnitOfWork, Writer
+from services.common.persistence.unit_of_work import UnitOfWork
+from services.common.persistence.writer import Writer
 from services.site_view import handlers as view_handlers
 from services.site_view.__main__ import MIGRATIONS as VIEW_MIGRATIONS
 from tests.support.mbr import conjugation_recipe

@@ -26,7 +26,7 @@ from twinline.batchrecords.v1.batch_service_pb2_grpc import BatchRecordServiceSt
 from twinline.common.v1 import signature_pb2
 
 from services.client.session import Session
-from services.common.domain.errors import details_of
+from services.common.grpc.status import details_of
 from services.common.settings import Settings
 from services.devstack.launcher import grpc_port
 

@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from services.common.domain import errors
-from services.common.identity.directory import Role, UserDirectory, open_user_directory
+from services.common.domain.roles import Role
+from services.common.identity.directory import UserDirectory, open_user_directory
 from services.common.settings import Settings
 
 users_app = typer.Typer(help="Manage the users of a site.", no_args_is_help=True)

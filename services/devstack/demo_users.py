@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from services.common.domain import errors
-from services.common.identity.directory import Role, UserDirectory
+from services.common.domain.roles import Role
+from services.common.identity.directory import UserDirectory
 
 
 class DemoUser(NamedTuple):

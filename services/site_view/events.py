@@ -21,7 +21,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from services.common.messaging.bus import Bus
 from services.common.messaging.events import decode
 from services.common.messaging.subjects import all_subjects, stream_name
-from services.common.persistence.unit_of_work import Writer
+from services.common.persistence.writer import Writer
 from services.common.sites import Site
 from services.site_view import handlers
 

@@ -9,8 +9,8 @@ from twinline.batchrecords.v1 import batch_service_pb2 as api
 from twinline.common.v1 import audit_pb2
 from twinline.common.v1.audit_pb2_grpc import AuditTrailServiceStub
 
-from services.common.domain.errors import details_of
-from services.common.identity.directory import Role
+from services.common.domain.roles import Role
+from services.common.grpc.status import details_of
 from tests.support import batches
 from tests.support.batches import effective_master, q, reduction, s1, s2, stub
 from tests.support.mbr import request_id, sign

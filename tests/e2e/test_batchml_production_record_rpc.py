@@ -11,7 +11,7 @@ from twinline.batchrecords.v1 import batch_service_pb2 as api
 
 from services.batch_records.batchml.production_record import SCHEMA_FILE
 from services.batch_records.batchml.vocabulary import B2MML
-from services.common.domain.errors import details_of
+from services.common.grpc.status import details_of
 from tests.support import batches
 from tests.support.batches import q, s1, s2, stub
 from tests.support.mbr import request_id, sign, take_to_effective

@@ -12,7 +12,7 @@ from twinline.batchrecords.v1.master_batch_record_service_pb2_grpc import (
 )
 
 from services.batch_records.batchml.schema import SCHEMA_FILE
-from services.common.domain.errors import details_of
+from services.common.grpc.status import details_of
 from tests.support.batchml_documents import parallel_recipe
 from tests.support.mbr import create, request_id
 from tests.support.stack import Stack

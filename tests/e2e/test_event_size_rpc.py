@@ -14,7 +14,7 @@ from twinline.batchrecords.v1.master_batch_record_service_pb2_grpc import (
 from twinline.common.v1 import audit_pb2
 from twinline.common.v1.audit_pb2_grpc import AuditTrailServiceStub
 
-from services.common.domain.errors import details_of
+from services.common.grpc.status import details_of
 from services.common.messaging.event_size import HEADROOM
 from services.common.messaging.subjects import stream_name
 from tests.support.mbr import conjugation_recipe, request_id

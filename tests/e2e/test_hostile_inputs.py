@@ -29,7 +29,7 @@ from twinline.siteview.v1 import site_view_service_pb2 as view
 from twinline.siteview.v1.site_view_service_pb2_grpc import SiteViewServiceStub
 
 from services.client.session import Session
-from services.common.domain.errors import details_of
+from services.common.grpc.status import details_of
 from tests.support import batches
 from tests.support.batches import effective_master, reduction, s1, stub
 from tests.support.mbr import conjugation_recipe, request_id, sign

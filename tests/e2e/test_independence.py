@@ -11,8 +11,8 @@ from twinline.batchrecords.v1.master_batch_record_service_pb2_grpc import (
     MasterBatchRecordServiceStub,
 )
 
-from services.common.domain.errors import details_of
-from services.common.identity.directory import Role
+from services.common.domain.roles import Role
+from services.common.grpc.status import details_of
 from tests.support import batches
 from tests.support.batches import s1, s2
 from tests.support.mbr import create, request_id, sign

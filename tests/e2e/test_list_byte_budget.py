@@ -31,10 +31,11 @@ from services.batch_records.batches import repository as batch_repository
 from services.batch_records.batches.translate import batch_from_proto
 from services.batch_records.master import handlers
 from services.batch_records.master.translate import content_from_proto, record_to_proto
-from services.common.identity.directory import Principal, Role
+from services.common.domain.roles import Principal, Role
 from services.common.messaging.event_size import EventSizeLimit
 from services.common.persistence.database import create_database_engine
-from services.common.persistence.unit_of_work import UnitOfWork, Writer
+from services.common.persistence.unit_of_work import UnitOfWork
+from services.common.persistence.writer import Writer
 from tests.e2e.test_event_size_rpc import many_steps
 from tests.support.one_site import StartOneSite
 

@@ -15,7 +15,7 @@ from twinline.batchrecords.v1.master_batch_record_service_pb2_grpc import (
 from twinline.siteview.v1 import site_view_service_pb2 as view_api
 from twinline.siteview.v1.site_view_service_pb2_grpc import SiteViewServiceStub
 
-from services.common.domain.errors import details_of
+from services.common.grpc.status import details_of
 from tests.support import batches
 from tests.support.stack import Stack
 

@@ -15,8 +15,9 @@ from twinline.common.v1.audit_pb2_grpc import AuditTrailServiceStub
 
 from services.client.session import Session
 from services.common.domain import errors
-from services.common.domain.errors import details_of
-from services.common.identity.directory import MAX_FAILED_ATTEMPTS, STANDING_SECONDS, Role
+from services.common.domain.roles import Role
+from services.common.grpc.status import details_of
+from services.common.identity.directory import MAX_FAILED_ATTEMPTS, STANDING_SECONDS
 from tests.support.mbr import conjugation_recipe, create, request_id, sign, take_to_effective
 from tests.support.stack import Stack
 from tests.support.waiting import wait_until

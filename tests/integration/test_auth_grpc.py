@@ -13,10 +13,11 @@ from grpc_health.v1.health import aio as health_aio
 from twinline.common.v1 import auth_pb2, auth_pb2_grpc
 
 from services.common.domain import errors
-from services.common.domain.errors import details_of
+from services.common.domain.roles import Principal, Role
 from services.common.grpc.auth import AuthenticationServicer, AuthInterceptor, current_principal
+from services.common.grpc.status import details_of
 from services.common.identity import directory as identity
-from services.common.identity.directory import MAX_FAILED_ATTEMPTS, Principal, Role, UserDirectory
+from services.common.identity.directory import MAX_FAILED_ATTEMPTS, UserDirectory
 from services.common.identity.tokens import TokenIssuer
 from services.common.persistence.database import (
     IDENTITY_MIGRATIONS,

@@ -51,7 +51,9 @@ from services.common.domain.errors import (
     NotFound,
     Unauthenticated,
 )
+from services.common.domain.roles import Principal, Role
 from services.common.identity import directory as identity
+from services.common.identity.tables import app_user
 from services.common.messaging.bus import Bus
 from services.common.messaging.events import OutboxEvent, ReceivedEvent, decode, new_event
 from services.common.messaging.subjects import event_subject
@@ -67,7 +69,8 @@ from services.common.persistence.database import (
 from services.common.persistence.inbox import first_time, new_events
 from services.common.persistence.outbox import OutboxRelay
 from services.common.persistence.tables import InboxRow
-from services.common.persistence.unit_of_work import UnitOfWork, Writer
+from services.common.persistence.unit_of_work import UnitOfWork
+from services.common.persistence.writer import Writer
 from services.site_view import handlers, queries
 from services.site_view.__main__ import MIGRATIONS as SITE_VIEW_MIGRATIONS
 
@@ -138,7 +141,7 @@ def schema(engine: Engine) -> dict[str, set[str]]:
 
 def mapped_tables() -> list[Table]:
     """Every table the code maps: the SQLModel tables and the user directory."""
-    tables = [identity.app_user]
+    tables = [app_user]
     for module in TABLE_MODULES:
         for value in vars(module).values():
             if (
@@ -657,12 +660,12 @@ def test_the_user_directory_adds_and_authenticates(database_url: str) -> None:
         )
         added = directory.add_user("qa.lee", "Dana Lee", "correct horse", ["qa", "supervisor"],
                                    SITE)
-        assert added.roles == frozenset({identity.Role.QA, identity.Role.SUPERVISOR})
+        assert added.roles == frozenset({Role.QA, Role.SUPERVISOR})
         with pytest.raises(AlreadyExists):
             directory.add_user("qa.lee", "Someone Else", "another password", ["qa"], SITE)
         principal = directory.authenticate("qa.lee", "correct horse")
-        assert principal == identity.Principal(
-            "qa.lee", "Dana Lee", frozenset({identity.Role.QA, identity.Role.SUPERVISOR}), SITE
+        assert principal == Principal(
+            "qa.lee", "Dana Lee", frozenset({Role.QA, Role.SUPERVISOR}), SITE
         )
         for username, password in (("qa.lee", "wrong horse"), ("nobody", "correct horse")):
             with pytest.raises(Unauthenticated):

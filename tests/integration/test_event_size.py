@@ -21,7 +21,8 @@ from services.common.persistence.database import (
     read_session,
 )
 from services.common.persistence.outbox import OutboxRelay
-from services.common.persistence.unit_of_work import UnitOfWork, Writer
+from services.common.persistence.unit_of_work import UnitOfWork
+from services.common.persistence.writer import Writer
 from services.common.sites import SiteRegistry
 from services.devstack.nats_server import NatsServerProcess
 from tests.support.nats_harness import free_port

@@ -31,10 +31,10 @@ from twinline.siteview.v1 import site_view_service_pb2 as api
 from twinline.siteview.v1 import site_view_service_pb2_grpc as api_grpc
 
 from services.common.domain.clock import to_text
-from services.common.domain.errors import details_of
+from services.common.domain.roles import Principal, Role
 from services.common.grpc import paging
 from services.common.grpc.auth import AuthInterceptor
-from services.common.identity.directory import Principal, Role
+from services.common.grpc.status import details_of
 from services.common.identity.tokens import TokenIssuer
 from services.common.messaging.bus import Bus
 from services.common.messaging.events import OutboxEvent, ReceivedEvent, decode, new_event
@@ -47,7 +47,7 @@ from services.common.persistence.database import (
     read_session,
 )
 from services.common.persistence.tables import InboxRow
-from services.common.persistence.unit_of_work import Writer
+from services.common.persistence.writer import Writer
 from services.common.sites import Site, SiteRegistry
 from services.site_view import domain, handlers, queries
 from services.site_view.__main__ import MIGRATIONS

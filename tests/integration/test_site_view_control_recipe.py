@@ -15,7 +15,7 @@ from services.common.persistence.database import (
     migrate,
     read_session,
 )
-from services.common.persistence.unit_of_work import Writer
+from services.common.persistence.writer import Writer
 from services.site_view import handlers, queries
 from services.site_view.__main__ import MIGRATIONS
 from tests.integration.test_site_view_consumer import (

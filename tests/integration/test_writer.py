@@ -19,7 +19,8 @@ from services.common.persistence.database import (
     migrate,
     read_session,
 )
-from services.common.persistence.unit_of_work import UnitOfWork, Writer
+from services.common.persistence.unit_of_work import UnitOfWork
+from services.common.persistence.writer import Writer
 from tests.support.waiting import wait_until
 
 

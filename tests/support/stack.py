@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest_asyncio
 
 from services.client.session import Session
-from services.common.identity.directory import Role, UserDirectory, open_user_directory
+from services.common.domain.roles import Role
+from services.common.identity.directory import UserDirectory, open_user_directory
 from services.common.settings import Settings
 from services.common.sites import SiteRegistry
 from services.devstack.demo_users import demo_password, ensure_demo_users

@@ -11,15 +11,10 @@ import pytest
 from twinline.batchrecords.v1 import batch_service_pb2 as api
 
 from services.common.domain import bounds
-from services.common.domain.errors import (
-    ERROR_DOMAIN,
-    FieldViolation,
-    InvalidArgument,
-    NotFound,
-    Violations,
-    to_status,
-)
+from services.common.domain.errors import FieldViolation, InvalidArgument, NotFound, Violations
 from services.common.grpc.paging import decode_offset, decode_position
+from services.common.grpc.request_bounds import request_violations
+from services.common.grpc.status import ERROR_DOMAIN, to_status
 
 
 def _fields(violations: Violations) -> list[str]:
@@ -136,12 +131,12 @@ def test_every_string_and_list_of_any_request_is_bounded() -> None:
     request = api.RecordStepsRequest(
         request_id="r", batch="batches/SYR-B-2026-00001", steps=[api.StepRecordInput(), step]
     )
-    assert sorted(_fields(bounds.request_violations(request))) == [
+    assert sorted(_fields(request_violations(request))) == [
         "steps[1].comment", "steps[1].materials[0].material",
     ]
     many = api.RaiseDeviationRequest(exception_ids=["EX-1"] * (bounds.ANY_LIST_LEN + 1))
-    assert _fields(bounds.request_violations(many)) == ["exception_ids"]
-    assert not bounds.request_violations(api.RecordStepsRequest(steps=[step.__class__()])).items
+    assert _fields(request_violations(many)) == ["exception_ids"]
+    assert not request_violations(api.RecordStepsRequest(steps=[step.__class__()])).items
 
 
 def test_a_status_fits_grpcs_trailers_whatever_the_error_quotes() -> None:

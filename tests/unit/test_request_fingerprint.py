@@ -6,7 +6,7 @@ from twinline.batchrecords.v1 import batch_service_pb2 as batch_api
 from twinline.batchrecords.v1 import master_batch_record_service_pb2 as api
 from twinline.common.v1 import signature_pb2
 
-from services.common.persistence.unit_of_work import request_fingerprint
+from services.common.persistence.idempotency import request_fingerprint
 from tests.support.mbr import conjugation_recipe
 
 RECORD = "/twinline.batchrecords.v1.BatchRecordService/RecordStep"

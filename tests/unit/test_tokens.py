@@ -8,7 +8,7 @@ import jwt
 import pytest
 
 from services.common.domain import errors
-from services.common.identity.directory import Principal, Role
+from services.common.domain.roles import Principal, Role
 from services.common.identity.tokens import TokenIssuer
 
 SECRET = "test-secret-" + "x" * 40

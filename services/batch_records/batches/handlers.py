@@ -16,8 +16,8 @@ from services.batch_records.batches.domain import Batch, BatchException, Quantit
 from services.batch_records.batches.translate import batch_to_proto
 from services.batch_records.master import repository
 from services.batch_records.master.domain import version_key
+from services.common.domain.roles import Principal
 from services.common.domain.signatures import SignatureRecord
-from services.common.identity.directory import Principal
 from services.common.persistence.audit import canonical_json
 from services.common.persistence.unit_of_work import UnitOfWork
 

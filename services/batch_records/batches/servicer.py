@@ -30,6 +30,7 @@ from services.batch_records.batchml.production_record import export_batch_produc
 from services.batch_records.master.servicer import parse_name
 from services.common.domain import bounds
 from services.common.domain.errors import FieldViolation, InvalidArgument, Violations
+from services.common.domain.roles import Role
 from services.common.domain.signatures import SignatureMeaning
 from services.common.grpc.auth import current_principal, site_writer
 from services.common.grpc.paging import (
@@ -39,9 +40,9 @@ from services.common.grpc.paging import (
     page_size_of,
 )
 from services.common.grpc.rpc import SiteWriting, enum_filter, mutate, rpc_method
-from services.common.identity.directory import Role
 from services.common.persistence.database import read_session
-from services.common.persistence.unit_of_work import UnitOfWork, Writer
+from services.common.persistence.unit_of_work import UnitOfWork
+from services.common.persistence.writer import Writer
 from services.common.sites import Site
 
 BATCH_NAME = re.compile(r"batches/(?P<batch_id>[A-Z]{2,8}-B-[0-9]{4}-[0-9]{5})", re.ASCII)

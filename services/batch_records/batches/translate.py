@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TypeVar
 
-from google.protobuf import timestamp_pb2
 from twinline.batchrecords.v1 import batch_pb2 as pb
 from twinline.batchrecords.v1 import batch_service_pb2 as api
 from twinline.batchrecords.v1 import master_batch_record_pb2 as mbr_pb
@@ -31,42 +29,27 @@ from services.batch_records.batches.domain import (
     ValueCorrection,
 )
 from services.batch_records.master.domain import MasterBatchRecord
-from services.batch_records.master.translate import (
-    record_from_proto,
-    record_to_proto,
-    signature_from_proto,
-    signature_to_proto,
-)
+from services.batch_records.master.translate import record_from_proto, record_to_proto
 from services.common.domain import bounds
 from services.common.domain.errors import Violations
+from services.common.grpc.translate import (
+    enum_map,
+    moment,
+    signature_from_proto,
+    signature_to_proto,
+    timestamp,
+)
 
-
-def _enum_map(enum_type: type, proto_enum: object, prefix: str) -> dict:  # type: ignore[type-arg]
-    return {member: proto_enum.Value(f"{prefix}_{member.name}") for member in enum_type}  # type: ignore[attr-defined]
-
-
-STATE_TO_PROTO = _enum_map(BatchState, pb.BatchState, "BATCH_STATE")
+STATE_TO_PROTO = enum_map(BatchState, pb.BatchState, "BATCH_STATE")
 STATE_FROM_PROTO = {value: state for state, value in STATE_TO_PROTO.items()}
-STATUS_TO_PROTO = _enum_map(StepStatus, pb.StepStatus, "STEP_STATUS")
+STATUS_TO_PROTO = enum_map(StepStatus, pb.StepStatus, "STEP_STATUS")
 STATUS_FROM_PROTO = {value: status for status, value in STATUS_TO_PROTO.items()}
-KIND_TO_PROTO = _enum_map(ExceptionKind, pb.ExceptionKind, "EXCEPTION_KIND")
+KIND_TO_PROTO = enum_map(ExceptionKind, pb.ExceptionKind, "EXCEPTION_KIND")
 KIND_FROM_PROTO = {value: kind for kind, value in KIND_TO_PROTO.items()}
-SEVERITY_TO_PROTO = _enum_map(Severity, pb.Severity, "SEVERITY")
+SEVERITY_TO_PROTO = enum_map(Severity, pb.Severity, "SEVERITY")
 SEVERITY_FROM_PROTO = {value: severity for severity, value in SEVERITY_TO_PROTO.items()}
-DEVIATION_TO_PROTO = _enum_map(DeviationState, pb.DeviationState, "DEVIATION_STATE")
+DEVIATION_TO_PROTO = enum_map(DeviationState, pb.DeviationState, "DEVIATION_STATE")
 DEVIATION_FROM_PROTO = {value: state for state, value in DEVIATION_TO_PROTO.items()}
-
-
-def _stamp(moment: datetime | None) -> timestamp_pb2.Timestamp | None:
-    if moment is None:
-        return None
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
-
-
-def _time(stamp: timestamp_pb2.Timestamp) -> datetime:
-    return stamp.ToDatetime(tzinfo=UTC)
 
 
 def quantity_to_proto(quantity: Quantity) -> quantity_pb2.Quantity:
@@ -146,8 +129,8 @@ def _step_to_proto(step: StepExecution) -> pb.StepExecution:
                             override_reason=u.override_reason)
             for u in step.equipment
         ],
-        comment=step.comment, perform_time=_stamp(step.perform_time),
-        record_time=_stamp(step.record_time),
+        comment=step.comment, perform_time=timestamp(step.perform_time),
+        record_time=timestamp(step.record_time),
         executed=signature_to_proto(step.executed) if step.executed else None,
         verified=signature_to_proto(step.verified) if step.verified else None,
         performed_by=step.performed_by,
@@ -178,8 +161,8 @@ def _step_from_proto(message: pb.StepExecution) -> StepExecution:
             for u in message.equipment
         ),
         comment=message.comment,
-        perform_time=_time(message.perform_time) if message.HasField("perform_time") else None,
-        record_time=_time(message.record_time) if message.HasField("record_time") else None,
+        perform_time=moment(message.perform_time) if message.HasField("perform_time") else None,
+        record_time=moment(message.record_time) if message.HasField("record_time") else None,
         executed=signature_from_proto(message.executed) if message.HasField("executed") else None,
         verified=signature_from_proto(message.verified) if message.HasField("verified") else None,
         performed_by=message.performed_by,
@@ -190,7 +173,7 @@ def exception_to_proto(exception: BatchException) -> pb.BatchException:
     return pb.BatchException(
         id=exception.id, kind=KIND_TO_PROTO[exception.kind],
         severity=SEVERITY_TO_PROTO[exception.severity], step_id=exception.step_id,
-        description=exception.description, raise_time=_stamp(exception.raise_time),
+        description=exception.description, raise_time=timestamp(exception.raise_time),
         disposition=signature_to_proto(exception.disposition) if exception.disposition else None,
         proposed_disposition=(
             signature_to_proto(exception.proposed_disposition)
@@ -203,7 +186,7 @@ def _exception_from_proto(message: pb.BatchException) -> BatchException:
     return BatchException(
         id=message.id, kind=KIND_FROM_PROTO[message.kind],
         severity=SEVERITY_FROM_PROTO[message.severity], step_id=message.step_id,
-        description=message.description, raise_time=_time(message.raise_time),
+        description=message.description, raise_time=moment(message.raise_time),
         disposition=(
             signature_from_proto(message.disposition) if message.HasField("disposition") else None
         ),
@@ -220,7 +203,7 @@ def deviation_to_proto(deviation: Deviation) -> pb.Deviation:
         title=deviation.title, description=deviation.description,
         exception_ids=list(deviation.exception_ids), investigation=deviation.investigation,
         capa_reference=deviation.capa_reference, state=DEVIATION_TO_PROTO[deviation.state],
-        raised_by=deviation.raised_by, raise_time=_stamp(deviation.raise_time),
+        raised_by=deviation.raised_by, raise_time=timestamp(deviation.raise_time),
         closure=signature_to_proto(deviation.closure) if deviation.closure else None,
     )
 
@@ -230,7 +213,7 @@ def _deviation_from_proto(message: pb.Deviation) -> Deviation:
         id=message.id, classification=SEVERITY_FROM_PROTO[message.classification],
         title=message.title, description=message.description,
         exception_ids=tuple(message.exception_ids), raised_by=message.raised_by,
-        raise_time=_time(message.raise_time), investigation=message.investigation,
+        raise_time=moment(message.raise_time), investigation=message.investigation,
         capa_reference=message.capa_reference, state=DEVIATION_FROM_PROTO[message.state],
         closure=signature_from_proto(message.closure) if message.HasField("closure") else None,
     )
@@ -276,8 +259,8 @@ def batch_to_proto(batch: Batch) -> pb.Batch:
         exceptions=[exception_to_proto(exception) for exception in batch.exceptions],
         deviations=[deviation_to_proto(deviation) for deviation in batch.deviations],
         signatures=[signature_to_proto(signature) for signature in batch.signatures],
-        created_by=batch.created_by, create_time=_stamp(batch.create_time),
-        update_time=_stamp(batch.update_time), etag=batch.etag,
+        created_by=batch.created_by, create_time=timestamp(batch.create_time),
+        update_time=timestamp(batch.update_time), etag=batch.etag,
     )
 
 
@@ -288,8 +271,8 @@ def batch_from_proto(message: pb.Batch) -> Batch:
         recipe=_recipe_record(message.control_recipe),
         state=STATE_FROM_PROTO[message.state],
         steps=tuple(_step_from_proto(step) for step in message.steps),
-        created_by=message.created_by, create_time=_time(message.create_time),
-        update_time=_time(message.update_time),
+        created_by=message.created_by, create_time=moment(message.create_time),
+        update_time=moment(message.update_time),
         planned_quantity=(
             _stored_quantity(message.planned_quantity)
             if message.HasField("planned_quantity") else None

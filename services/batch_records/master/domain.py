@@ -21,9 +21,9 @@ from services.common.domain.errors import (
     PermissionDenied,
     Violations,
 )
+from services.common.domain.roles import Role
 from services.common.domain.signatures import SignatureMeaning, SignatureRecord
 from services.common.domain.units import is_ucum
-from services.common.identity.directory import Role
 
 AUTHOR_ROLES = (Role.PROCESS_ENGINEER,)
 REVIEWER_ROLES = (Role.PROCESS_ENGINEER, Role.SUPERVISOR, Role.QA)

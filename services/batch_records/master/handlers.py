@@ -9,9 +9,10 @@ from twinline.events.v1 import master_batch_record_events_pb2 as events
 
 from services.batch_records.master import domain, repository
 from services.batch_records.master.domain import MasterBatchRecord, RecipeContent
-from services.batch_records.master.translate import record_to_proto, signature_to_proto
+from services.batch_records.master.translate import record_to_proto
+from services.common.domain.roles import Principal
 from services.common.domain.signatures import SignatureRecord
-from services.common.identity.directory import Principal
+from services.common.grpc.translate import signature_to_proto
 from services.common.persistence.audit import canonical_json
 from services.common.persistence.unit_of_work import UnitOfWork
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
 from decimal import Decimal
 
-from google.protobuf import timestamp_pb2
 from twinline.batchrecords.v1 import master_batch_record_pb2 as pb
-from twinline.common.v1 import signature_pb2
 
 from services.batch_records.master.domain import (
     MasterBatchRecord,
@@ -21,7 +19,11 @@ from services.batch_records.master.domain import (
     parse_decimal,
 )
 from services.common.domain.errors import Violations
-from services.common.domain.signatures import SignatureMeaning, SignatureRecord
+from services.common.grpc.translate import (
+    signature_from_proto,
+    signature_to_proto,
+    timestamp,
+)
 
 STATE_TO_PROTO = {
     state: pb.MasterBatchRecordState.Value(f"MASTER_BATCH_RECORD_STATE_{state.name}")
@@ -30,40 +32,10 @@ STATE_TO_PROTO = {
 STATE_FROM_PROTO = {value: state for state, value in STATE_TO_PROTO.items()}
 KIND_TO_PROTO = {kind: pb.StepKind.Value(f"STEP_KIND_{kind.name}") for kind in StepKind}
 KIND_FROM_PROTO = {value: kind for kind, value in KIND_TO_PROTO.items()}
-MEANING_TO_PROTO = {
-    meaning: signature_pb2.SignatureMeaning.Value(f"SIGNATURE_MEANING_{meaning.name}")
-    for meaning in SignatureMeaning
-}
-MEANING_FROM_PROTO = {value: meaning for meaning, value in MEANING_TO_PROTO.items()}
 
 
 def _text(value: Decimal | None) -> str:
     return "" if value is None else str(value)
-
-
-def _timestamp(moment: datetime | None) -> timestamp_pb2.Timestamp | None:
-    if moment is None:
-        return None
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
-
-
-def signature_to_proto(signature: SignatureRecord) -> signature_pb2.Signature:
-    return signature_pb2.Signature(
-        signer=signature.signer, printed_name=signature.printed_name,
-        meaning=MEANING_TO_PROTO[signature.meaning], sign_time=_timestamp(signature.sign_time),
-        reason=signature.reason, role=signature.role,
-    )
-
-
-def signature_from_proto(signature: signature_pb2.Signature) -> SignatureRecord:
-    return SignatureRecord(
-        signer=signature.signer, printed_name=signature.printed_name,
-        meaning=MEANING_FROM_PROTO[signature.meaning],
-        sign_time=signature.sign_time.ToDatetime(tzinfo=UTC), reason=signature.reason,
-        role=signature.role,
-    )
 
 
 def content_to_proto(content: RecipeContent, target: pb.MasterBatchRecord) -> None:
@@ -162,8 +134,8 @@ def record_to_proto(record: MasterBatchRecord) -> pb.MasterBatchRecord:
         name=record.name, record_id=record.record_id, version=record.version,
         home_site=record.home_site, state=STATE_TO_PROTO[record.state], author=record.author,
         signatures=[signature_to_proto(signature) for signature in record.signatures],
-        create_time=_timestamp(record.create_time), update_time=_timestamp(record.update_time),
-        effective_time=_timestamp(record.effective_time), etag=record.etag,
+        create_time=timestamp(record.create_time), update_time=timestamp(record.update_time),
+        effective_time=timestamp(record.effective_time), etag=record.etag,
         supersedes=record.supersedes, superseded_by=record.superseded_by,
     )
     content_to_proto(record.content, message)

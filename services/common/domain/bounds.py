@@ -11,8 +11,6 @@ import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
-from google.protobuf import descriptor, message
-
 from services.common.domain.errors import FieldViolation, InvalidArgument, Violations
 
 # --- the table (docs/bounds.md lists the same, field by field) -----------------------------
@@ -153,30 +151,3 @@ def loggable(value: object, max_len: int = LOG_LEN) -> str:
     if len(text_value) > max_len:
         return f"{shown}... ({len(text_value)} characters)"
     return shown
-
-
-def request_violations(request: message.Message, prefix: str = "") -> Violations:
-    """The last resort for every string and repeated field of any request, before its domain
-    looks: each string at most ANY_TEXT_LEN and XML-safe, each list at most ANY_LIST_LEN
-    items. Field paths read as the domain's do (``steps[0].comment``)."""
-    violations = Violations()
-    _walk(request, prefix, violations)
-    return violations
-
-
-def _walk(request: message.Message, prefix: str, violations: Violations) -> None:
-    for field, value in request.ListFields():
-        path = f"{prefix}{field.name}"
-        repeated = field.is_repeated
-        if repeated and not list_len(path, value, ANY_LIST_LEN, violations):
-            continue
-        if field.type == descriptor.FieldDescriptor.TYPE_STRING:
-            for index, item in enumerate(value) if repeated else [(None, value)]:
-                at = path if index is None else f"{path}[{index}]"
-                text(at, item, ANY_TEXT_LEN, violations)
-        elif field.type == descriptor.FieldDescriptor.TYPE_MESSAGE:
-            if field.message_type is not None and field.message_type.GetOptions().map_entry:
-                continue  # no request of ours holds a map
-            for index, item in enumerate(value) if repeated else [(None, value)]:
-                at = path if index is None else f"{path}[{index}]"
-                _walk(item, f"{at}.", violations)

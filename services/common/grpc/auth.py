@@ -19,13 +19,16 @@ from twinline.common.v1 import auth_pb2, auth_pb2_grpc, signature_pb2
 
 from services.common.domain import bounds, errors
 from services.common.domain.clock import Clock, utc_now
+from services.common.domain.roles import Principal, Role
 from services.common.domain.signatures import (
     PERSON_MEANINGS,
     SignatureMeaning,
     SignatureRecord,
     check_reason,
 )
-from services.common.identity.directory import Principal, Role, UserDirectory
+from services.common.grpc.principals import principal_to_proto
+from services.common.grpc.status import abort_with
+from services.common.identity.directory import UserDirectory
 from services.common.identity.tokens import TokenIssuer
 
 log = logging.getLogger(__name__)
@@ -127,7 +130,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                 self._directory.require_good_standing(principal.username)
             return principal
         except Exception as exc:  # e.g. the directory unreadable: INTERNAL, no internals shown
-            await errors.abort_with(context, exc)
+            await abort_with(context, exc)
             raise  # abort_with has already ended the call by raising
 
     def _single_response(self, behaviour: Callable[..., Any]) -> Callable[..., Any]:
@@ -276,9 +279,9 @@ class AuthenticationServicer(auth_pb2_grpc.AuthenticationServiceServicer):
             )
             token, expires = self.issuer.issue(principal)
         except Exception as exc:  # a domain error's status; anything else INTERNAL, with an id
-            await errors.abort_with(context, exc)
+            await abort_with(context, exc)
             raise
-        response = auth_pb2.LoginResponse(access_token=token, user=principal.to_proto())
+        response = auth_pb2.LoginResponse(access_token=token, user=principal_to_proto(principal))
         response.expire_time.FromDatetime(expires)
         return response
 

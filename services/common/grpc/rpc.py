@@ -11,12 +11,15 @@ from google.protobuf import descriptor, message
 from sqlalchemy import Engine
 from twinline.common.v1 import signature_pb2
 
-from services.common.domain import bounds
-from services.common.domain.errors import FieldViolation, InvalidArgument, abort_with
+from services.common.domain.errors import FieldViolation, InvalidArgument
+from services.common.domain.roles import Principal, Role
 from services.common.domain.signatures import SignatureMeaning, SignatureRecord
 from services.common.grpc.auth import current_principal, signature_from, site_writer
-from services.common.identity.directory import Principal, Role, UserDirectory
-from services.common.persistence.unit_of_work import UnitOfWork, Writer
+from services.common.grpc.request_bounds import request_violations
+from services.common.grpc.status import abort_with
+from services.common.identity.directory import UserDirectory
+from services.common.persistence.unit_of_work import UnitOfWork
+from services.common.persistence.writer import Writer
 from services.common.sites import Site
 
 M = TypeVar("M", bound=message.Message)
@@ -27,12 +30,12 @@ MAX_REQUEST_ID = 128
 
 def rpc_method(method: Handler) -> Handler:
     """Maps a domain error to its status, and anything unexpected to INTERNAL with an id; a
-    request with an unbounded string or list (bounds.request_violations) goes no further."""
+    request with an unbounded string or list (request_bounds.request_violations) goes no further."""
 
     @functools.wraps(method)
     async def translated(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
         try:
-            bounds.request_violations(request).raise_if_any()
+            request_violations(request).raise_if_any()
             return await method(self, request, context)
         except grpc.aio.AbortError:
             raise

@@ -37,7 +37,7 @@ from services.common.messaging.bus import Bus
 from services.common.messaging.streams import SourceWatchdog, ensure_site_stream
 from services.common.persistence.database import KERNEL_MIGRATIONS, create_database_engine, migrate
 from services.common.persistence.outbox import OutboxRelay
-from services.common.persistence.unit_of_work import Writer
+from services.common.persistence.writer import Writer
 from services.common.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -1,27 +1,25 @@
-"""Who a user is: roles, the authenticated principal, and the site's user directory (argon2)."""
+"""The site's user directory: accounts, log-in, lockout (21 CFR 11.300) and standing."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
-import os
 import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from functools import cached_property
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Engine
-from twinline.common.v1 import auth_pb2
 
 from services.common.domain import bounds, errors
 from services.common.domain.clock import Clock, utc_now
+from services.common.domain.roles import Principal, Role, parse_roles
+from services.common.identity.passwords import RecentPasswords, check_password, default_hasher
+from services.common.identity.tables import USER_BY_NAME, app_user
 from services.common.persistence.database import (
     IDENTITY_MIGRATIONS,
     create_database_engine,
@@ -34,9 +32,6 @@ from services.common.sites import SiteRegistry, UnknownSiteError
 log = logging.getLogger(__name__)
 
 USERNAME_PATTERN = re.compile(r"[a-z][a-z0-9._-]{2,63}")
-MIN_PASSWORD_LENGTH = 8
-# How long a password verified with argon2 is recognised again without argon2.
-RECENT_VERIFICATION_SECONDS = 600
 # Consecutive wrong passwords (log-ins and signatures alike) that lock an account until an
 # administrator unlocks it (21 CFR 11.300(d): attempts at unauthorized use are stopped and
 # reported).
@@ -49,51 +44,6 @@ ACCOUNT_LOCKED = (
 STANDING_SECONDS = 5.0
 # One message for an unknown user, a wrong password and an inactive user: no enumeration.
 INVALID_CREDENTIALS = "the username or password is not correct"
-
-
-class Role(StrEnum):
-    OPERATOR = "operator"
-    SUPERVISOR = "supervisor"
-    QC_ANALYST = "qc_analyst"
-    QA = "qa"
-    PROCESS_ENGINEER = "process_engineer"
-    ADMIN = "admin"
-    INTEGRATION = "integration"
-
-    def to_proto(self) -> auth_pb2.Role.ValueType:
-        return _ROLE_TO_PROTO[self]
-
-    @classmethod
-    def from_proto(cls, value: auth_pb2.Role.ValueType) -> Role:
-        try:
-            return _ROLE_FROM_PROTO[value]
-        except KeyError:
-            raise ValueError(f"no role for proto value {value}") from None
-
-
-_ROLE_TO_PROTO = {role: auth_pb2.Role.Value(f"ROLE_{role.name}") for role in Role}
-_ROLE_FROM_PROTO = {value: role for role, value in _ROLE_TO_PROTO.items()}
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The authenticated caller of one request."""
-
-    username: str
-    printed_name: str
-    roles: frozenset[Role]
-    home_site: str
-
-    def has_any(self, *roles: Role) -> bool:
-        return not self.roles.isdisjoint(roles)
-
-    def to_proto(self) -> auth_pb2.User:
-        return auth_pb2.User(
-            username=self.username,
-            printed_name=self.printed_name,
-            roles=[role.to_proto() for role in sorted(self.roles)],
-            home_site=self.home_site,
-        )
 
 
 @dataclass(frozen=True)
@@ -112,36 +62,6 @@ class UserAccount:
 
     def principal(self) -> Principal:
         return Principal(self.username, self.printed_name, self.roles, self.home_site)
-
-
-# Mirrors migrations/identity; the migration owns the schema.
-_metadata = sa.MetaData()
-app_user = sa.Table(
-    "app_user",
-    _metadata,
-    sa.Column("username", sa.String(64), primary_key=True),
-    sa.Column("printed_name", sa.String(200), nullable=False),
-    sa.Column("password_hash", sa.String(255), nullable=False),
-    sa.Column("roles", sa.Text, nullable=False),
-    sa.Column("home_site", sa.String(64), nullable=False),
-    sa.Column("active", sa.Boolean, nullable=False),
-    sa.Column("created_time", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("password_changed_time", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("failed_attempts", sa.Integer, nullable=False),
-    sa.Column("locked_time", sa.DateTime(timezone=True), nullable=True),
-)
-# Built once (every signature reads the signer's row): SQLAlchemy reuses its compiled form.
-USER_BY_NAME = sa.select(app_user).where(app_user.c.username == sa.bindparam("username"))
-
-
-def default_hasher() -> PasswordHasher:
-    # argon2id at OWASP's baseline (19 MiB, 2 passes): about 20 ms a verify on a 2-core host.
-    return PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
-
-
-def parse_roles(names: Iterable[str]) -> frozenset[Role]:
-    """Role names to roles; raises ValueError naming the first unknown one."""
-    return frozenset(Role(name.strip()) for name in names if name.strip())
 
 
 def _as_utc(moment: datetime) -> datetime:
@@ -180,9 +100,7 @@ class UserDirectory:
         self.registry = registry
         self.hasher = hasher or default_hasher()
         self.clock = clock
-        # username → (keyed digest of the password, stored hash, monotonic expiry)
-        self._recent: dict[str, tuple[bytes, str, float]] = {}
-        self._recent_key = os.urandom(32)
+        self._recent = RecentPasswords()
         # username → (reason the user may not write, or "" if they may; monotonic expiry)
         self._standing: dict[str, tuple[str, float]] = {}
 
@@ -219,7 +137,7 @@ class UserDirectory:
                 self.registry.get(home_site)
             except UnknownSiteError:
                 violations.add("home_site", f"unknown site; known: {self.registry.ids()}")
-        _check_password(password, violations)
+        check_password(password, violations)
         violations.raise_if_any()
 
         password_hash = self.hasher.hash(password)
@@ -254,7 +172,7 @@ class UserDirectory:
 
     def set_password(self, username: str, new_password: str) -> None:
         violations = errors.Violations()
-        _check_password(new_password, violations)
+        check_password(new_password, violations)
         violations.raise_if_any()
         self._update(
             username,
@@ -287,7 +205,8 @@ class UserDirectory:
                 "authentication refused: the account %s is locked", bounds.loggable(username)
             )
             raise errors.Unauthenticated("ACCOUNT_LOCKED", ACCOUNT_LOCKED)
-        if row is not None and row.active and self._recently_verified(row, password):
+        recent = row is not None and self._recent.verified(username, password, row.password_hash)
+        if row is not None and row.active and recent:
             self._note_success(row)
             return _account(row).principal()
         # Verify outside the transaction: SQLite's write lock is not held for the hash.
@@ -299,10 +218,7 @@ class UserDirectory:
                 self._note_failure(username)
             row = None
         if row is not None and row.active:
-            self._recent[username] = (
-                self._digest(username, password), row.password_hash,
-                time.monotonic() + RECENT_VERIFICATION_SECONDS,
-            )
+            self._recent.remember(username, password, row.password_hash)
         if row is None or not row.active:
             log.warning("failed authentication for username %s", bounds.loggable(username))
             raise errors.Unauthenticated("INVALID_CREDENTIALS", INVALID_CREDENTIALS)
@@ -335,7 +251,7 @@ class UserDirectory:
 
     def _note_failure(self, username: str) -> None:
         """Counts a wrong password; the MAX_FAILED_ATTEMPTS-th in a row locks the account."""
-        self._recent.pop(username, None)
+        self._recent.forget(username)
         with self.engine.begin() as connection:
             # One statement: concurrent failures in two processes are all counted.
             connection.execute(
@@ -369,28 +285,6 @@ class UserDirectory:
                     .where(app_user.c.username == row.username, app_user.c.locked_time.is_(None))
                     .values(failed_attempts=0)
                 )
-
-    def _digest(self, username: str, password: str) -> bytes:
-        return hmac.new(
-            self._recent_key, f"{username}\0{password}".encode(), hashlib.sha256
-        ).digest()
-
-    def _recently_verified(self, row: sa.Row, password: str) -> bool:
-        """True if this password was verified with argon2 for this user moments ago.
-
-        Signing every step re-enters the password (21 CFR 11.200); an argon2 check per
-        signature would cap a floor at ~90 signatures/s on two cores. A keyed digest of a
-        password verified in the last minutes, held only in this process's memory and
-        dropped when the stored hash changes, checks the re-entry as strictly and at once.
-        """
-        recent = self._recent.get(row.username)
-        if recent is None:
-            return False
-        digest, password_hash, expires = recent
-        if password_hash != row.password_hash or time.monotonic() > expires:
-            self._recent.pop(row.username, None)
-            return False
-        return hmac.compare_digest(digest, self._digest(row.username, password))
 
     def password_is(self, username: str, password: str) -> bool:
         """Whether ``password`` is the user's current one, checked against the stored hash only.
@@ -432,11 +326,6 @@ def _user_exists(username: str) -> errors.AlreadyExists:
     return errors.AlreadyExists(
         "USER_EXISTS", f"user {username} already exists", username=username
     )
-
-
-def _check_password(password: str, violations: errors.Violations) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        violations.add("password", f"at least {MIN_PASSWORD_LENGTH} characters")
 
 
 def open_user_directory(settings: Settings) -> UserDirectory:

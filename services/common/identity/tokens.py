@@ -9,7 +9,7 @@ import jwt
 
 from services.common.domain import errors
 from services.common.domain.clock import Clock, utc_now
-from services.common.identity.directory import Principal, parse_roles
+from services.common.domain.roles import Principal, parse_roles
 
 ALGORITHM = "HS256"
 REQUIRED_CLAIMS = ["sub", "name", "roles", "site", "iat", "exp", "jti", "iss"]

@@ -42,7 +42,8 @@ from services.common.messaging.bus import Bus
 from services.common.messaging.events import OutboxEntry
 from services.common.persistence.database import read_session
 from services.common.persistence.tables import OutboxRow
-from services.common.persistence.unit_of_work import UnitOfWork, Writer
+from services.common.persistence.unit_of_work import UnitOfWork
+from services.common.persistence.writer import Writer
 
 log = logging.getLogger(__name__)
 OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]

@@ -38,8 +38,8 @@ from services.common.domain.errors import (
     PermissionDenied,
     Violations,
 )
+from services.common.domain.roles import Role
 from services.common.domain.signatures import SignatureRecord
-from services.common.identity.directory import Role
 
 
 def create_batch(

@@ -10,12 +10,9 @@ from enum import StrEnum
 
 from services.batch_records.master.domain import MasterBatchRecord, Step
 from services.common.domain import bounds
-from services.common.domain.errors import (
-    FailedPrecondition,
-    NotFound,
-)
+from services.common.domain.errors import FailedPrecondition, NotFound
+from services.common.domain.roles import Role
 from services.common.domain.signatures import SignatureRecord
-from services.common.identity.directory import Role
 
 EXECUTOR_ROLES = (Role.OPERATOR, Role.SUPERVISOR, Role.INTEGRATION)
 VERIFIER_ROLES = (Role.OPERATOR, Role.SUPERVISOR, Role.QA)

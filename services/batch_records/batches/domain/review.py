@@ -30,8 +30,8 @@ from services.common.domain.errors import (
     PreconditionFailed,
     Violations,
 )
+from services.common.domain.roles import Role
 from services.common.domain.signatures import SignatureRecord
-from services.common.identity.directory import Role
 
 
 def disposition_exception(
