@@ -14,8 +14,7 @@ from twinline.events.v1 import batch_events_pb2 as batch_events
 from twinline.events.v1 import master_batch_record_events_pb2 as mbr_events
 from twinline.events.v1 import site_events_pb2 as site_events
 
-from services.batch_records.master.domain import version_key
-from services.batch_records.master.translate import STATE_FROM_PROTO
+from services.batch_records.master.names import version_key
 from services.common.domain.clock import from_text, to_text
 from services.common.messaging.events import ReceivedEvent
 from services.common.persistence.inbox import new_events
@@ -27,7 +26,7 @@ from services.site_view.tables import (
     ReplicaMasterBatchRecordRow,
     WatermarkRow,
 )
-from services.site_view.translate import batch_state_text
+from services.site_view.translate import batch_state_text, record_state_text
 
 REPLICA = ReplicaMasterBatchRecordRow.__table__  # type: ignore[attr-defined]
 UPDATE_REPLICA = (
@@ -116,13 +115,12 @@ def replica_event(event: ReceivedEvent) -> ReplicaEvent:
     record: pb.MasterBatchRecord = event.payload.master_batch_record  # type: ignore[attr-defined]
     if not record.record_id or record.version < 1 or not record.home_site:
         raise ValueError(f"{event.subject} {event.event_id}: the record has no id/version/site")
-    state = STATE_FROM_PROTO.get(record.state)
     replica = domain.ReplicaVersion(
         record_id=record.record_id,
         version=record.version,
         home_site=record.home_site,
         # A state this release does not know (a newer origin) is kept, not refused.
-        state=state.value if state is not None else f"unknown_{record.state}",
+        state=record_state_text(record.state),
         revision=domain.revision_of(record.etag, record.version),
     )
     return ReplicaEvent(event, record, replica)

@@ -9,7 +9,7 @@ from sqlmodel import Session, col
 from twinline.batchrecords.v1 import batch_pb2
 from twinline.batchrecords.v1 import master_batch_record_pb2 as pb
 
-from services.batch_records.master.domain import version_key
+from services.batch_records.master.names import version_key
 from services.common.domain.errors import NotFound
 from services.site_view import domain
 from services.site_view.handlers import watermark_of

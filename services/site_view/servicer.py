@@ -12,8 +12,8 @@ from twinline.common.v1 import quantity_pb2
 from twinline.siteview.v1 import site_view_service_pb2 as api
 from twinline.siteview.v1 import site_view_service_pb2_grpc as api_grpc
 
-from services.batch_records.batches.servicer import batch_id_of
-from services.batch_records.master.servicer import parse_name
+from services.batch_records.batches.names import batch_id_of
+from services.batch_records.master.names import parse_name
 from services.common.domain import bounds
 from services.common.domain.clock import Clock, utc_now
 from services.common.domain.errors import FieldViolation, InvalidArgument

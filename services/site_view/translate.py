@@ -1,10 +1,12 @@
-"""The view's text for a batch state, in both directions: how the replica stores and filters it."""
+"""The view's text for a record's or batch's state: how the replica stores and filters it."""
 
 from __future__ import annotations
 
 from twinline.batchrecords.v1 import batch_pb2
+from twinline.batchrecords.v1 import master_batch_record_pb2 as mbr_pb2
 
 PREFIX = "BATCH_STATE_"
+RECORD_PREFIX = "MASTER_BATCH_RECORD_STATE_"
 UNKNOWN = "unknown_"
 
 
@@ -28,3 +30,12 @@ def batch_state_value(text: str) -> batch_pb2.BatchState.ValueType:
 KNOWN_BATCH_STATES = {
     value: batch_state_text(value) for value in batch_pb2.BatchState.values() if value
 }
+
+
+def record_state_text(value: int) -> str:
+    """The text of a master record's state: "approved" for MASTER_BATCH_RECORD_STATE_APPROVED;
+    "unknown_<n>" for one this release does not know (a newer origin): kept, not refused."""
+    if not value or value not in mbr_pb2.MasterBatchRecordState.values():
+        return f"{UNKNOWN}{value}"
+    name = mbr_pb2.MasterBatchRecordState.Name(mbr_pb2.MasterBatchRecordState.ValueType(value))
+    return name.removeprefix(RECORD_PREFIX).lower()

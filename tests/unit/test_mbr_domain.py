@@ -18,6 +18,7 @@ from services.batch_records.master.domain import (
     StepKind,
     UnitProcedure,
 )
+from services.batch_records.master.names import record_id_for
 from services.common.domain.errors import (
     Aborted,
     FailedPrecondition,
@@ -104,7 +105,7 @@ def test_a_new_record_is_a_draft_version_1_with_the_site_code_in_its_id() -> Non
     assert record.state is MbrState.DRAFT
     assert record.version == 1
     assert record.name == "masterBatchRecords/SYR-MBR-000001/versions/1"
-    assert domain.record_id_for("SDO", 42) == "SDO-MBR-000042"
+    assert record_id_for("SDO", 42) == "SDO-MBR-000042"
 
 
 def test_validation_names_every_bad_field() -> None:

@@ -10,12 +10,13 @@ from twinline.batchrecords.v1 import batch_pb2 as pb
 from twinline.batchrecords.v1 import equipment_service_pb2 as equipment_pb
 from twinline.events.v1 import batch_events_pb2 as events
 
-from services.batch_records.batches import domain as domain
+from services.batch_records.batches import domain
 from services.batch_records.batches import repository as batch_repository
 from services.batch_records.batches.domain import Batch, BatchException, Quantity, StepRecord
+from services.batch_records.batches.names import batch_id_for
 from services.batch_records.batches.translate import batch_to_proto
 from services.batch_records.master import repository
-from services.batch_records.master.domain import version_key
+from services.batch_records.master.names import version_key
 from services.common.domain.roles import Principal
 from services.common.domain.signatures import SignatureRecord
 from services.common.persistence.audit import canonical_json
@@ -85,7 +86,7 @@ def create(
     year = uow.now.year
     number = batch_repository.next_number(uow.session, year, uow.group_memo)
     batch = domain.create_batch(
-        batch_id=domain.batch_id_for(site_code, year, number), recipe=recipe, site=uow.site,
+        batch_id=batch_id_for(site_code, year, number), recipe=recipe, site=uow.site,
         created_by=principal.username, now=uow.now, planned_quantity=planned_quantity,
     )
     return Saved(_save(uow, actor=principal.username, event="created", before=None, after=batch,

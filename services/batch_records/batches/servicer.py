@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from typing import TypeVar
 
 import grpc
@@ -14,9 +13,9 @@ from twinline.batchrecords.v1 import batch_service_pb2_grpc as api_grpc
 from twinline.batchrecords.v1 import equipment_service_pb2 as equipment_api
 from twinline.batchrecords.v1 import equipment_service_pb2_grpc as equipment_grpc
 
-from services.batch_records.batches import domain as domain
-from services.batch_records.batches import handlers as handlers
+from services.batch_records.batches import domain, handlers
 from services.batch_records.batches import repository as batch_repository
+from services.batch_records.batches.names import batch_id_of
 from services.batch_records.batches.translate import (
     SEVERITY_FROM_PROTO,
     STATE_FROM_PROTO,
@@ -27,7 +26,7 @@ from services.batch_records.batches.translate import (
     step_record_from_proto,
 )
 from services.batch_records.batchml.production_record import export_batch_production_record
-from services.batch_records.master.servicer import parse_name
+from services.batch_records.master.names import parse_name
 from services.common.domain import bounds
 from services.common.domain.errors import FieldViolation, InvalidArgument, Violations
 from services.common.domain.roles import Role
@@ -45,22 +44,12 @@ from services.common.persistence.unit_of_work import UnitOfWork
 from services.common.persistence.writer import Writer
 from services.common.sites import Site
 
-BATCH_NAME = re.compile(r"batches/(?P<batch_id>[A-Z]{2,8}-B-[0-9]{4}-[0-9]{5})", re.ASCII)
 CREATOR_ROLES = (Role.SUPERVISOR, Role.INTEGRATION)
 R = TypeVar("R", api.RecordStepResponse, api.RecordStepsResponse)
 DEVIATION_ROLES = (Role.OPERATOR, Role.SUPERVISOR, Role.QA, Role.INTEGRATION)
 EQUIPMENT_ROLES = (Role.SUPERVISOR, Role.ADMIN)
 DISPOSITION_ROLES = (Role.QA, Role.SUPERVISOR)
 OPERATOR_ROLES = (Role.OPERATOR, Role.SUPERVISOR)
-
-
-def batch_id_of(name: str, field: str = "batch") -> str:
-    match = BATCH_NAME.fullmatch(name)
-    if match is None:
-        raise InvalidArgument(
-            [FieldViolation(field, "must look like batches/SYR-B-2026-00042")]
-        )
-    return match["batch_id"]
 
 
 def _raised(saved: handlers.Saved) -> list[pb.BatchException]:

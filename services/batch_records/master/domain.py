@@ -12,6 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from services.batch_records.master.names import version_key
 from services.common.domain import bounds
 from services.common.domain.errors import (
     Aborted,
@@ -137,14 +138,6 @@ class MasterBatchRecord:
             if signature.meaning == SignatureMeaning.REVIEWED:
                 return signature.signer
         return None
-
-
-def version_key(record_id: str, version: int) -> str:
-    return f"{record_id}/v{version}"
-
-
-def record_id_for(site_code: str, number: int) -> str:
-    return f"{site_code}-MBR-{number:06d}"
 
 
 # --- validation ---------------------------------------------------------------------------

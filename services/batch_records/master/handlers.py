@@ -9,6 +9,7 @@ from twinline.events.v1 import master_batch_record_events_pb2 as events
 
 from services.batch_records.master import domain, repository
 from services.batch_records.master.domain import MasterBatchRecord, RecipeContent
+from services.batch_records.master.names import record_id_for
 from services.batch_records.master.translate import record_to_proto
 from services.common.domain.roles import Principal
 from services.common.domain.signatures import SignatureRecord
@@ -102,7 +103,7 @@ def create(
 ) -> MasterBatchRecord:
     number = repository.next_record_number(uow.session, uow.group_memo)
     record = domain.create_draft(
-        record_id=domain.record_id_for(site_code, number), home_site=uow.site, content=content,
+        record_id=record_id_for(site_code, number), home_site=uow.site, content=content,
         author=principal.username, now=uow.now,
     )
     _save(uow, actor=principal.username, event="created", before=None, after=record,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 
 import grpc
 from twinline.batchrecords.v1 import master_batch_record_service_pb2 as api
@@ -11,6 +10,7 @@ from twinline.batchrecords.v1 import master_batch_record_service_pb2_grpc as api
 
 from services.batch_records import batchml
 from services.batch_records.master import domain, handlers, repository
+from services.batch_records.master.names import parse_name, version_key
 from services.batch_records.master.translate import (
     STATE_FROM_PROTO,
     content_from_proto,
@@ -28,30 +28,12 @@ from services.common.grpc.paging import (
 from services.common.grpc.rpc import SiteWriting, enum_filter, mutate, rpc_method
 from services.common.persistence.database import read_session
 
-# ASCII digits only (\d would take Arabic-Indic digits), matched whole; a version fits 32 bits.
-NAME = re.compile(
-    r"masterBatchRecords/(?P<record_id>[A-Z]{2,8}-MBR-[0-9]{6})"
-    r"/versions/(?P<version>[1-9][0-9]{0,8}|latest)",
-    re.ASCII,
-)
-
-
-def parse_name(name: str, field: str = "name") -> tuple[str, int | None]:
-    """(record id, version or None for latest) of a resource name."""
-    match = NAME.fullmatch(name)
-    if match is None:
-        raise InvalidArgument(
-            [FieldViolation(field, "must look like masterBatchRecords/SYR-MBR-000001/versions/1")]
-        )
-    version = match["version"]
-    return match["record_id"], None if version == "latest" else int(version)
-
 
 def _key(name: str, field: str = "name") -> str:
     record_id, version = parse_name(name, field)
     if version is None:
         raise InvalidArgument([FieldViolation(field, "a change names one version, not 'latest'")])
-    return domain.version_key(record_id, version)
+    return version_key(record_id, version)
 
 
 def _require_etag(etag: str) -> None:
@@ -252,7 +234,7 @@ class MasterBatchRecordServicer(SiteWriting, api_grpc.MasterBatchRecordServiceSe
             if version is None:
                 record = repository.latest(session, record_id)
             else:
-                record = repository.get(session, domain.version_key(record_id, version))
+                record = repository.get(session, version_key(record_id, version))
         return api.GetMasterBatchRecordResponse(master_batch_record=record_to_proto(record))
 
     @rpc_method
@@ -285,7 +267,7 @@ class MasterBatchRecordServicer(SiteWriting, api_grpc.MasterBatchRecordServiceSe
             if version is None:
                 record = repository.latest(session, record_id)
             else:
-                record = repository.get(session, domain.version_key(record_id, version))
+                record = repository.get(session, version_key(record_id, version))
         return api.ExportMasterRecipeResponse(
             document=batchml.export_master_recipe(record), content_type="application/xml"
         )

@@ -40,7 +40,6 @@ from services.batch_records.batches.domain.model import (
     StepRecord,
     StepStatus,
     ValueCorrection,
-    batch_id_for,
     changed,
     held_or_running,
     recipe_steps,
@@ -56,6 +55,7 @@ from services.batch_records.batches.domain.review import (
     submit_for_review,
     update_deviation,
 )
+from services.batch_records.batches.names import batch_id_for
 
 __all__ = [
     "EXECUTOR_ROLES",

@@ -207,8 +207,6 @@ class StepRecord:
     comment: str = ""
     perform_time: datetime | None = None
     performed_by: str = ""  # named by an integration account; a person is the signer
-def batch_id_for(site_code: str, year: int, number: int) -> str:
-    return f"{site_code}-B-{year}-{number:05d}"
 
 
 def recipe_steps(recipe: MasterBatchRecord) -> list[Step]:
