@@ -39,9 +39,10 @@ run: setup ## both sites on loopback (Ctrl-C stops them); data in var/
 test: setup ## the whole suite (real nats-servers, gRPC servers, SQLite)
 	$(PY) -m pytest -q -p no:cacheprovider
 
-lint: setup node_modules/.bin/buf ## ruff, mypy and buf lint
+lint: setup node_modules/.bin/buf ## ruff, mypy, the architecture contracts and buf lint
 	$(VENV)/bin/ruff check services tests bench
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 	node_modules/.bin/buf lint
 
 bench: setup ## the benchmarks; JSON into bench/results/

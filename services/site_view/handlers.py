@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import Executable, bindparam, delete, insert, select, update
 from twinline.batchrecords.v1 import batch_pb2
 from twinline.batchrecords.v1 import master_batch_record_pb2 as pb
 from twinline.events.v1 import batch_events_pb2 as batch_events
@@ -15,11 +14,12 @@ from twinline.events.v1 import master_batch_record_events_pb2 as mbr_events
 from twinline.events.v1 import site_events_pb2 as site_events
 
 from services.batch_records.master.names import version_key
-from services.common.domain.clock import from_text, to_text
+from services.common.domain.clock import to_text
 from services.common.messaging.events import ReceivedEvent
 from services.common.persistence.inbox import new_events
 from services.common.persistence.unit_of_work import UnitOfWork
 from services.site_view import domain
+from services.site_view.queries import watermark_of
 from services.site_view.tables import (
     ReplicaBatchMaterialRow,
     ReplicaBatchRow,
@@ -186,12 +186,12 @@ def _apply_records(uow: UnitOfWork, newest: dict[str, ReplicaEvent]) -> None:
         )
         for row in uow.session.execute(STORED_REPLICAS, {"keys": list(newest)})
     }
-    inserts, updates = [], []
+    rows: dict[str, dict[str, object]] = {}
     for key, item in newest.items():
         assert item.replica is not None and item.record is not None
         if not domain.supersedes(item.replica, stored.get(key)):
             continue  # stale or repeated: the view already holds this state or a newer one
-        values = {
+        rows[key] = {
             "record_id": item.replica.record_id, "version": item.replica.version,
             "home_site": item.replica.home_site, "state": item.replica.state,
             "revision": item.replica.revision,
@@ -199,14 +199,7 @@ def _apply_records(uow: UnitOfWork, newest: dict[str, ReplicaEvent]) -> None:
             "last_event_time": to_text(item.event.time),
             "stream_sequence": item.event.stream_sequence,
         }
-        if key in stored:
-            updates.append({"row_key": key, **values})
-        else:
-            inserts.append({"key": key, **values})
-    if inserts:
-        uow.session.execute(INSERT_REPLICA, inserts)
-    if updates:
-        uow.session.execute(UPDATE_REPLICA, updates)
+    _upsert(uow, INSERT_REPLICA, UPDATE_REPLICA, "key", rows, stored)
 
 
 def _apply_batches(uow: UnitOfWork, newest: dict[str, ReplicaEvent]) -> None:
@@ -225,12 +218,13 @@ def _apply_batches(uow: UnitOfWork, newest: dict[str, ReplicaEvent]) -> None:
         if item.batch is not None and item.replica_batch is not None
         and domain.supersedes(item.replica_batch, stored.get(batch_id))
     ])
-    inserts, updates, materials = [], [], []
+    rows: dict[str, dict[str, object]] = {}
+    materials: list[dict[str, object]] = []
     for batch_id, item in newest.items():
         assert item.replica_batch is not None and item.batch is not None
         if not domain.supersedes(item.replica_batch, stored.get(batch_id)):
             continue  # stale or repeated: the view already holds this state or a newer one
-        values = {
+        rows[batch_id] = {
             "home_site": item.replica_batch.home_site, "state": item.replica_batch.state,
             "revision": item.replica_batch.revision,
             "master_batch_record": item.batch.master_batch_record,
@@ -238,17 +232,10 @@ def _apply_batches(uow: UnitOfWork, newest: dict[str, ReplicaEvent]) -> None:
             "last_event_time": to_text(item.event.time),
             "stream_sequence": item.event.stream_sequence,
         }
-        if batch_id in stored:
-            updates.append({"row_batch_id": batch_id, **values})
-        else:
-            inserts.append({"batch_id": batch_id, **values})
         materials += _material_rows(item.batch)
-    if inserts:
-        uow.session.execute(insert(BATCH), inserts)
-    if updates:
-        uow.session.execute(UPDATE_BATCH, updates)
+    changed = _upsert(uow, insert(BATCH), UPDATE_BATCH, "batch_id", rows, stored)
+    if changed:
         # A newer revision may have dropped or corrected an addition: its lots are rewritten.
-        changed = [update["row_batch_id"] for update in updates]
         uow.session.execute(delete(BATCH_MATERIAL).where(BATCH_MATERIAL.c.batch_id.in_(changed)))
     if materials:
         uow.session.execute(insert(BATCH_MATERIAL), materials)
@@ -318,11 +305,11 @@ def _advance_watermarks(
             mark, sent_time=event.time, last_sequence=beat.last_sequence,
             interval=beat.interval.ToTimedelta(),
         )
-    inserts, updates = [], []
+    rows: dict[str, dict[str, object]] = {}
     for site, mark in marks.items():
         if mark == stored.get(site):
             continue
-        values = {
+        rows[site] = {
             "last_event_time": to_text(mark.last_event_time) if mark.last_event_time else None,
             "stream_sequence": mark.stream_sequence, "events_applied": mark.events_applied,
             "last_heartbeat_time": (
@@ -334,28 +321,19 @@ def _advance_watermarks(
                 else mark.heartbeat_interval // timedelta(microseconds=1)
             ),
         }
-        if site in stored:
-            updates.append({"row_site": site, **values})
-        else:
-            inserts.append({"site": site, **values})
+    _upsert(uow, INSERT_WATERMARK, UPDATE_WATERMARK, "site", rows, stored)
+
+
+def _upsert(
+    uow: UnitOfWork, insert_rows: Executable, update_rows: Executable, key: str,
+    rows: dict[str, dict[str, object]], stored: Container[str],
+) -> list[str]:
+    """Writes ``rows`` (key → values): one insert of those not ``stored``, one update (bound
+    as ``row_<key>``) of the others; returns the keys updated."""
+    updated = [row_key for row_key in rows if row_key in stored]
+    inserts = [{key: k, **values} for k, values in rows.items() if k not in stored]
     if inserts:
-        uow.session.execute(INSERT_WATERMARK, inserts)
-    if updates:
-        uow.session.execute(UPDATE_WATERMARK, updates)
-
-
-def watermark_of(row: Any) -> domain.Watermark:
-    return domain.Watermark(
-        site=row.site,
-        last_event_time=from_text(row.last_event_time) if row.last_event_time else None,
-        stream_sequence=row.stream_sequence,
-        events_applied=row.events_applied,
-        last_heartbeat_time=(
-            from_text(row.last_heartbeat_time) if row.last_heartbeat_time else None
-        ),
-        origin_last_sequence=row.origin_last_sequence,
-        heartbeat_interval=(
-            None if row.heartbeat_interval_us is None
-            else timedelta(microseconds=row.heartbeat_interval_us)
-        ),
-    )
+        uow.session.execute(insert_rows, inserts)
+    if updated:
+        uow.session.execute(update_rows, [{f"row_{key}": k, **rows[k]} for k in updated])
+    return updated

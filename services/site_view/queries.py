@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import bindparam, select, tuple_
 from sqlmodel import Session, col
@@ -10,9 +12,9 @@ from twinline.batchrecords.v1 import batch_pb2
 from twinline.batchrecords.v1 import master_batch_record_pb2 as pb
 
 from services.batch_records.master.names import version_key
+from services.common.domain.clock import from_text
 from services.common.domain.errors import NotFound
 from services.site_view import domain
-from services.site_view.handlers import watermark_of
 from services.site_view.tables import (
     ReplicaBatchMaterialRow,
     ReplicaBatchRow,
@@ -174,3 +176,20 @@ def watermarks(session: Session, site_ids: list[str]) -> list[domain.Watermark]:
     stored = {row.site: watermark_of(row) for row in rows}
     listed = [stored.pop(site_id, domain.Watermark(site_id)) for site_id in site_ids]
     return listed + sorted(stored.values(), key=lambda mark: mark.site)
+
+
+def watermark_of(row: Any) -> domain.Watermark:
+    return domain.Watermark(
+        site=row.site,
+        last_event_time=from_text(row.last_event_time) if row.last_event_time else None,
+        stream_sequence=row.stream_sequence,
+        events_applied=row.events_applied,
+        last_heartbeat_time=(
+            from_text(row.last_heartbeat_time) if row.last_heartbeat_time else None
+        ),
+        origin_last_sequence=row.origin_last_sequence,
+        heartbeat_interval=(
+            None if row.heartbeat_interval_us is None
+            else timedelta(microseconds=row.heartbeat_interval_us)
+        ),
+    )
