@@ -17,9 +17,8 @@ from twinline.events.v1 import batch_events_pb2 as events
 
 from services.common.messaging.event_size import HEADROOM
 from services.common.messaging.subjects import stream_name
-from tests.e2e.test_event_size_rpc import many_steps
 from tests.support import batches
-from tests.support.mbr import request_id, take_draft_to_effective
+from tests.support.mbr import many_steps, request_id, take_draft_to_effective
 from tests.support.one_site import StartOneSite
 from tests.support.waiting import wait_until
 

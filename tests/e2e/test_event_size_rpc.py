@@ -6,7 +6,6 @@ from __future__ import annotations
 import grpc
 import nats
 import pytest
-from twinline.batchrecords.v1 import master_batch_record_pb2 as pb
 from twinline.batchrecords.v1 import master_batch_record_service_pb2 as api
 from twinline.batchrecords.v1.master_batch_record_service_pb2_grpc import (
     MasterBatchRecordServiceStub,
@@ -17,26 +16,12 @@ from twinline.common.v1.audit_pb2_grpc import AuditTrailServiceStub
 from services.common.grpc.status import details_of
 from services.common.messaging.event_size import HEADROOM
 from services.common.messaging.subjects import stream_name
-from tests.support.mbr import conjugation_recipe, request_id
+from tests.support.mbr import many_steps, request_id
 from tests.support.one_site import StartOneSite
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(90)
 MAX_PAYLOAD = 64 * 1024
-
-
-def many_steps(count: int) -> pb.MasterBatchRecord:
-    """A recipe of ``count`` steps, each with a 1,500-character instruction."""
-    record = conjugation_recipe()
-    operation = record.unit_procedures[0].operations[1]
-    for number in range(count):
-        operation.steps.append(
-            pb.Step(
-                id=f"S{number + 3}", name=f"Hold {number}", kind=pb.STEP_KIND_INSTRUCTION,
-                instruction="Hold at 22 Cel, record appearance. " * 42,
-            )
-        )
-    return record
 
 
 async def test_a_record_whose_event_exceeds_max_payload_is_refused_and_writes_nothing(

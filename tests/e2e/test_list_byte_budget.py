@@ -36,7 +36,7 @@ from services.common.messaging.event_size import EventSizeLimit
 from services.common.persistence.database import create_database_engine
 from services.common.persistence.unit_of_work import UnitOfWork
 from services.common.persistence.writer import Writer
-from tests.e2e.test_event_size_rpc import many_steps
+from tests.support.mbr import many_steps
 from tests.support.one_site import StartOneSite
 
 pytestmark = pytest.mark.timeout(180)

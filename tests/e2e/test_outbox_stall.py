@@ -20,8 +20,7 @@ from typer.testing import CliRunner, Result
 from services.cli.app import app
 from services.client.session import Session
 from services.devstack.demo_users import demo_password
-from tests.e2e.test_event_size_rpc import many_steps
-from tests.support.mbr import request_id
+from tests.support.mbr import many_steps, request_id
 from tests.support.one_site import OneSite, StartOneSite
 from tests.support.waiting import wait_until
 

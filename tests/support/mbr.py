@@ -77,6 +77,20 @@ def conjugation_recipe(product: str = "TWX-101") -> pb.MasterBatchRecord:
     )
 
 
+def many_steps(count: int) -> pb.MasterBatchRecord:
+    """A recipe of ``count`` steps, each with a 1,500-character instruction."""
+    record = conjugation_recipe()
+    operation = record.unit_procedures[0].operations[1]
+    for number in range(count):
+        operation.steps.append(
+            pb.Step(
+                id=f"S{number + 3}", name=f"Hold {number}", kind=pb.STEP_KIND_INSTRUCTION,
+                instruction="Hold at 22 Cel, record appearance. " * 42,
+            )
+        )
+    return record
+
+
 def sign(job: str, reason: str = "") -> signature_pb2.SignatureInput:
     return signature_pb2.SignatureInput(password=demo_password(job), reason=reason)
 

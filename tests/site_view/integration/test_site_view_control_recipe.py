@@ -18,7 +18,7 @@ from services.common.persistence.database import (
 from services.common.persistence.writer import Writer
 from services.site_view import handlers, queries
 from services.site_view.__main__ import MIGRATIONS
-from tests.integration.test_site_view_consumer import (
+from tests.support.replica_events import (
     MASTER,
     SITE,
     T0,

@@ -1,68 +1,39 @@
 """The kernel's contract, one suite on every backend: SQLite (WAL) and a real PostgreSQL.
 
 Migrations, the group-commit writer, idempotent requests, the audit chain, the outbox and the
-inbox, the batch records repository, the site view's handler and the user directory behave
-the same on both, so a backend can never drift (after pyeventsourcing's shared test cases).
+inbox behave the same on both, so a backend can never drift (after pyeventsourcing's shared
+test cases). The other contexts' parts of the contract: tests/*/integration/*_backends.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from argon2 import PasswordHasher
 from sqlalchemy import BigInteger, Engine, Integer, Table, event, insert, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, col
-from twinline.batchrecords.v1 import batch_pb2
 from twinline.batchrecords.v1 import master_batch_record_pb2 as pb
-from twinline.common.v1 import auth_pb2, quantity_pb2
+from twinline.common.v1 import auth_pb2
 from twinline.events.v1 import batch_events_pb2 as batch_events
 from twinline.events.v1 import master_batch_record_events_pb2 as mbr_events
 
-import services.batch_records.tables
-import services.common.persistence.tables
-import services.site_view.tables
-from services.batch_records.__main__ import MIGRATIONS as BATCH_RECORDS_MIGRATIONS
-from services.batch_records.master import repository
-from services.batch_records.master.domain import (
-    ListFilter,
-    MbrState,
-    Operation,
-    RecipeContent,
-    Step,
-    StepKind,
-    UnitProcedure,
-    create_draft,
-)
-from services.batch_records.master.translate import record_to_proto
-from services.common.domain.clock import to_text
 from services.common.domain.errors import (
-    AlreadyExists,
     FailedPrecondition,
     InvalidArgument,
-    NotFound,
-    Unauthenticated,
 )
-from services.common.domain.roles import Principal, Role
-from services.common.identity import directory as identity
 from services.common.identity.tables import app_user
 from services.common.messaging.bus import Bus
-from services.common.messaging.events import OutboxEvent, ReceivedEvent, decode, new_event
+from services.common.messaging.events import ReceivedEvent, new_event
 from services.common.messaging.subjects import event_subject
 from services.common.persistence.audit import AuditChange, chain_length, verify_chain
 from services.common.persistence.database import (
-    IDENTITY_MIGRATIONS,
-    KERNEL_MIGRATIONS,
     MIGRATIONS,
-    create_database_engine,
     migrate,
     read_session,
 )
@@ -71,47 +42,16 @@ from services.common.persistence.outbox import OutboxRelay
 from services.common.persistence.tables import InboxRow
 from services.common.persistence.unit_of_work import UnitOfWork
 from services.common.persistence.writer import Writer
-from services.site_view import handlers, queries
-from services.site_view.__main__ import MIGRATIONS as SITE_VIEW_MIGRATIONS
-
-pytestmark = pytest.mark.timeout(60)
-
-SITE = "syracuse"
-T0 = datetime(2026, 3, 4, 9, 0, tzinfo=UTC)
-SERVICE_MIGRATIONS = (KERNEL_MIGRATIONS, BATCH_RECORDS_MIGRATIONS, SITE_VIEW_MIGRATIONS)
-EVERY_MIGRATION = (*SERVICE_MIGRATIONS, IDENTITY_MIGRATIONS)
-TABLE_MODULES = (
-    services.common.persistence.tables, services.batch_records.tables, services.site_view.tables
+from tests.support.databases import (
+    EVERY_MIGRATION,
+    SERVICE_MIGRATIONS,
+    SITE,
+    T0,
+    TABLE_MODULES,
+    open_engine,
 )
 
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty database of each backend; PostgreSQL's server starts only when asked for."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'twinline.db'}"
-    return str(request.getfixturevalue("postgres_database"))
-
-
-def open_engine(url: str) -> Engine:
-    return create_database_engine(url, sqlite_synchronous="NORMAL")
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    """A service database: kernel, batch records and site view tables."""
-    engine = open_engine(database_url)
-    migrate(engine, *SERVICE_MIGRATIONS)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-async def writer(engine: Engine) -> AsyncIterator[Writer]:
-    writer = Writer(engine, SITE, clock=lambda: T0)
-    writer.start()
-    yield writer
-    await writer.stop()
+pytestmark = pytest.mark.timeout(60)
 
 
 def commits_of(engine: Engine) -> list[str]:
@@ -484,233 +424,3 @@ def test_mapped_integer_widths_match_the_migrations(database_url: str) -> None:
 
 # --- batch records repository -------------------------------------------------------------
 
-CONTENT = RecipeContent(
-    product="TWX-101", process="cysteine conjugation, 200 L", title="TWX-101 conjugation",
-    unit_procedures=(
-        UnitProcedure("UP1", "Conjugation", (
-            Operation("OP1", "Partial reduction", (
-                Step("S1", "Add TCEP", "Add 2.5 molar eq. TCEP; hold 90 min.",
-                     StepKind.INSTRUCTION),
-            )),
-        )),
-    ),
-)
-
-
-def create(record_id: str, version: int = 1) -> Callable[[UnitOfWork], int]:
-    """Stores a new draft under the next record number; returns the number."""
-
-    def command(uow: UnitOfWork) -> int:
-        number = (
-            repository.next_record_number(uow.session, uow.group_memo) if version == 1
-            else repository.record_number_of(uow.session, record_id)
-        )
-        record = dataclasses.replace(
-            create_draft(record_id=record_id, home_site=SITE, content=CONTENT, author="pe",
-                         now=uow.now),
-            version=version,
-        )
-        repository.add(uow.session, record, record_to_proto(record), record_number=number)
-        return number
-
-    return command
-
-
-async def test_the_batch_records_repository(engine: Engine, writer: Writer) -> None:
-    numbers = await asyncio.gather(*(writer.run(create(f"SYR-MBR-00000{i}")) for i in (1, 2, 3)))
-    assert sorted(numbers) == [1, 2, 3]  # one group: counted on from one read
-    assert await writer.run(create("SYR-MBR-000004")) == 4
-    assert await writer.run(create("SYR-MBR-000001", version=2)) == numbers[0]
-
-    def submit(uow: UnitOfWork) -> None:
-        record = repository.get(uow.session, "SYR-MBR-000001/v2")
-        submitted = dataclasses.replace(
-            record, state=MbrState.IN_REVIEW, revision=2, update_time=uow.now + timedelta(hours=1)
-        )
-        repository.replace(uow.session, submitted, record_to_proto(submitted))
-
-    await writer.run(submit)
-    with read_session(engine) as session:
-        first = repository.get(session, "SYR-MBR-000001/v1")
-        assert (first.record_id, first.version) == ("SYR-MBR-000001", 1)
-        assert first.state == MbrState.DRAFT
-        assert first.content == CONTENT and first.create_time == T0
-        newest = repository.latest(session, "SYR-MBR-000001")
-        assert (newest.version, newest.state, newest.revision) == (2, MbrState.IN_REVIEW, 2)
-        assert newest.update_time == T0 + timedelta(hours=1)
-        assert repository.effective(session, "SYR-MBR-000001") is None
-        with pytest.raises(NotFound):
-            repository.get(session, "SYR-MBR-000009/v1")
-        with pytest.raises(NotFound):
-            repository.latest(session, "SYR-MBR-000009")
-
-        everything = repository.page(session, ListFilter(), after=None, size=10)
-        keys = [(repository.record_number_of(session, r.record_id), r.version) for r in everything]
-        assert keys == sorted(keys) and len(keys) == 5
-        after = repository.page(session, ListFilter(), after=keys[1], size=2)
-        assert [(r.record_id, r.version) for r in after] == [
-            (r.record_id, r.version) for r in everything[2:4]
-        ]
-        in_review = repository.page(session, ListFilter(state=MbrState.IN_REVIEW), after=None,
-                                    size=10)
-        assert [r.key for r in in_review] == ["SYR-MBR-000001/v2"]
-        one = repository.page(session, ListFilter(record_id="SYR-MBR-000001"), after=None, size=10)
-        assert [r.version for r in one] == [1, 2]
-
-
-# --- the site view ------------------------------------------------------------------------
-
-def origin_event(payload: object, site: str, aggregate: str, suffix: str, name: str,
-                 time: datetime) -> OutboxEvent:
-    return new_event(
-        subject=event_subject(site, "batchrecords", aggregate, suffix), payload=payload,  # type: ignore[arg-type]
-        source=f"twinline/{site}/batch_records", ce_subject=name, time=time,
-    )
-
-
-def mbr_at(revision: int, state: pb.MasterBatchRecordState.ValueType, record_id: str,
-           site: str = SITE) -> pb.MasterBatchRecord:
-    return pb.MasterBatchRecord(
-        name=f"masterBatchRecords/{record_id}/versions/1", record_id=record_id, version=1,
-        home_site=site, state=state, etag=f"1-{revision}", product="TWX-101",
-    )
-
-
-def batch_at(revision: int, state: batch_pb2.BatchState.ValueType, *lots: str) -> batch_pb2.Batch:
-    step = batch_pb2.StepExecution(
-        step_id="S1",
-        materials=[
-            batch_pb2.MaterialAddition(material="TCEP", lot_id=lot,
-                                       quantity=quantity_pb2.Quantity(value="1.25", unit="kg"))
-            for lot in lots
-        ],
-    )
-    return batch_pb2.Batch(
-        name="batches/SDO-B-2026-00001", batch_id="SDO-B-2026-00001", home_site="songdo",
-        master_batch_record="masterBatchRecords/SDO-MBR-000001/versions/1", state=state,
-        steps=[step], etag=str(revision),
-    )
-
-
-async def test_the_site_view_takes_in_events_once_and_keeps_the_newest(
-    engine: Engine, writer: Writer
-) -> None:
-    sequence = iter(range(1, 100))
-    outgoing = [
-        origin_event(mbr_events.MasterBatchRecordCreated(
-            master_batch_record=mbr_at(1, pb.MASTER_BATCH_RECORD_STATE_DRAFT, "SYR-MBR-000001")),
-            SITE, "master_batch_record", "created", "m1", T0),
-        origin_event(mbr_events.MasterBatchRecordApproved(
-            master_batch_record=mbr_at(3, pb.MASTER_BATCH_RECORD_STATE_APPROVED, "SYR-MBR-000001")),
-            SITE, "master_batch_record", "approved", "m1", T0 + timedelta(seconds=2)),
-        # Late: must not take the view back.
-        origin_event(mbr_events.MasterBatchRecordSubmitted(master_batch_record=mbr_at(
-            2, pb.MASTER_BATCH_RECORD_STATE_IN_REVIEW, "SYR-MBR-000001")),
-            SITE, "master_batch_record", "submitted", "m1", T0 + timedelta(seconds=1)),
-        origin_event(batch_events.BatchCreated(
-            batch=batch_at(1, batch_pb2.BATCH_STATE_CREATED)),
-            "songdo", "batch", "created", "b1", T0),
-        origin_event(batch_events.BatchStepRecorded(
-            batch=batch_at(2, batch_pb2.BATCH_STATE_IN_PROGRESS, "L-1", "L-2"), step_ids=["S1"]),
-            "songdo", "batch", "step_recorded", "b1", T0 + timedelta(seconds=3)),
-    ]
-    replicas = [
-        handlers.replica_event(decode(item.subject, item.headers, item.payload, next(sequence)))
-        for item in outgoing
-    ]
-    assert await writer.run(lambda uow: handlers.apply_events(uow, replicas[:2])) == 2
-    assert await writer.run(lambda uow: handlers.apply_events(uow, replicas)) == 3
-    assert await writer.run(lambda uow: handlers.apply_events(uow, replicas)) == 0
-    # A correction drops a lot: the batch's genealogy rows are rewritten with it.
-    corrected = origin_event(batch_events.BatchValueCorrected(
-        batch=batch_at(3, batch_pb2.BATCH_STATE_IN_PROGRESS, "L-2")),
-        "songdo", "batch", "value_corrected", "b1", T0 + timedelta(seconds=4))
-    replica = handlers.replica_event(
-        decode(corrected.subject, corrected.headers, corrected.payload, next(sequence))
-    )
-    assert await writer.run(lambda uow: handlers.apply_events(uow, [replica])) == 1
-
-    with read_session(engine) as session:
-        held = queries.get(session, "SYR-MBR-000001", None)
-        assert held.state == pb.MASTER_BATCH_RECORD_STATE_APPROVED and held.etag == "1-3"
-        batch = queries.get_batch(session, "SDO-B-2026-00001")
-        assert batch.etag == "3" and batch.state == batch_pb2.BATCH_STATE_IN_PROGRESS
-        assert [c.batch_id for _, c in queries.lot_consumptions(session, "L-1")] == []
-        assert [(c.batch_id, c.quantity, c.unit, c.batch_state)
-                for _, c in queries.lot_consumptions(session, "L-2")] == [
-            ("SDO-B-2026-00001", "1.25", "kg", "in_progress")
-        ]
-        pages = queries.page(session, queries.RecordFilter(), after=None, size=10)
-        assert [position for position, _ in pages] == [(SITE, "SYR-MBR-000001", 1)]
-        marks = {mark.site: mark for mark in queries.watermarks(session, [SITE, "songdo"])}
-    assert (marks[SITE].stream_sequence, marks[SITE].events_applied) == (3, 3)
-    assert (marks["songdo"].stream_sequence, marks["songdo"].events_applied) == (6, 3)
-    assert marks["songdo"].last_event_time == T0 + timedelta(seconds=4)
-
-
-# --- the user directory -------------------------------------------------------------------
-
-def test_the_user_directory_adds_and_authenticates(database_url: str) -> None:
-    engine = open_engine(database_url)
-    try:
-        migrate(engine, IDENTITY_MIGRATIONS)
-        directory = identity.UserDirectory(
-            engine, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1),
-            clock=lambda: T0,
-        )
-        added = directory.add_user("qa.lee", "Dana Lee", "correct horse", ["qa", "supervisor"],
-                                   SITE)
-        assert added.roles == frozenset({Role.QA, Role.SUPERVISOR})
-        with pytest.raises(AlreadyExists):
-            directory.add_user("qa.lee", "Someone Else", "another password", ["qa"], SITE)
-        principal = directory.authenticate("qa.lee", "correct horse")
-        assert principal == Principal(
-            "qa.lee", "Dana Lee", frozenset({Role.QA, Role.SUPERVISOR}), SITE
-        )
-        for username, password in (("qa.lee", "wrong horse"), ("nobody", "correct horse")):
-            with pytest.raises(Unauthenticated):
-                directory.authenticate(username, password)
-        stored = directory.get("qa.lee")
-        assert stored is not None and stored.created_time == T0 and stored.active
-        directory.set_active("qa.lee", False)
-        with pytest.raises(Unauthenticated):
-            directory.authenticate("qa.lee", "correct horse")
-        assert [account.username for account in directory.list_users()] == ["qa.lee"]
-        assert to_text(directory.list_users()[0].password_changed_time) == to_text(T0)
-    finally:
-        engine.dispose()
-
-
-def test_adding_one_user_twice_at_once_adds_it_once(database_url: str) -> None:
-    """PostgreSQL lets the second add past the existence check; its insert must still say
-    ALREADY_EXISTS, as SQLite's serialised writers do."""
-    engine = open_engine(database_url)
-    try:
-        migrate(engine, IDENTITY_MIGRATIONS)
-        directory = identity.UserDirectory(
-            engine, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-        )
-        outcomes: list[str] = []
-
-        def add(username: str, start: threading.Barrier) -> None:
-            start.wait(timeout=10)
-            try:
-                directory.add_user(username, "Op", "password 1", ["operator"], SITE)
-                outcomes.append("added")
-            except AlreadyExists:
-                outcomes.append("exists")
-            except Exception as failure:
-                outcomes.append(repr(failure))
-
-        for n in range(10):  # the race is narrow: run it often enough to be met
-            start = threading.Barrier(2)
-            threads = [
-                threading.Thread(target=add, args=(f"op.{n:02}", start)) for _ in range(2)
-            ]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join(timeout=20)
-        assert sorted(outcomes) == ["added"] * 10 + ["exists"] * 10
-    finally:
-        engine.dispose()

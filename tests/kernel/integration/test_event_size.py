@@ -15,9 +15,6 @@ from services.common.messaging.bus import Bus
 from services.common.messaging.event_size import DEFAULT_MAX_PAYLOAD, HEADROOM, EventTooLarge
 from services.common.messaging.streams import ensure_site_stream
 from services.common.persistence.database import (
-    KERNEL_MIGRATIONS,
-    create_database_engine,
-    migrate,
     read_session,
 )
 from services.common.persistence.outbox import OutboxRelay
@@ -59,21 +56,13 @@ def created(name: str, title_bytes: int):  # type: ignore[no-untyped-def]
     return command
 
 
-def count(engine: Engine, table: str) -> int:
-    with read_session(engine) as session:
+def count(kernel_engine: Engine, table: str) -> int:
+    with read_session(kernel_engine) as session:
         return int(session.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
 
 
-@pytest.fixture
-def engine(tmp_path: Path):  # type: ignore[no-untyped-def]
-    engine = create_database_engine(f"sqlite:///{tmp_path / 'records.db'}")
-    migrate(engine, KERNEL_MIGRATIONS)
-    yield engine
-    engine.dispose()
-
-
 async def test_an_event_beyond_the_servers_max_payload_is_refused_and_nothing_is_written(
-    tmp_path: Path, engine: Engine
+    tmp_path: Path, kernel_engine: Engine
 ) -> None:
     port = free_port()
     registry = SiteRegistry.load()
@@ -82,7 +71,7 @@ async def test_an_event_beyond_the_servers_max_payload_is_refused_and_nothing_is
         store_dir=tmp_path / "jetstream",
     )
     await nats.start()
-    writer = Writer(engine, SITE)
+    writer = Writer(kernel_engine, SITE)
     assert writer.event_limit.max_payload == DEFAULT_MAX_PAYLOAD  # before any server said
 
     async def provision(client: Client) -> None:
@@ -91,7 +80,7 @@ async def test_an_event_beyond_the_servers_max_payload_is_refused_and_nothing_is
     bus = Bus(
         nats.url, name="event-size-test", on_connect=provision, event_limit=writer.event_limit
     )
-    relay = OutboxRelay(engine, writer, bus)
+    relay = OutboxRelay(kernel_engine, writer, bus)
     writer.set_on_commit(relay.committed)
     writer.start()
     bus.start()
@@ -109,7 +98,7 @@ async def test_an_event_beyond_the_servers_max_payload_is_refused_and_nothing_is
         assert refused.value.metadata["limitBytes"] == str(MAX_PAYLOAD - HEADROOM)
         assert int(refused.value.metadata["eventBytes"]) > MAX_PAYLOAD
         for table in ("inbox", "audit_entry", "outbox", "request_record"):
-            assert count(engine, table) == 0, table
+            assert count(kernel_engine, table) == 0, table
 
         # Just under the limit: committed, and the relay publishes it (the bus took it).
         fits = MAX_PAYLOAD - HEADROOM - 1024

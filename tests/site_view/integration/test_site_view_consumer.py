@@ -5,11 +5,10 @@ executed batches read through both — steps, exceptions, deviations and lot gen
 from __future__ import annotations
 
 import asyncio
-import itertools
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
@@ -18,13 +17,11 @@ import grpc
 import nats
 import pytest
 import pytest_asyncio
-from google.protobuf import message
 from nats.aio.client import Client
 from sqlalchemy import Engine, func, select
 from twinline.batchrecords.v1 import batch_pb2 as batch_pb
 from twinline.batchrecords.v1 import equipment_service_pb2
 from twinline.batchrecords.v1 import master_batch_record_pb2 as pb
-from twinline.common.v1 import quantity_pb2, signature_pb2
 from twinline.events.v1 import batch_events_pb2 as batch_events
 from twinline.events.v1 import master_batch_record_events_pb2 as mbr_events
 from twinline.siteview.v1 import site_view_service_pb2 as api
@@ -37,7 +34,7 @@ from services.common.grpc.auth import AuthInterceptor
 from services.common.grpc.status import details_of
 from services.common.identity.tokens import TokenIssuer
 from services.common.messaging.bus import Bus
-from services.common.messaging.events import OutboxEvent, ReceivedEvent, decode, new_event
+from services.common.messaging.events import OutboxEvent, new_event
 from services.common.messaging.streams import ensure_site_stream
 from services.common.messaging.subjects import event_subject, stream_name
 from services.common.persistence.database import (
@@ -55,6 +52,28 @@ from services.site_view.events import CONSUMER_NAME, SiteViewConsumer
 from services.site_view.heartbeat import HeartbeatPublisher
 from services.site_view.servicer import SiteViewServicer
 from services.site_view.tables import ReplicaBatchRow, ReplicaMasterBatchRecordRow, WatermarkRow
+from tests.support.replica_events import (
+    BATCH_ID,
+    BUFFER,
+    BUFFER_CORRECTED,
+    MAB,
+    RECORD_ID,
+    REVISIONS,
+    SITE,
+    T0,
+    TCEP,
+    TCEP_ADDED,
+    batch_at,
+    batch_created,
+    batch_event,
+    created,
+    mbr_event,
+    quantity,
+    received,
+    record,
+    step,
+    step_recorded,
+)
 from tests.support.waiting import wait_until
 
 if TYPE_CHECKING:
@@ -62,42 +81,8 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.timeout(60)
 
-SITE = "syracuse"
-RECORD_ID = "SYR-MBR-000001"
-T0 = datetime(2025, 3, 4, 9, 0, tzinfo=UTC)
 APPLIED_WITHIN = 10.0
 TRANSIENT = (TimeoutError, nats.errors.Error)
-
-
-def record(
-    revision: int, state: pb.MasterBatchRecordState.ValueType, *, record_id: str = RECORD_ID,
-    version: int = 1, home_site: str = SITE,
-) -> pb.MasterBatchRecord:
-    return pb.MasterBatchRecord(
-        name=f"masterBatchRecords/{record_id}/versions/{version}", record_id=record_id,
-        version=version, home_site=home_site, state=state, etag=f"{version}-{revision}",
-        product="ADC-7 drug substance", title="Conjugation of mAb-7 with vcMMAE",
-    )
-
-
-def mbr_event(
-    payload: message.Message, suffix: str, time: datetime, *, site: str = SITE
-) -> OutboxEvent:
-    name = payload.master_batch_record.name  # type: ignore[attr-defined]
-    return new_event(
-        subject=event_subject(site, "batchrecords", "master_batch_record", suffix),
-        payload=payload, source=f"twinline/{site}/batch_records", ce_subject=name, time=time,
-    )
-
-
-def created(
-    revision: int, time: datetime, *, record_id: str = RECORD_ID, version: int = 1
-) -> OutboxEvent:
-    draft = record(
-        revision, pb.MASTER_BATCH_RECORD_STATE_DRAFT, record_id=record_id, version=version
-    )
-    payload = mbr_events.MasterBatchRecordCreated(master_batch_record=draft)
-    return mbr_event(payload, "created", time)
 
 
 @dataclass
@@ -317,13 +302,6 @@ async def test_a_new_consumer_process_resumes_where_the_last_one_stopped(view: V
 Metadata = tuple[tuple[str, str], ...]
 ViewClient = tuple[api_grpc.SiteViewServiceStub, Metadata]
 SECRET = "site-view-integration-secret-" + "x" * 32
-counter = itertools.count(1)
-
-
-def received(event: OutboxEvent) -> ReceivedEvent:
-    return decode(event.subject, event.headers, event.payload, next(counter))
-
-
 @pytest_asyncio.fixture
 async def stub(tmp_path: Path) -> AsyncIterator[ViewClient]:
     engine = create_database_engine(f"sqlite:///{tmp_path / 'site_view.db'}")
@@ -443,103 +421,6 @@ async def test_view_list_pages_end_at_the_byte_budget(
 
 # Executed batches: the same consumer and servicer, the batch events of issue 3.
 
-BATCH_ID = "SYR-B-2026-00042"
-MASTER = "masterBatchRecords/SYR-MBR-000001/versions/2"
-TCEP, BUFFER, BUFFER_CORRECTED, MAB = "L-2026-0113", "L-2026-0200", "L-2026-0201", "L-2026-0300"
-
-
-def quantity(value: str, unit: str) -> quantity_pb2.Quantity:
-    return quantity_pb2.Quantity(value=value, unit=unit)
-
-
-def signed(
-    signer: str, meaning: signature_pb2.SignatureMeaning.ValueType
-) -> signature_pb2.Signature:
-    return signature_pb2.Signature(signer=signer, printed_name=signer.title(), meaning=meaning)
-
-
-def step(
-    step_id: str, *lots: tuple[str, str, str, str], verified: bool = False
-) -> batch_pb.StepExecution:
-    """A step executed by syr.op, adding each (material, lot, value, unit)."""
-    return batch_pb.StepExecution(
-        step_id=step_id,
-        status=batch_pb.STEP_STATUS_COMPLETE if verified else batch_pb.STEP_STATUS_EXECUTED,
-        materials=[
-            batch_pb.MaterialAddition(material=material, lot_id=lot, quantity=quantity(value, unit))
-            for material, lot, value, unit in lots
-        ],
-        executed=signed("syr.op", signature_pb2.SIGNATURE_MEANING_EXECUTED),
-        verified=signed("syr.op2", signature_pb2.SIGNATURE_MEANING_VERIFIED) if verified else None,
-    )
-
-
-def batch_at(
-    revision: int, state: batch_pb.BatchState.ValueType, steps: list[batch_pb.StepExecution], *,
-    batch_id: str = BATCH_ID, home_site: str = SITE,
-    exceptions: Sequence[batch_pb.BatchException] = (),
-    deviations: Sequence[batch_pb.Deviation] = (),
-) -> batch_pb.Batch:
-    return batch_pb.Batch(
-        name=f"batches/{batch_id}", batch_id=batch_id, home_site=home_site,
-        master_batch_record=MASTER, state=state, steps=steps, exceptions=exceptions,
-        deviations=deviations, planned_quantity=quantity("200", "L"), etag=str(revision),
-    )
-
-
-def batch_event(payload: message.Message, suffix: str, time: datetime) -> OutboxEvent:
-    found: batch_pb.Batch = payload.batch  # type: ignore[attr-defined]
-    return new_event(
-        subject=event_subject(found.home_site, "batchrecords", "batch", suffix), payload=payload,
-        source=f"twinline/{found.home_site}/batch_records", ce_subject=found.name, time=time,
-    )
-
-
-def batch_created(found: batch_pb.Batch, time: datetime = T0) -> OutboxEvent:
-    return batch_event(batch_events.BatchCreated(batch=found), "created", time)
-
-
-def step_recorded(found: batch_pb.Batch, time: datetime) -> OutboxEvent:
-    step_ids = [found.steps[-1].step_id] if found.steps else []
-    payload = batch_events.BatchStepRecorded(batch=found, step_ids=step_ids)
-    return batch_event(payload, "step_recorded", time)
-
-
-EXCEPTION = batch_pb.BatchException(
-    id="EX-1", kind=batch_pb.EXCEPTION_KIND_OUT_OF_LIMITS, severity=batch_pb.SEVERITY_MAJOR,
-    step_id="S2",
-    description="temperature 36 Cel outside 20..30 Cel (critical process parameter)",
-)
-
-
-def deviation(investigation: str = "") -> batch_pb.Deviation:
-    return batch_pb.Deviation(
-        id="DEV-1", classification=batch_pb.SEVERITY_MAJOR, title="Conjugation over temperature",
-        exception_ids=["EX-1"], investigation=investigation, state=batch_pb.DEVIATION_STATE_OPEN,
-    )
-
-
-TCEP_ADDED = ("TCEP-0.5M", TCEP, "12.5", "mL")
-BUFFER_ADDED = ("PBS", BUFFER, "150", "L")
-MAB_ADDED = ("MAB-7", MAB, "4.000", "kg")
-REVISIONS = {
-    1: batch_at(1, batch_pb.BATCH_STATE_CREATED, []),
-    2: batch_at(2, batch_pb.BATCH_STATE_IN_PROGRESS, [step("S1", TCEP_ADDED, BUFFER_ADDED)]),
-    3: batch_at(
-        3, batch_pb.BATCH_STATE_ON_HOLD,
-        [step("S1", TCEP_ADDED, BUFFER_ADDED), step("S2", MAB_ADDED)],
-        exceptions=[EXCEPTION], deviations=[deviation()],
-    ),
-    # The buffer addition of S1 now names another lot: the view must forget the first one.
-    4: batch_at(
-        4, batch_pb.BATCH_STATE_ON_HOLD,
-        [step("S1", TCEP_ADDED, ("PBS", BUFFER_CORRECTED, "150", "L"), verified=True),
-         step("S2", MAB_ADDED)],
-        exceptions=[EXCEPTION], deviations=[deviation("chiller setpoint drift")],
-    ),
-}
-
-
 async def test_songdo_reads_the_newest_batch_and_its_genealogy(view: View) -> None:
     first = batch_created(REVISIONS[1])
     newest = batch_event(
@@ -606,14 +487,6 @@ async def test_songdo_reads_the_newest_batch_and_its_genealogy(view: View) -> No
     # Five distinct events, the equipment register's among them; the duplicate is not one.
     assert (mark.events_applied, mark.stream_sequence) == (5, last)
     assert view.handled(second.event_id) == 1
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Each backend the view runs on: a SQLite file, and a database of a real PostgreSQL."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'site_view.db'}"
-    return str(request.getfixturevalue("postgres_database"))
 
 
 async def test_a_fetch_that_fails_midway_leaves_nothing_behind(

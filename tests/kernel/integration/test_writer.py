@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from pathlib import Path
 
 import grpc
 import pytest
@@ -14,22 +13,11 @@ from twinline.common.v1 import auth_pb2
 from services.common.domain.errors import FailedPrecondition, InvalidArgument
 from services.common.persistence.audit import AuditChange, verify_chain
 from services.common.persistence.database import (
-    KERNEL_MIGRATIONS,
-    create_database_engine,
-    migrate,
     read_session,
 )
 from services.common.persistence.unit_of_work import UnitOfWork
 from services.common.persistence.writer import Writer
 from tests.support.waiting import wait_until
-
-
-@pytest.fixture
-def engine(tmp_path: Path):  # type: ignore[no-untyped-def]
-    engine = create_database_engine(f"sqlite:///{tmp_path / 'w.db'}")
-    migrate(engine, KERNEL_MIGRATIONS)
-    yield engine
-    engine.dispose()
 
 
 def audited(name: str, fail: bool = False):  # type: ignore[no-untyped-def]
@@ -42,14 +30,14 @@ def audited(name: str, fail: bool = False):  # type: ignore[no-untyped-def]
     return command
 
 
-def entries(engine) -> list[str]:  # type: ignore[no-untyped-def]
-    with read_session(engine) as session:
+def entries(kernel_engine) -> list[str]:  # type: ignore[no-untyped-def]
+    with read_session(kernel_engine) as session:
         rows = session.execute(text("SELECT aggregate_id FROM audit_entry ORDER BY sequence"))
         return [row[0] for row in rows]
 
 
-async def test_a_group_commits_together_and_a_failing_command_fails_alone(engine) -> None:  # type: ignore[no-untyped-def]
-    writer = Writer(engine, "syracuse")
+async def test_a_group_commits_together_and_a_failing_command_fails_alone(kernel_engine) -> None:  # type: ignore[no-untyped-def]
+    writer = Writer(kernel_engine, "syracuse")
     writer.start()
     try:
         results = await asyncio.gather(
@@ -62,13 +50,13 @@ async def test_a_group_commits_together_and_a_failing_command_fails_alone(engine
     assert [r for i, r in enumerate(results) if i != 3] == [
         f"X{i}".encode() for i in range(8) if i != 3
     ]
-    assert entries(engine) == [f"X{i}" for i in range(8) if i != 3]
-    with read_session(engine) as session:
+    assert entries(kernel_engine) == [f"X{i}" for i in range(8) if i != 3]
+    with read_session(kernel_engine) as session:
         assert verify_chain(session).intact
 
 
-async def test_the_same_request_id_in_one_group_has_one_effect(engine) -> None:  # type: ignore[no-untyped-def]
-    writer = Writer(engine, "syracuse")
+async def test_the_same_request_id_in_one_group_has_one_effect(kernel_engine) -> None:  # type: ignore[no-untyped-def]
+    writer = Writer(kernel_engine, "syracuse")
     writer.start()
     request = auth_pb2.LoginRequest(username="same")
     other = auth_pb2.LoginRequest(username="different")
@@ -91,17 +79,17 @@ async def test_the_same_request_id_in_one_group_has_one_effect(engine) -> None: 
         await writer.stop()
     assert answers[:5] == [b"call-0"] * 5
     assert isinstance(answers[5], InvalidArgument)
-    assert entries(engine) == ["call-0"]
+    assert entries(kernel_engine) == ["call-0"]
 
 
-async def test_a_failing_command_leaves_nothing_of_its_group_behind(engine) -> None:  # type: ignore[no-untyped-def]
+async def test_a_failing_command_leaves_nothing_of_its_group_behind(kernel_engine) -> None:  # type: ignore[no-untyped-def]
     def half_written(uow: UnitOfWork) -> bytes:
         uow.session.execute(
             text("INSERT INTO inbox VALUES ('half', 's', 1, '2026-11-25T00:00:00.000000Z')")
         )
         raise FailedPrecondition("NOPE", "refused after writing")
 
-    writer = Writer(engine, "syracuse")
+    writer = Writer(kernel_engine, "syracuse")
     writer.start()
     try:
         results = await asyncio.gather(
@@ -111,15 +99,15 @@ async def test_a_failing_command_leaves_nothing_of_its_group_behind(engine) -> N
     finally:
         await writer.stop()
     assert isinstance(results[1], FailedPrecondition)
-    assert entries(engine) == ["before", "after"]
-    with read_session(engine) as session:
+    assert entries(kernel_engine) == ["before", "after"]
+    with read_session(kernel_engine) as session:
         assert session.execute(text("SELECT count(*) FROM inbox")).scalar() == 0
 
 
-async def test_a_call_that_timed_out_in_the_queue_never_runs(engine) -> None:  # type: ignore[no-untyped-def]
+async def test_a_call_that_timed_out_in_the_queue_never_runs(kernel_engine) -> None:  # type: ignore[no-untyped-def]
     """Over real gRPC: a write whose deadline passes while it waits for the writer is dropped
     from the queue, so the timed-out call has had no effect (its retry would run afresh)."""
-    writer = Writer(engine, "syracuse")
+    writer = Writer(kernel_engine, "syracuse")
     writer.start()
     started, release = threading.Event(), threading.Event()
     handler_cancelled = asyncio.Event()
@@ -159,4 +147,4 @@ async def test_a_call_that_timed_out_in_the_queue_never_runs(engine) -> None:  #
         await channel.close()
         await server.stop(None)
         await writer.stop()
-    assert entries(engine) == ["first", "after"]
+    assert entries(kernel_engine) == ["first", "after"]

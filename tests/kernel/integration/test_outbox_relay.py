@@ -9,7 +9,6 @@ relay that publishes an event twice from one that does not.
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -53,8 +52,8 @@ def changed(name: str):  # type: ignore[no-untyped-def]
     return command
 
 
-def unpublished(engine: Engine) -> int:
-    with read_session(engine) as session:
+def unpublished(kernel_engine: Engine) -> int:
+    with read_session(kernel_engine) as session:
         return int(
             session.execute(
                 text("SELECT count(*) FROM outbox WHERE published_time IS NULL")
@@ -77,24 +76,16 @@ async def published_subjects(nats_sites: NatsSites) -> list[str]:
     return seen
 
 
-@pytest.fixture
-def engine(tmp_path: Path):  # type: ignore[no-untyped-def]
-    engine = create_database_engine(f"sqlite:///{tmp_path / 'relay.db'}")
-    migrate(engine, KERNEL_MIGRATIONS)
-    yield engine
-    engine.dispose()
-
-
 async def test_backlog_then_handed_over_entries_go_out_once_each_in_commit_order(
-    nats_sites: NatsSites, engine: Engine, monkeypatch: pytest.MonkeyPatch
+    nats_sites: NatsSites, kernel_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # No idle read during the test: every read counted below is one the relay chose to make.
     monkeypatch.setattr(outbox, "IDLE_READ_S", 3600.0)
     seen = await published_subjects(nats_sites)
 
-    writer = Writer(engine, SITE)
+    writer = Writer(kernel_engine, SITE)
     bus = Bus(nats_sites.url(SITE), name="relay-test")
-    relay = OutboxRelay(engine, writer, bus)
+    relay = OutboxRelay(kernel_engine, writer, bus)
     writer.set_on_commit(relay.committed)
     reads = 0
     table_read = relay._unpublished
@@ -119,7 +110,7 @@ async def test_backlog_then_handed_over_entries_go_out_once_each_in_commit_order
             f"R{group}-{i}" for group in range(4) for i in range(5)
         ]
         await wait_until(lambda: len(seen) >= len(racing), DEADLINE_S, message="all published")
-        await wait_until(lambda: unpublished(engine) == 0, DEADLINE_S, message="all marked")
+        await wait_until(lambda: unpublished(kernel_engine) == 0, DEADLINE_S, message="all marked")
         reads_when_caught_up = reads
 
         # Caught up: what the writer hands over goes out without the table being read again.
@@ -129,12 +120,14 @@ async def test_backlog_then_handed_over_entries_go_out_once_each_in_commit_order
         await wait_until(
             lambda: len(seen) >= len(racing) + len(later), DEADLINE_S, message="later published"
         )
-        await wait_until(lambda: unpublished(engine) == 0, DEADLINE_S, message="later marked")
+        await wait_until(
+            lambda: unpublished(kernel_engine) == 0, DEADLINE_S, message="later marked"
+        )
         reads_after_later = reads
 
         # Another process's commit (a second writer: nothing handed over to this relay). A
         # flush, as at shutdown, reads the table and publishes it too.
-        other = Writer(engine, SITE)
+        other = Writer(kernel_engine, SITE)
         other.start()
         try:
             await other.run(changed("O1"))
@@ -149,14 +142,14 @@ async def test_backlog_then_handed_over_entries_go_out_once_each_in_commit_order
 
     assert seen == racing + later + ["O1"]  # commit order, each once
     assert reads_after_later == reads_when_caught_up >= 1
-    assert unpublished(engine) == 0
+    assert unpublished(kernel_engine) == 0
 
 
-def outbox_order(engine: Engine) -> list[str]:
+def outbox_order(kernel_engine: Engine) -> list[str]:
     """The ce-subject of every outbox entry, in position (= commit) order."""
     import json
 
-    with read_session(engine) as session:
+    with read_session(kernel_engine) as session:
         rows = session.execute(text("SELECT headers FROM outbox ORDER BY position")).scalars()
         return [json.loads(headers)["ce-subject"] for headers in rows]
 
@@ -169,11 +162,11 @@ async def test_two_processes_on_one_postgresql_database_publish_in_commit_order(
     engines = [create_database_engine(postgres_database) for _ in range(2)]
     migrate(engines[0], KERNEL_MIGRATIONS)
     seen = await published_subjects(nats_sites)
-    writers = [Writer(engine, SITE) for engine in engines]
+    writers = [Writer(kernel_engine, SITE) for kernel_engine in engines]
     buses = [Bus(nats_sites.url(SITE), name=f"relay-{i}") for i in range(2)]
     relays = [
-        OutboxRelay(engine, writer, bus)
-        for engine, writer, bus in zip(engines, writers, buses, strict=True)
+        OutboxRelay(kernel_engine, writer, bus)
+        for kernel_engine, writer, bus in zip(engines, writers, buses, strict=True)
     ]
     for writer, bus, relay in zip(writers, buses, relays, strict=True):
         writer.set_on_commit(relay.committed)
@@ -197,7 +190,7 @@ async def test_two_processes_on_one_postgresql_database_publish_in_commit_order(
             await writer.stop()
             await bus.close()
     order = outbox_order(engines[0])
-    for engine in engines:
-        engine.dispose()
+    for kernel_engine in engines:
+        kernel_engine.dispose()
     assert len(order) == total
     assert seen == order  # commit order across both processes, each event once

@@ -1,0 +1,157 @@
+"""Events as batch_records publishes them, built by hand for the site view's tests: master
+record and batch revisions, and the received form the view's handler takes in."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from google.protobuf import message
+from twinline.batchrecords.v1 import batch_pb2 as batch_pb
+from twinline.batchrecords.v1 import master_batch_record_pb2 as pb
+from twinline.common.v1 import quantity_pb2, signature_pb2
+from twinline.events.v1 import batch_events_pb2 as batch_events
+from twinline.events.v1 import master_batch_record_events_pb2 as mbr_events
+
+from services.common.messaging.events import OutboxEvent, ReceivedEvent, decode, new_event
+from services.common.messaging.subjects import event_subject
+
+SITE = "syracuse"
+RECORD_ID = "SYR-MBR-000001"
+T0 = datetime(2025, 3, 4, 9, 0, tzinfo=UTC)
+
+
+def record(
+    revision: int, state: pb.MasterBatchRecordState.ValueType, *, record_id: str = RECORD_ID,
+    version: int = 1, home_site: str = SITE,
+) -> pb.MasterBatchRecord:
+    return pb.MasterBatchRecord(
+        name=f"masterBatchRecords/{record_id}/versions/{version}", record_id=record_id,
+        version=version, home_site=home_site, state=state, etag=f"{version}-{revision}",
+        product="ADC-7 drug substance", title="Conjugation of mAb-7 with vcMMAE",
+    )
+
+
+def mbr_event(
+    payload: message.Message, suffix: str, time: datetime, *, site: str = SITE
+) -> OutboxEvent:
+    name = payload.master_batch_record.name  # type: ignore[attr-defined]
+    return new_event(
+        subject=event_subject(site, "batchrecords", "master_batch_record", suffix),
+        payload=payload, source=f"twinline/{site}/batch_records", ce_subject=name, time=time,
+    )
+
+
+def created(
+    revision: int, time: datetime, *, record_id: str = RECORD_ID, version: int = 1
+) -> OutboxEvent:
+    draft = record(
+        revision, pb.MASTER_BATCH_RECORD_STATE_DRAFT, record_id=record_id, version=version
+    )
+    payload = mbr_events.MasterBatchRecordCreated(master_batch_record=draft)
+    return mbr_event(payload, "created", time)
+
+
+counter = itertools.count(1)
+
+
+def received(event: OutboxEvent) -> ReceivedEvent:
+    return decode(event.subject, event.headers, event.payload, next(counter))
+
+
+BATCH_ID = "SYR-B-2026-00042"
+MASTER = "masterBatchRecords/SYR-MBR-000001/versions/2"
+TCEP, BUFFER, BUFFER_CORRECTED, MAB = "L-2026-0113", "L-2026-0200", "L-2026-0201", "L-2026-0300"
+
+
+def quantity(value: str, unit: str) -> quantity_pb2.Quantity:
+    return quantity_pb2.Quantity(value=value, unit=unit)
+
+
+def signed(
+    signer: str, meaning: signature_pb2.SignatureMeaning.ValueType
+) -> signature_pb2.Signature:
+    return signature_pb2.Signature(signer=signer, printed_name=signer.title(), meaning=meaning)
+
+
+def step(
+    step_id: str, *lots: tuple[str, str, str, str], verified: bool = False
+) -> batch_pb.StepExecution:
+    """A step executed by syr.op, adding each (material, lot, value, unit)."""
+    return batch_pb.StepExecution(
+        step_id=step_id,
+        status=batch_pb.STEP_STATUS_COMPLETE if verified else batch_pb.STEP_STATUS_EXECUTED,
+        materials=[
+            batch_pb.MaterialAddition(material=material, lot_id=lot, quantity=quantity(value, unit))
+            for material, lot, value, unit in lots
+        ],
+        executed=signed("syr.op", signature_pb2.SIGNATURE_MEANING_EXECUTED),
+        verified=signed("syr.op2", signature_pb2.SIGNATURE_MEANING_VERIFIED) if verified else None,
+    )
+
+
+def batch_at(
+    revision: int, state: batch_pb.BatchState.ValueType, steps: list[batch_pb.StepExecution], *,
+    batch_id: str = BATCH_ID, home_site: str = SITE,
+    exceptions: Sequence[batch_pb.BatchException] = (),
+    deviations: Sequence[batch_pb.Deviation] = (),
+) -> batch_pb.Batch:
+    return batch_pb.Batch(
+        name=f"batches/{batch_id}", batch_id=batch_id, home_site=home_site,
+        master_batch_record=MASTER, state=state, steps=steps, exceptions=exceptions,
+        deviations=deviations, planned_quantity=quantity("200", "L"), etag=str(revision),
+    )
+
+
+def batch_event(payload: message.Message, suffix: str, time: datetime) -> OutboxEvent:
+    found: batch_pb.Batch = payload.batch  # type: ignore[attr-defined]
+    return new_event(
+        subject=event_subject(found.home_site, "batchrecords", "batch", suffix), payload=payload,
+        source=f"twinline/{found.home_site}/batch_records", ce_subject=found.name, time=time,
+    )
+
+
+def batch_created(found: batch_pb.Batch, time: datetime = T0) -> OutboxEvent:
+    return batch_event(batch_events.BatchCreated(batch=found), "created", time)
+
+
+def step_recorded(found: batch_pb.Batch, time: datetime) -> OutboxEvent:
+    step_ids = [found.steps[-1].step_id] if found.steps else []
+    payload = batch_events.BatchStepRecorded(batch=found, step_ids=step_ids)
+    return batch_event(payload, "step_recorded", time)
+
+
+EXCEPTION = batch_pb.BatchException(
+    id="EX-1", kind=batch_pb.EXCEPTION_KIND_OUT_OF_LIMITS, severity=batch_pb.SEVERITY_MAJOR,
+    step_id="S2",
+    description="temperature 36 Cel outside 20..30 Cel (critical process parameter)",
+)
+
+
+def deviation(investigation: str = "") -> batch_pb.Deviation:
+    return batch_pb.Deviation(
+        id="DEV-1", classification=batch_pb.SEVERITY_MAJOR, title="Conjugation over temperature",
+        exception_ids=["EX-1"], investigation=investigation, state=batch_pb.DEVIATION_STATE_OPEN,
+    )
+
+
+TCEP_ADDED = ("TCEP-0.5M", TCEP, "12.5", "mL")
+BUFFER_ADDED = ("PBS", BUFFER, "150", "L")
+MAB_ADDED = ("MAB-7", MAB, "4.000", "kg")
+REVISIONS = {
+    1: batch_at(1, batch_pb.BATCH_STATE_CREATED, []),
+    2: batch_at(2, batch_pb.BATCH_STATE_IN_PROGRESS, [step("S1", TCEP_ADDED, BUFFER_ADDED)]),
+    3: batch_at(
+        3, batch_pb.BATCH_STATE_ON_HOLD,
+        [step("S1", TCEP_ADDED, BUFFER_ADDED), step("S2", MAB_ADDED)],
+        exceptions=[EXCEPTION], deviations=[deviation()],
+    ),
+    # The buffer addition of S1 now names another lot: the view must forget the first one.
+    4: batch_at(
+        4, batch_pb.BATCH_STATE_ON_HOLD,
+        [step("S1", TCEP_ADDED, ("PBS", BUFFER_CORRECTED, "150", "L"), verified=True),
+         step("S2", MAB_ADDED)],
+        exceptions=[EXCEPTION], deviations=[deviation("chiller setpoint drift")],
+    ),
+}
