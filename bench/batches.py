@@ -15,7 +15,6 @@ from pathlib import Path
 import grpc
 from twinline.batchrecords.v1 import batch_pb2 as batch_pb
 from twinline.batchrecords.v1 import batch_service_pb2 as batch_api
-from twinline.batchrecords.v1 import master_batch_record_pb2 as mbr_pb
 from twinline.batchrecords.v1 import master_batch_record_service_pb2 as mbr_api
 from twinline.batchrecords.v1.master_batch_record_service_pb2_grpc import (
     MasterBatchRecordServiceStub,
@@ -23,6 +22,7 @@ from twinline.batchrecords.v1.master_batch_record_service_pb2_grpc import (
 
 from services.client.session import Session
 from services.devstack.demo_users import demo_password
+from services.devstack.recipes import one_step_recipe
 from tests.support.batches import create_batch, q, record
 from tests.support.mbr import request_id, take_draft_to_effective
 
@@ -35,28 +35,6 @@ HEADROOM = 1.5
 
 class PreparationError(RuntimeError):
     pass
-
-
-def one_step_recipe() -> mbr_pb.MasterBatchRecord:
-    """One process-parameter step without verification: a batch is done in one RecordStep."""
-    return mbr_pb.MasterBatchRecord(
-        product="TWX-BENCH",
-        process="bench, one step",
-        title="TWX-BENCH step-record bench",
-        unit_procedures=[mbr_pb.UnitProcedure(id="UP1", name="Reaction", operations=[
-            mbr_pb.Operation(id="OP1", name="Hold", steps=[
-                mbr_pb.Step(
-                    id=STEP_ID, name="Hold at temperature",
-                    kind=mbr_pb.STEP_KIND_PROCESS_PARAMETER,
-                    instruction="Hold the reactor at 25 °C.", requires_verification=False,
-                    parameters=[mbr_pb.ProcessParameter(
-                        name="temperature", unit="Cel", target="25", low_limit="20",
-                        high_limit="30",
-                    )],
-                ),
-            ]),
-        ])],
-    )
 
 
 def step_record(site: str = "syracuse") -> batch_api.StepRecordInput:
@@ -78,7 +56,7 @@ async def effective_master(address: str, site: str) -> str:
     try:
         draft = await author.stub(MasterBatchRecordServiceStub).CreateMasterBatchRecord(
             mbr_api.CreateMasterBatchRecordRequest(
-                request_id=request_id(), master_batch_record=one_step_recipe()
+                request_id=request_id(), master_batch_record=one_step_recipe(STEP_ID)
             ),
             metadata=author.metadata,
         )

@@ -28,7 +28,8 @@ from twinline.siteview.v1.site_view_service_pb2_grpc import SiteViewServiceStub
 from bench.reporting import MEASURE_END, MEASURE_START, TOKEN_ENV, VIEW_TOKEN_ENV, emit
 from bench.stats import latency_summary_ms
 from services.client.session import with_token
-from tests.support.mbr import conjugation_recipe, request_id
+from services.devstack.recipes import conjugation_recipe
+from tests.support.mbr import request_id
 
 CALL_TIMEOUT_S = 10.0
 

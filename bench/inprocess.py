@@ -35,9 +35,9 @@ from services.common.messaging.events import OutboxEntry, decode
 from services.common.persistence.database import KERNEL_MIGRATIONS, create_database_engine, migrate
 from services.common.persistence.unit_of_work import UnitOfWork
 from services.common.persistence.writer import Writer
+from services.devstack.recipes import conjugation_recipe
 from services.site_view import handlers as view_handlers
 from services.site_view.__main__ import MIGRATIONS as VIEW_MIGRATIONS
-from tests.support.mbr import conjugation_recipe
 
 GROUP = 32
 AUTHOR = Principal(

@@ -32,7 +32,8 @@ from bench.echo_server import ECHO_METHOD
 from bench.reporting import MEASURE_END, MEASURE_START, MES_TOKEN_ENV, TOKEN_ENV, emit
 from bench.stats import latency_summary_ms
 from services.client.session import with_token
-from tests.support.mbr import conjugation_recipe, sign
+from services.devstack.recipes import conjugation_recipe
+from tests.support.mbr import sign
 
 CREATE_METHOD = "/twinline.batchrecords.v1.MasterBatchRecordService/CreateMasterBatchRecord"
 RECORD_METHOD = "/twinline.batchrecords.v1.BatchRecordService/RecordStep"

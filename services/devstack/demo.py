@@ -33,43 +33,11 @@ from services.client.session import Session
 from services.common.settings import Settings
 from services.devstack.demo_users import demo_password
 from services.devstack.launcher import grpc_port, twinline_command
+from services.devstack.recipes import demo_recipe
 
 console = Console()
 STATE = {value: name.removeprefix("MASTER_BATCH_RECORD_STATE_")
          for name, value in pb.MasterBatchRecordState.items()}
-
-
-def recipe() -> pb.MasterBatchRecord:
-    def parameter(name: str, unit: str, target: str, low: str, high: str,
-                  critical: bool = False) -> pb.ProcessParameter:
-        return pb.ProcessParameter(name=name, unit=unit, target=target, low_limit=low,
-                                   high_limit=high, critical=critical)
-
-    return pb.MasterBatchRecord(
-        product="TWX-101 ADC drug substance", process="cysteine conjugation, 200 L",
-        title="TWX-101 conjugation, DAR 4 target",
-        unit_procedures=[
-            pb.UnitProcedure(id="UP1", name="Conjugation reactor R-201", operations=[
-                pb.Operation(id="OP1", name="Partial reduction", steps=[
-                    pb.Step(id="S1", name="Charge antibody", kind=pb.STEP_KIND_MATERIAL_ADDITION,
-                            instruction="Charge the antibody intermediate to R-201.",
-                            requires_verification=True),
-                    pb.Step(id="S2", name="Reduce with TCEP", kind=pb.STEP_KIND_PROCESS_PARAMETER,
-                            instruction="Add TCEP and hold.", requires_verification=True,
-                            parameters=[parameter("TCEP", "mol/mol", "2.5", "2.0", "3.0", True),
-                                        parameter("temperature", "Cel", "25", "20", "30", True),
-                                        parameter("hold time", "min", "90", "60", "120")]),
-                ]),
-                pb.Operation(id="OP2", name="Conjugation and quench", steps=[
-                    pb.Step(id="S3", name="Add drug-linker", kind=pb.STEP_KIND_PROCESS_PARAMETER,
-                            instruction="Add maleimide drug-linker in DMSO.",
-                            parameters=[parameter("co-solvent", "%", "8", "5", "10", True)]),
-                    pb.Step(id="S4", name="Quench", kind=pb.STEP_KIND_MATERIAL_ADDITION,
-                            instruction="Quench with N-acetyl-cysteine."),
-                ]),
-            ]),
-        ],
-    )
 
 
 def signed(job: str, reason: str) -> signature_pb2.SignatureInput:
@@ -103,7 +71,7 @@ async def run() -> None:
     console.rule("Syracuse: a master batch record, authored → reviewed → approved → effective")
     stub = author.stub(MasterBatchRecordServiceStub)
     record = (await stub.CreateMasterBatchRecord(api.CreateMasterBatchRecordRequest(
-        request_id=str(uuid.uuid4()), master_batch_record=recipe()), metadata=author.metadata
+        request_id=str(uuid.uuid4()), master_batch_record=demo_recipe()), metadata=author.metadata
     )).master_batch_record
     show("created (draft)", record, author.user.printed_name)
     record = (await stub.SubmitMasterBatchRecordForReview(

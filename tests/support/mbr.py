@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+__all__ = [
+    "conjugation_recipe", "create", "many_steps", "request_id", "sign", "take_draft_to_effective",
+    "take_to_effective",
+]
+
 import uuid
 
 from twinline.batchrecords.v1 import master_batch_record_pb2 as pb
@@ -13,68 +18,11 @@ from twinline.common.v1 import signature_pb2
 
 from services.client.session import Session
 from services.devstack.demo_users import demo_password
+from services.devstack.recipes import conjugation_recipe
 
 
 def request_id() -> str:
     return str(uuid.uuid4())
-
-
-def conjugation_recipe(product: str = "TWX-101") -> pb.MasterBatchRecord:
-    return pb.MasterBatchRecord(
-        product=product,
-        process="cysteine conjugation, 200 L",
-        title=f"{product} conjugation",
-        unit_procedures=[
-            pb.UnitProcedure(
-                id="UP1",
-                name="Conjugation",
-                operations=[
-                    pb.Operation(
-                        id="OP1",
-                        name="Partial reduction",
-                        steps=[
-                            pb.Step(
-                                id="S1",
-                                name="Add TCEP",
-                                kind=pb.STEP_KIND_PROCESS_PARAMETER,
-                                instruction="Add 2.5 molar eq. TCEP; hold 90 min.",
-                                requires_verification=True,
-                                parameters=[
-                                    pb.ProcessParameter(
-                                        name="temperature",
-                                        unit="Cel",
-                                        target="25",
-                                        low_limit="20",
-                                        high_limit="30",
-                                        critical=True,
-                                    ),
-                                    pb.ProcessParameter(
-                                        name="TCEP",
-                                        unit="mol/mol",
-                                        target="2.5",
-                                        low_limit="2.0",
-                                        high_limit="3.0",
-                                    ),
-                                ],
-                            ),
-                        ],
-                    ),
-                    pb.Operation(
-                        id="OP2",
-                        name="Conjugation",
-                        steps=[
-                            pb.Step(
-                                id="S2",
-                                name="Add drug-linker",
-                                kind=pb.STEP_KIND_MATERIAL_ADDITION,
-                                instruction="Add maleimide drug-linker in DMSO (≤ 10 % v/v).",
-                            ),
-                        ],
-                    ),
-                ],
-            ),
-        ],
-    )
 
 
 def many_steps(count: int) -> pb.MasterBatchRecord:
