@@ -21,7 +21,7 @@ from services.common.grpc.auth import current_principal
 from services.common.grpc.paging import (
     decode_position,
     encode_token,
-    fitting_page,
+    page_of,
     page_of_messages,
     page_size_of,
 )
@@ -113,13 +113,12 @@ class SiteViewServicer(api_grpc.SiteViewServiceServicer):
         filters = queries.RecordFilter(site=request.site, record_id=request.record_id)
         with read_session(self._engine) as session:
             found = queries.page(session, filters, after=after, size=size + 1)
-        taken = fitting_page(record.ByteSize() for _, record in found[:size])
-        response = api.ListMasterBatchRecordsResponse(
-            master_batch_records=[record for _, record in found[:taken]]
+        page, token = page_of(
+            found, size, lambda item: item[1].ByteSize(), lambda item: list(item[0])
         )
-        if len(found) > taken:
-            response.next_page_token = encode_token(list(found[taken - 1][0]))
-        return response
+        return api.ListMasterBatchRecordsResponse(
+            master_batch_records=[record for _, record in page], next_page_token=token
+        )
 
     @rpc_method
     async def GetMasterBatchRecord(
@@ -143,13 +142,11 @@ class SiteViewServicer(api_grpc.SiteViewServiceServicer):
         filters = queries.BatchFilter(site=request.site, state=state)
         with read_session(self._engine) as session:
             found = queries.batch_page(session, filters, after=after, size=size + 1)
-        taken = fitting_page(len(document) for _, document in found[:size])
-        response = api.ListBatchesResponse(
-            batches=[batch_pb2.Batch.FromString(document) for _, document in found[:taken]]
+        page, token = page_of(found, size, lambda item: len(item[1]), lambda item: list(item[0]))
+        return api.ListBatchesResponse(
+            batches=[batch_pb2.Batch.FromString(document) for _, document in page],
+            next_page_token=token,
         )
-        if len(found) > taken:
-            response.next_page_token = encode_token(list(found[taken - 1][0]))
-        return response
 
     @rpc_method
     async def GetBatch(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from google.protobuf import message
@@ -89,6 +89,7 @@ PAGE_BYTES = 3 * 1024 * 1024
 # A repeated message field's tag and length prefix, per item, at most.
 _ITEM_FRAME = 6
 M = TypeVar("M", bound=message.Message)
+T = TypeVar("T")
 
 
 def fitting_page(item_bytes: Iterable[int], *, budget: int | None = None) -> int:
@@ -107,3 +108,15 @@ def fitting_page(item_bytes: Iterable[int], *, budget: int | None = None) -> int
 def page_of_messages(items: Sequence[M], size: int, *, budget: int | None = None) -> list[M]:
     """The leading items (at most ``size``) that fit one page's byte budget."""
     return list(items[: fitting_page((item.ByteSize() for item in items[:size]), budget=budget)])
+
+
+def page_of(
+    found: Sequence[T], size: int, item_bytes: Callable[[T], int],
+    position: Callable[[T], object], *, budget: int | None = None,
+) -> tuple[list[T], str]:
+    """From ``found`` (read with ``size + 1`` rows, so one more than a page says there is
+    more): the leading items that fit one page by count and bytes, and the token of the next
+    page ("" at the end), made of the last item's ``position``."""
+    taken = fitting_page((item_bytes(item) for item in found[:size]), budget=budget)
+    token = encode_token(position(found[taken - 1])) if len(found) > taken else ""
+    return list(found[:taken]), token
