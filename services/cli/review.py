@@ -48,7 +48,11 @@ UserOption = Annotated[
 ]
 AddressOption = Annotated[
     str | None,
-    typer.Option("--address", help="batch_records' gRPC address; default: the site's port."),
+    typer.Option(
+        "--address",
+        help=f"The service's gRPC address ({BATCH_RECORDS.name} unless --service names "
+        "another); default: its port at the site.",
+    ),
 ]
 BatchArgument = Annotated[str, typer.Argument(help="Batch id (SYR-B-2026-00042) or name.")]
 
