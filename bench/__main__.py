@@ -39,6 +39,7 @@ from services.devstack.demo_users import demo_password
 from services.devstack.launcher import Deployment
 from services.devstack.nats_server import NatsServerError
 from services.devstack.processes import PROJECT_ROOT, ServiceProcessError
+from services.devstack.topology import BATCH_RECORDS, SITE_VIEW
 
 # Between runs, wait until our processes are this idle (the views have caught up).
 SETTLE_CORES = 0.15
@@ -69,9 +70,9 @@ class Bench:
         await asyncio.to_thread(self.deployment.seed_demo_users)
         await self.deployment.start()
         await self.echo.start()
-        self.tokens[TOKEN_ENV] = await self._token(self.args.origin, "batch_records", "author")
-        self.tokens[VIEW_TOKEN_ENV] = await self._token(self.args.other, "site_view", "author")
-        self.tokens[MES_TOKEN_ENV] = await self._token(self.args.origin, "batch_records", "mes")
+        self.tokens[TOKEN_ENV] = await self._token(self.args.origin, BATCH_RECORDS.name, "author")
+        self.tokens[VIEW_TOKEN_ENV] = await self._token(self.args.other, SITE_VIEW.name, "author")
+        self.tokens[MES_TOKEN_ENV] = await self._token(self.args.origin, BATCH_RECORDS.name, "mes")
         self.progress.update(step, total=1, completed=1)
 
     async def stop(self) -> None:
@@ -116,8 +117,8 @@ class Bench:
         result, usage = await self.child(
             f"cross-site: {args.records} records {args.origin} → {args.other}", "bench.cross_site",
             [
-                "--create-address", self.deployment.address(args.origin, "batch_records"),
-                "--view-address", self.deployment.address(args.other, "site_view"),
+                "--create-address", self.deployment.address(args.origin, BATCH_RECORDS.name),
+                "--view-address", self.deployment.address(args.other, SITE_VIEW.name),
                 "--records", str(args.records), "--interval", str(args.poll_interval),
                 "--deadline", str(args.record_deadline), "--time-limit", str(args.time_limit),
                 "--ready-timeout", str(READY_TIMEOUT_S),
@@ -131,7 +132,7 @@ class Bench:
     async def prepare_batches(self) -> None:
         """A one-step master record made effective and the batches every record round uses."""
         args = self.args
-        address = self.deployment.address(args.origin, "batch_records")
+        address = self.deployment.address(args.origin, BATCH_RECORDS.name)
         step = self.progress.add_task("step records: master record to effective", total=None)
         master = await batches.effective_master(address, args.origin)
         self.progress.update(step, total=1, completed=1)
@@ -162,7 +163,7 @@ class Bench:
     async def throughput(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """(MBR create, step record) figures, each over the echo rounds interleaved with them."""
         args = self.args
-        service = self.deployment.address(args.origin, "batch_records")
+        service = self.deployment.address(args.origin, BATCH_RECORDS.name)
         addresses = {"echo": self.echo.address, "create": service, "record": service}
         runs: list[dict[str, Any]] = []
         for round_number in range(1, args.rounds + 1):

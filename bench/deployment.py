@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 from services.common.sites import SiteRegistry
 from services.devstack.launcher import Deployment
-from services.devstack.processes import PROJECT_ROOT, SERVICES, ServiceProcess
+from services.devstack.processes import ServiceProcess
+from services.devstack.topology import SERVICE_NAMES
 
 
 def free_ports(count: int) -> list[int]:
@@ -29,13 +28,13 @@ def free_ports(count: int) -> list[int]:
 
 def bench_deployment(registry: SiteRegistry, data_dir: Path) -> Deployment:
     sites = [site.id for site in registry.sites]
-    ports = iter(free_ports(len(sites) * (1 + len(SERVICES)) + 1))
+    ports = iter(free_ports(len(sites) * (1 + len(SERVICE_NAMES)) + 1))
     return Deployment(
         registry=registry,
         data_dir=data_dir,
         nats_ports={site: next(ports) for site in sites},
         leaf_port=next(ports),
-        service_ports={(site, service): next(ports) for site in sites for service in SERVICES},
+        service_ports={(site, service): next(ports) for site in sites for service in SERVICE_NAMES},
     )
 
 
@@ -45,13 +44,7 @@ class EchoServerProcess(ServiceProcess):
 
     def __init__(self, *, log_path: Path) -> None:
         (port,) = free_ports(1)
-        super().__init__("echo", site="bench", grpc_port=port, env={}, log_path=log_path)
-
-    def spawn(self, **extra_env: str) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = self.log_path.open("ab")
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "bench.echo_server"],
-            env={**self.env, **extra_env}, cwd=PROJECT_ROOT, stdout=self._log,
-            stderr=subprocess.STDOUT, start_new_session=True,
+        super().__init__(
+            "echo", site="bench", grpc_port=port, env={}, log_path=log_path,
+            module="bench.echo_server",
         )

@@ -38,6 +38,7 @@ from bench.cross_site import Probe
 from bench.reporting import TOKEN_ENV, VIEW_TOKEN_ENV
 from bench.stats import latency_summary_ms
 from services.common.messaging.subjects import site_subjects, stream_name
+from services.devstack.topology import BATCH_RECORDS, SITE_VIEW
 
 HOPS = ("published", "sourced", "listed")
 
@@ -65,8 +66,8 @@ async def measure(args: argparse.Namespace, console: Console) -> dict[str, list[
                 ordered_consumer=True, deliver_policy=DeliverPolicy.NEW,
             )
             probe = Probe(
-                grpc.aio.insecure_channel(deployment.address(args.origin, "batch_records")),
-                grpc.aio.insecure_channel(deployment.address(args.other, "site_view")),
+                grpc.aio.insecure_channel(deployment.address(args.origin, BATCH_RECORDS.name)),
+                grpc.aio.insecure_channel(deployment.address(args.other, SITE_VIEW.name)),
                 create_token=run.tokens[TOKEN_ENV], view_token=run.tokens[VIEW_TOKEN_ENV],
                 interval=args.interval,
             )

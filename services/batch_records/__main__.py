@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,39 +15,28 @@ from twinline.batchrecords.v1 import master_batch_record_service_pb2_grpc as api
 
 from services.batch_records.batches.servicer import BatchRecordServicer, EquipmentServicer
 from services.batch_records.master.servicer import MasterBatchRecordServicer
-from services.common.grpc.server import (
-    Kernel,
-    ServiceHost,
-    build_kernel,
-    configure_logging,
-    serve_until_signalled,
-)
-from services.common.settings import Settings
+from services.common.grpc.server import Kernel, run_service
 
 SERVICE_NAME = "batch_records"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def register(server: grpc.aio.Server, kernel: Kernel) -> Sequence[str]:
+    site = kernel.settings.home_site
     api_grpc.add_MasterBatchRecordServiceServicer_to_server(
         MasterBatchRecordServicer(
-            writer=kernel.writer, engine=kernel.engine, directory=kernel.directory,
-            site=kernel.settings.home_site,
+            writer=kernel.writer, engine=kernel.engine, directory=kernel.directory, site=site
         ),
         server,
     )
     batch_api_grpc.add_BatchRecordServiceServicer_to_server(
         BatchRecordServicer(
-            writer=kernel.writer, engine=kernel.engine, directory=kernel.directory,
-            site=kernel.settings.home_site,
+            writer=kernel.writer, engine=kernel.engine, directory=kernel.directory, site=site
         ),
         server,
     )
     equipment_grpc.add_EquipmentServiceServicer_to_server(
-        EquipmentServicer(
-            writer=kernel.writer, engine=kernel.engine, site=kernel.settings.home_site
-        ),
-        server,
+        EquipmentServicer(writer=kernel.writer, engine=kernel.engine, site=site), server
     )
     return [
         api.DESCRIPTOR.services_by_name["MasterBatchRecordService"].full_name,
@@ -57,14 +45,5 @@ def register(server: grpc.aio.Server, kernel: Kernel) -> Sequence[str]:
     ]
 
 
-def build_host(settings: Settings) -> ServiceHost:
-    return ServiceHost(build_kernel(settings, SERVICE_NAME, [MIGRATIONS]))
-
-
-def main() -> None:
-    configure_logging()
-    asyncio.run(serve_until_signalled(build_host(Settings()), register))
-
-
 if __name__ == "__main__":
-    main()
+    run_service(SERVICE_NAME, [MIGRATIONS], register)

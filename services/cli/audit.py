@@ -15,7 +15,7 @@ from services.common.messaging.audit_anchor import ANCHOR_TIMEOUT_S, newest_witn
 from services.common.persistence.audit import WitnessedHead, chain_length, verify_chain
 from services.common.persistence.database import create_database_engine, read_session
 from services.common.settings import Settings
-from services.devstack.processes import SERVICES
+from services.devstack.topology import BATCH_RECORDS, SERVICE_NAMES
 
 audit_app = typer.Typer(help="Check the audit trails.", no_args_is_help=True)
 console = Console()
@@ -25,12 +25,14 @@ console = Console()
 def verify(
     site: Annotated[str | None, typer.Option(help="Site id; default: TWINLINE_SITE.")] = None,
     service: Annotated[
-        str, typer.Option(help=f"Whose trail: one of {', '.join(SERVICES)}.")
-    ] = "batch_records",
+        str, typer.Option(help=f"Whose trail: one of {', '.join(SERVICE_NAMES)}.")
+    ] = BATCH_RECORDS.name,
 ) -> None:
     """Recompute every entry's hash and link; exit 1 at the first broken one."""
-    if service not in SERVICES:
-        console.print(f"[red]unknown service {service!r}; known: {', '.join(SERVICES)}[/red]")
+    if service not in SERVICE_NAMES:
+        console.print(
+            f"[red]unknown service {service!r}; known: {', '.join(SERVICE_NAMES)}[/red]"
+        )
         raise typer.Exit(2)
     settings = Settings(site=site) if site else Settings()
     # The stream first, then the chain: what was published before is committed.

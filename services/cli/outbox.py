@@ -15,9 +15,7 @@ from twinline.common.v1.outbox_pb2_grpc import OutboxServiceStub
 
 from services.cli.review import AddressOption, SiteOption, Target, UserOption
 from services.client.session import Session
-from services.common.settings import Settings
-from services.devstack.launcher import grpc_port
-from services.devstack.processes import SERVICES
+from services.devstack.topology import BATCH_RECORDS, SERVICE_NAMES
 
 outbox_app = typer.Typer(help="Look at the transactional outboxes.", no_args_is_help=True)
 console = Console()
@@ -32,19 +30,17 @@ def _seconds(duration: Duration) -> str:
 def status(
     site: SiteOption = None, user: UserOption = None, address: AddressOption = None,
     service: Annotated[
-        str, typer.Option(help=f"Whose outbox: one of {', '.join(SERVICES)}.")
-    ] = "batch_records",
+        str, typer.Option(help=f"Whose outbox: one of {', '.join(SERVICE_NAMES)}.")
+    ] = BATCH_RECORDS.name,
 ) -> None:
     """Events waiting to be published, the oldest one's age, and whether the relay is stalled;
     exit 1 when it is."""
-    if service not in SERVICES:
-        console.print(f"[red]unknown service {service!r}; known: {', '.join(SERVICES)}[/red]")
+    if service not in SERVICE_NAMES:
+        console.print(
+            f"[red]unknown service {service!r}; known: {', '.join(SERVICE_NAMES)}[/red]"
+        )
         raise typer.Exit(2)
-    if address is None:
-        settings = Settings(site=site) if site else Settings()
-        if settings.site in settings.registry.ids():
-            address = f"127.0.0.1:{grpc_port(settings.registry, settings.home_site, service)}"
-    target = Target(site, user, address)
+    target = Target(site, user, address, service)
 
     async def work(session: Session) -> outbox_pb2.GetOutboxStatusResponse:
         stub = session.stub(OutboxServiceStub)

@@ -28,7 +28,7 @@ from twinline.common.v1 import signature_pb2
 from services.client.session import Session
 from services.common.grpc.status import details_of
 from services.common.settings import Settings
-from services.devstack.launcher import grpc_port
+from services.devstack.topology import BATCH_RECORDS, grpc_address
 
 review_app = typer.Typer(
     help="Review executed batch records by exception (QA).", no_args_is_help=True
@@ -48,22 +48,28 @@ UserOption = Annotated[
 ]
 AddressOption = Annotated[
     str | None,
-    typer.Option("--address", help="batch_records' gRPC address; default: the site's port."),
+    typer.Option(
+        "--address",
+        help=f"The service's gRPC address ({BATCH_RECORDS.name} unless --service names "
+        "another); default: its port at the site.",
+    ),
 ]
 BatchArgument = Annotated[str, typer.Argument(help="Batch id (SYR-B-2026-00042) or name.")]
 
 
 class Target:
-    """Where the site's batch_records answers, and who calls it."""
+    """Where the site's ``service`` (batch_records unless said) answers, and who calls it."""
 
-    def __init__(self, site: str | None, user: str | None, address: str | None) -> None:
+    def __init__(
+        self, site: str | None, user: str | None, address: str | None,
+        service: str = BATCH_RECORDS.name,
+    ) -> None:
         settings = Settings(site=site) if site else Settings()
         if settings.site not in settings.registry.ids():
             _fail(f"unknown site {settings.site!r}; known: {', '.join(settings.registry.ids())}")
         self.site = settings.site
-        self.address = address or (
-            f"127.0.0.1:{grpc_port(settings.registry, settings.home_site, 'batch_records')}"
-        )
+        self.service = service
+        self.address = address or grpc_address(settings.registry, settings.home_site, service)
         self.user = user or os.environ.get("TWINLINE_USER") or typer.prompt("User")
         self.password = typer.prompt(f"Password for {self.user}", hide_input=True)
 
@@ -76,7 +82,7 @@ class Target:
         try:
             return asyncio.run(session_work())
         except grpc.aio.AioRpcError as error:
-            _refused(error, self.address)
+            _refused(error, self.service, self.address)
 
 
 def batch_name(batch: str) -> str:
@@ -303,9 +309,9 @@ def _utc(stamp: Timestamp) -> str:
     return stamp.ToDatetime().strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _refused(error: grpc.aio.AioRpcError, address: str) -> NoReturn:
+def _refused(error: grpc.aio.AioRpcError, service: str, address: str) -> NoReturn:
     if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-        _fail(f"batch_records at {address} does not answer ({error.code().name}): "
+        _fail(f"{service} at {address} does not answer ({error.code().name}): "
               "is the site running (make run)?", code=2)
     found = details_of(error)
     error_console.print(

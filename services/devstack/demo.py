@@ -31,9 +31,10 @@ from twinline.siteview.v1.site_view_service_pb2_grpc import SiteViewServiceStub
 
 from services.client.session import Session
 from services.common.settings import Settings
+from services.devstack.console_script import twinline_command
 from services.devstack.demo_users import demo_password
-from services.devstack.launcher import grpc_port, twinline_command
 from services.devstack.recipes import demo_recipe
+from services.devstack.topology import BATCH_RECORDS, SITE_VIEW, grpc_address
 
 console = Console()
 STATE = {value: name.removeprefix("MASTER_BATCH_RECORD_STATE_")
@@ -55,8 +56,8 @@ async def run() -> None:
     settings = Settings()
     registry = settings.registry
     syracuse, songdo = registry.get("syracuse"), registry.get("songdo")
-    records_at = f"127.0.0.1:{grpc_port(registry, syracuse, 'batch_records')}"
-    view_at = f"127.0.0.1:{grpc_port(registry, songdo, 'site_view')}"
+    records_at = grpc_address(registry, syracuse, BATCH_RECORDS.name)
+    view_at = grpc_address(registry, songdo, SITE_VIEW.name)
     try:
         author = await Session.login(
             records_at, "syracuse.engineer-qa", demo_password("engineer-qa")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from services.common.domain import errors
 from services.common.domain.roles import Role
-from services.common.identity.directory import UserDirectory
+
+if TYPE_CHECKING:  # a client of the demo (make demo) needs the passwords, not the directory
+    from services.common.identity.directory import UserDirectory
 
 
 class DemoUser(NamedTuple):

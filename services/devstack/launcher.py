@@ -11,7 +11,6 @@ import contextlib
 import fcntl
 import os
 import signal
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from rich.table import Table
 from services.common.identity.directory import open_user_directory
 from services.common.settings import Settings
 from services.common.sites import Site, SiteRegistry
+from services.devstack.console_script import twinline_command
 from services.devstack.demo_users import DemoUser, ensure_demo_users
 from services.devstack.nats_config import (
     HUB_LEAF_PORT,
@@ -32,25 +32,17 @@ from services.devstack.nats_config import (
 from services.devstack.nats_server import NatsServerError, NatsServerProcess
 from services.devstack.processes import (
     PROJECT_ROOT,
-    SERVICES,
     ServiceProcess,
     ServiceProcessError,
     Supervised,
     Supervisor,
 )
+from services.devstack.topology import SERVICE_NAMES, SERVICES, grpc_port
 
-GRPC_PORT_BASE = 50051
-# Move the ports of `make run` (two instances on one host, the tests): documented in README.
-GRPC_PORT_BASE_VARIABLE = "TWINLINE_RUN_GRPC_PORT_BASE"
+# Move the NATS ports of `make run` (the gRPC ones: topology.GRPC_PORT_BASE_VARIABLE).
 NATS_PORT_BASE_VARIABLE = "TWINLINE_RUN_NATS_PORT_BASE"
 LEAF_PORT_VARIABLE = "TWINLINE_RUN_LEAF_PORT"
 LOCK_FILE = "launcher.lock"
-
-
-def grpc_port(registry: SiteRegistry, site: Site, service: str) -> int:
-    """batch_records of the first site on 50051, its site_view on 50052; next site +10."""
-    base = int(os.environ.get(GRPC_PORT_BASE_VARIABLE, GRPC_PORT_BASE))
-    return base + 10 * registry.ids().index(site.id) + SERVICES.index(service)
 
 
 def nats_port(registry: SiteRegistry, site: Site) -> int:
@@ -123,7 +115,7 @@ class Deployment:
             leaf_port=int(os.environ.get(LEAF_PORT_VARIABLE, HUB_LEAF_PORT)),
             service_ports={
                 (site.id, service): grpc_port(registry, site, service)
-                for site in registry.sites for service in SERVICES
+                for site in registry.sites for service in SERVICE_NAMES
             },
         )
 
@@ -166,7 +158,7 @@ class Deployment:
 
     async def start_services(self) -> None:
         for site in self.registry.sites:
-            for service in SERVICES:
+            for service in SERVICE_NAMES:
                 self.services[(site.id, service)] = ServiceProcess(
                     service, site=site.id, grpc_port=self.service_ports[(site.id, service)],
                     env={
@@ -214,12 +206,12 @@ def _print_overview(console: Console, deployment: Deployment, users: list[DemoUs
     # Addresses never wrap or shrink (a cut port is unreadable); at 80 columns names wrap.
     sites = Table(title="Twinline is running", show_lines=False)
     sites.add_column("site", overflow="fold")
-    for column in ("MasterBatchRecordService", "SiteViewService", "NATS"):
+    for column in (*(service.title for service in SERVICES), "NATS"):
         sites.add_column(column, no_wrap=True, min_width=len("127.0.0.1:65535"))
     for site in deployment.registry.sites:
         sites.add_row(
-            site.display_name, deployment.address(site.id, "batch_records"),
-            deployment.address(site.id, "site_view"),
+            site.display_name,
+            *(deployment.address(site.id, service.name) for service in SERVICES),
             f"127.0.0.1:{deployment.nats_ports[site.id]}",
         )
     console.print(sites)
@@ -235,14 +227,6 @@ def _print_overview(console: Console, deployment: Deployment, users: list[DemoUs
     console.print(accounts)
     console.print(f"Logs and databases: {deployment.data_dir}", soft_wrap=True)
     console.print("Try `make demo` in another terminal. Ctrl-C stops everything.")
-
-
-def twinline_command() -> str:
-    """The operator CLI's console script, as a path one can paste from the project root."""
-    script = Path(sys.executable).parent / "twinline"
-    with contextlib.suppress(ValueError):
-        return str(script.relative_to(Path.cwd()))
-    return str(script)
 
 
 def _unchanged(deployment: Deployment, user: DemoUser) -> bool:

@@ -20,9 +20,9 @@ from typing import IO, Protocol
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from services.devstack import topology
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-# Every site runs one process of each of these (python -m services.<name>).
-SERVICES = ("batch_records", "site_view")
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
 
@@ -32,12 +32,15 @@ class ServiceProcessError(RuntimeError):
 
 
 class ServiceProcess:
-    """``python -m services.<name>`` for one site, with its log in a file."""
+    """``python -m <module>`` for one site, with its log in a file; the module of ``name`` in
+    the topology unless given."""
 
     def __init__(
-        self, name: str, *, site: str, grpc_port: int, env: dict[str, str], log_path: Path
+        self, name: str, *, site: str, grpc_port: int, env: dict[str, str], log_path: Path,
+        module: str | None = None,
     ) -> None:
         self.name = name
+        self.module = topology.service(name).module if module is None else module
         self.site = site
         self.grpc_port = grpc_port
         self.env = {
@@ -65,7 +68,7 @@ class ServiceProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("ab")
         self._process = subprocess.Popen(
-            [sys.executable, "-m", f"services.{self.name}"],
+            [sys.executable, "-m", self.module],
             env={**self.env, **extra_env}, cwd=PROJECT_ROOT, stdout=self._log,
             stderr=subprocess.STDOUT, start_new_session=True,
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -11,14 +10,7 @@ import grpc
 from twinline.siteview.v1 import site_view_service_pb2 as api
 from twinline.siteview.v1 import site_view_service_pb2_grpc as api_grpc
 
-from services.common.grpc.server import (
-    Kernel,
-    ServiceHost,
-    build_kernel,
-    configure_logging,
-    serve_until_signalled,
-)
-from services.common.settings import Settings
+from services.common.grpc.server import Background, Kernel, run_service
 from services.site_view.events import SiteViewConsumer
 from services.site_view.heartbeat import HeartbeatPublisher
 from services.site_view.servicer import SiteViewServicer
@@ -34,24 +26,18 @@ def register(server: grpc.aio.Server, kernel: Kernel) -> Sequence[str]:
     return [api.DESCRIPTOR.services_by_name["SiteViewService"].full_name]
 
 
-def build_host(settings: Settings) -> ServiceHost:
-    kernel = build_kernel(settings, SERVICE_NAME, [MIGRATIONS], watch_sources=True)
-    host = ServiceHost(kernel)
-    consumer = SiteViewConsumer(bus=kernel.bus, writer=kernel.writer, site=settings.home_site)
-    host.add_background(consumer.start, consumer.stop)
-    heartbeat = HeartbeatPublisher(
-        bus=kernel.bus, site=settings.home_site,
-        interval=timedelta(seconds=settings.heartbeat_seconds),
-    )
-    host.add_background(heartbeat.start, heartbeat.stop)
-    return host
-
-
-def main() -> None:
-    configure_logging()
-    settings = Settings()
-    asyncio.run(serve_until_signalled(build_host(settings), register))
+def background(kernel: Kernel) -> Sequence[Background]:
+    """The consumer of every site's events, and this site's heartbeat."""
+    site = kernel.settings.home_site
+    return [
+        SiteViewConsumer(bus=kernel.bus, writer=kernel.writer, site=site),
+        HeartbeatPublisher(
+            bus=kernel.bus, site=site,
+            interval=timedelta(seconds=kernel.settings.heartbeat_seconds),
+        ),
+    ]
 
 
 if __name__ == "__main__":
-    main()
+    # The site view is the process of its site that keeps the cross-site sources applied.
+    run_service(SERVICE_NAME, [MIGRATIONS], register, watch_sources=True, background=background)

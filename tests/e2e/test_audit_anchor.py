@@ -14,8 +14,9 @@ from typer.testing import CliRunner
 from services.cli.app import app
 from services.client.session import Session
 from services.common.persistence.audit import entry_hash
+from services.devstack.topology import BATCH_RECORDS
 from tests.support.mbr import take_to_effective
-from tests.support.stack import Stack
+from tests.support.stack import Stack, stack_fixture
 from tests.support.waiting import wait_until
 
 VERIFY = audit_pb2.VerifyAuditTrailRequest()
@@ -23,6 +24,9 @@ COLUMNS = (
     "sequence", "occur_time", "site", "actor", "action", "aggregate_type", "aggregate_id",
     "old_value", "new_value", "reason", "previous_hash",
 )
+
+# Only batch_records runs at each site: nothing here reads a site view.
+batch_records_only = stack_fixture(services=[BATCH_RECORDS.name])
 
 
 async def _five_entries_witnessed(stack: Stack) -> tuple[Session, AuditTrailServiceStub, Path]:

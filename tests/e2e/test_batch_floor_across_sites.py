@@ -7,6 +7,7 @@ from twinline.siteview.v1 import site_view_service_pb2 as view
 from twinline.siteview.v1.site_view_service_pb2_grpc import SiteViewServiceStub
 
 from services.client.session import Session
+from services.devstack.topology import SITE_VIEW
 from tests.support import batches
 from tests.support.batches import s1, s2
 from tests.support.mbr import take_to_effective
@@ -37,7 +38,7 @@ async def test_songdo_follows_a_syracuse_batch_step_by_step_and_after_a_cut(
     qa = await stack.login("syracuse", "qa")
     operator = await stack.login("syracuse", "operator")
     verifier = await stack.login("syracuse", "verifier")
-    songdo = await stack.login("songdo", "qa", service="site_view")
+    songdo = await stack.login("songdo", "qa", service=SITE_VIEW.name)
     await batches.set_equipment(supervisor, "R-201", "CLEAN")
     master = await take_to_effective(author, reviewer=supervisor, qa=qa)
     batch = await batches.create_batch(await stack.login("syracuse", "mes"), master.name)

@@ -11,10 +11,14 @@ from twinline.common.v1.audit_pb2_grpc import AuditTrailServiceStub
 
 from services.common.domain.roles import Role
 from services.common.grpc.status import details_of
+from services.devstack.topology import BATCH_RECORDS
 from tests.support import batches
 from tests.support.batches import effective_master, q, reduction, s1, s2, stub
 from tests.support.mbr import request_id, sign
-from tests.support.stack import Stack
+from tests.support.stack import Stack, stack_fixture
+
+# Only batch_records runs at each site: nothing here reads a site view.
+batch_records_only = stack_fixture(services=[BATCH_RECORDS.name])
 
 
 async def test_full_lifecycle_with_distinct_users(stack: Stack) -> None:

@@ -12,10 +12,14 @@ from twinline.batchrecords.v1 import batch_service_pb2 as api
 from services.batch_records.batchml.production_record import SCHEMA_FILE
 from services.batch_records.batchml.vocabulary import B2MML
 from services.common.grpc.status import details_of
+from services.devstack.topology import BATCH_RECORDS
 from tests.support import batches
 from tests.support.batches import q, s1, s2, stub
 from tests.support.mbr import request_id, sign, take_to_effective
-from tests.support.stack import Stack
+from tests.support.stack import Stack, stack_fixture
+
+# Only batch_records runs at each site: nothing here reads a site view.
+batch_records_only = stack_fixture(services=[BATCH_RECORDS.name])
 
 NS = {"b": B2MML}
 

@@ -13,9 +13,13 @@ from twinline.batchrecords.v1.master_batch_record_service_pb2_grpc import (
 
 from services.batch_records.batchml.schema import SCHEMA_FILE
 from services.common.grpc.status import details_of
+from services.devstack.topology import BATCH_RECORDS
 from tests.support.batchml_documents import parallel_recipe
 from tests.support.mbr import create, request_id
-from tests.support.stack import Stack
+from tests.support.stack import Stack, stack_fixture
+
+# Only batch_records runs at each site: nothing here reads a site view.
+batch_records_only = stack_fixture(services=[BATCH_RECORDS.name])
 
 
 async def test_export_import_and_a_refused_document(stack: Stack) -> None:

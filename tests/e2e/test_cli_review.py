@@ -9,10 +9,14 @@ from typer.testing import CliRunner, Result
 
 from services.cli.app import app
 from services.devstack.demo_users import demo_password
+from services.devstack.topology import BATCH_RECORDS
 from tests.support import batches
 from tests.support.batches import effective_master, s1, s2
 from tests.support.nats_harness import free_port
-from tests.support.stack import Stack
+from tests.support.stack import Stack, stack_fixture
+
+# Only batch_records runs at each site: nothing here reads a site view.
+batch_records_only = stack_fixture(services=[BATCH_RECORDS.name])
 
 QA_PASSWORD = demo_password("qa")
 
@@ -22,7 +26,7 @@ async def review(stack: Stack, *args: str, typed: tuple[str, ...] = (QA_PASSWORD
     """``twinline review <args>`` as syracuse.qa, ``typed`` answering the password prompts."""
     command = [
         "review", *args, "--site", "syracuse", "--user", "syracuse.qa",
-        "--address", address or stack.address("syracuse", "batch_records"),
+        "--address", address or stack.address("syracuse", BATCH_RECORDS.name),
     ]
     env = {"TWINLINE_SITES_FILE": str(stack.registry_file)}
     # In a thread: the command runs its own event loop, as it does from a shell.

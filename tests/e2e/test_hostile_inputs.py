@@ -30,6 +30,7 @@ from twinline.siteview.v1.site_view_service_pb2_grpc import SiteViewServiceStub
 
 from services.client.session import Session
 from services.common.grpc.status import details_of
+from services.devstack.topology import BATCH_RECORDS, SITE_VIEW
 from tests.support import batches
 from tests.support.batches import effective_master, reduction, s1, stub
 from tests.support.mbr import conjugation_recipe, request_id, sign
@@ -173,7 +174,8 @@ async def update_deviation(f: Floor, deviation_id: str) -> object:
 
 
 async def log_in(f: Floor, username: str) -> object:
-    async with grpc.aio.insecure_channel(f.stack.address("syracuse", "batch_records")) as channel:
+    address = f.stack.address("syracuse", BATCH_RECORDS.name)
+    async with grpc.aio.insecure_channel(address) as channel:
         return await auth_pb2_grpc.AuthenticationServiceStub(channel).Login(
             auth_pb2.LoginRequest(username=username, password="not the password")
         )
@@ -270,7 +272,7 @@ async def test_a_hostile_field_is_refused_naming_it(
 
 async def test_replication_to_the_other_site_still_works_afterwards(floor: Floor) -> None:
     recorded = (await batches.record(floor.operator, floor.batch, s1())).batch
-    songdo = await floor.stack.login("songdo", "qa", service="site_view")
+    songdo = await floor.stack.login("songdo", "qa", service=SITE_VIEW.name)
 
     async def seen() -> bool:
         answer = await songdo.stub(SiteViewServiceStub).GetBatch(

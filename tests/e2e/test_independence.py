@@ -13,10 +13,14 @@ from twinline.batchrecords.v1.master_batch_record_service_pb2_grpc import (
 
 from services.common.domain.roles import Role
 from services.common.grpc.status import details_of
+from services.devstack.topology import BATCH_RECORDS
 from tests.support import batches
 from tests.support.batches import s1, s2
 from tests.support.mbr import create, request_id, sign
-from tests.support.stack import Stack
+from tests.support.stack import Stack, stack_fixture
+
+# Only batch_records runs at each site: nothing here reads a site view.
+batch_records_only = stack_fixture(services=[BATCH_RECORDS.name])
 
 
 def recorded_for(operator: str, step: api.StepRecordInput) -> api.StepRecordInput:

@@ -18,6 +18,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.devstack.launcher import LOCK_FILE
+from services.devstack.topology import BATCH_RECORDS, SERVICES, SITE_VIEW
 from tests.support.launcher import Launcher, port_is_free
 from tests.support.waiting import wait_until
 
@@ -57,16 +58,16 @@ async def accepts(port: int) -> bool:
 async def test_a_killed_service_is_restarted_and_said_so_on_the_console(
     launcher: Launcher,
 ) -> None:
-    victim = launcher.child("services.site_view")
+    victim = launcher.child(SITE_VIEW.module)
     os.kill(victim, signal.SIGKILL)
 
     await wait_until(
-        lambda: "site_view of syracuse restarted and serving again" in launcher.output(),
+        lambda: f"{SITE_VIEW.name} of syracuse restarted and serving again" in launcher.output(),
         timeout=60, message="the console reported the restart",
     )
-    assert "site_view of syracuse exited with code -9; restarting in" in launcher.output()
-    assert await serving(launcher.address("site_view"))
-    assert launcher.child("services.site_view") != victim
+    assert f"{SITE_VIEW.name} of syracuse exited with code -9; restarting in" in launcher.output()
+    assert await serving(launcher.address(SITE_VIEW.name))
+    assert launcher.child(SITE_VIEW.module) != victim
 
 
 async def test_a_killed_nats_server_is_restarted_and_said_so_on_the_console(
@@ -110,13 +111,13 @@ def test_a_grpc_server_cannot_bind_a_port_a_service_holds(launcher: Launcher) ->
     # (before, old and new services shared the port and every SQLite file).
     server = grpc.server(ThreadPoolExecutor(max_workers=1))
     with pytest.raises(RuntimeError):
-        server.add_insecure_port(launcher.address("batch_records"))
+        server.add_insecure_port(launcher.address(BATCH_RECORDS.name))
 
 
 async def test_sighup_stops_every_child_and_frees_every_port(tmp_path: Path) -> None:
     running = await asyncio.to_thread(Launcher.start, tmp_path)
     children = running.children()
-    assert len(children) == 3  # one site: its nats-server and its two services
+    assert len(children) == 1 + len(SERVICES)  # one site: its nats-server and its services
 
     # What closing the terminal does: SIGHUP to the launcher's whole process group.
     os.killpg(running.process.pid, signal.SIGHUP)

@@ -16,6 +16,7 @@ from twinline.siteview.v1 import site_view_service_pb2 as view_api
 from twinline.siteview.v1.site_view_service_pb2_grpc import SiteViewServiceStub
 
 from services.common.grpc.status import details_of
+from services.devstack.topology import SITE_VIEW
 from tests.support import batches
 from tests.support.stack import Stack
 
@@ -25,7 +26,7 @@ UNKNOWN = 42
 async def test_an_unknown_state_filter_is_refused_by_every_list(stack: Stack) -> None:
     author = await stack.login("syracuse", "author")
     operator = await stack.login("syracuse", "operator")
-    viewer = await stack.login("syracuse", "qa", service="site_view")
+    viewer = await stack.login("syracuse", "qa", service=SITE_VIEW.name)
 
     lists: dict[str, Callable[[int], Awaitable[Any]]] = {
         "BatchRecordService.ListBatches": lambda state: batches.stub(operator).ListBatches(

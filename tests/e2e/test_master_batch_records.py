@@ -18,9 +18,13 @@ from services.common.domain import errors
 from services.common.domain.roles import Role
 from services.common.grpc.status import details_of
 from services.common.identity.directory import MAX_FAILED_ATTEMPTS, STANDING_SECONDS
+from services.devstack.topology import BATCH_RECORDS
 from tests.support.mbr import conjugation_recipe, create, request_id, sign, take_to_effective
-from tests.support.stack import Stack
+from tests.support.stack import Stack, stack_fixture
 from tests.support.waiting import wait_until
+
+# Only batch_records runs at each site: nothing here reads a site view.
+batch_records_only = stack_fixture(services=[BATCH_RECORDS.name])
 
 
 async def test_lifecycle_signatures_and_audit_chain(stack: Stack) -> None:
@@ -232,7 +236,7 @@ async def test_a_deactivated_or_locked_user_cannot_write_with_a_live_token(stack
 
 
 def stack_stub(stack: Stack, job: str) -> MasterBatchRecordServiceStub:
-    channel = grpc.aio.insecure_channel(stack.address("syracuse", "batch_records"))
+    channel = grpc.aio.insecure_channel(stack.address("syracuse", BATCH_RECORDS.name))
     return MasterBatchRecordServiceStub(channel)
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from services.common.sites import DEFAULT_REGISTRY
-from services.devstack.launcher import GRPC_PORT_BASE
 from services.devstack.processes import PROJECT_ROOT
+from services.devstack.topology import GRPC_PORT_BASE
 from tests.support.launcher import Launcher
 
 pytestmark = pytest.mark.slow

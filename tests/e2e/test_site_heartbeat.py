@@ -7,6 +7,7 @@ from twinline.siteview.v1 import site_view_service_pb2 as view
 from twinline.siteview.v1.site_view_service_pb2_grpc import SiteViewServiceStub
 
 from services.client.session import Session
+from services.devstack.topology import SITE_VIEW
 from services.site_view.domain import STALE_AFTER_INTERVALS
 from tests.support.mbr import create
 from tests.support.stack import HEARTBEAT_SECONDS, Stack
@@ -26,7 +27,7 @@ async def mark_of(session: Session, site: str) -> view.Watermark:
 
 async def test_an_idle_link_with_heartbeats_reads_current(stack: Stack) -> None:
     author = await stack.login("syracuse", "author")
-    songdo = await stack.login("songdo", "qa", service="site_view")
+    songdo = await stack.login("songdo", "qa", service=SITE_VIEW.name)
     await create(author, "IDLE-AFTER-THIS")
 
     async def idle_yet_current() -> view.Watermark | None:
@@ -43,7 +44,7 @@ async def test_an_idle_link_with_heartbeats_reads_current(stack: Stack) -> None:
 
 
 async def test_a_cut_link_reads_stale_with_growing_lag(stack: Stack) -> None:
-    songdo = await stack.login("songdo", "qa", service="site_view")
+    songdo = await stack.login("songdo", "qa", service=SITE_VIEW.name)
 
     async def current() -> bool:
         return (await mark_of(songdo, "syracuse")).current

@@ -14,6 +14,7 @@ from twinline.siteview.v1 import site_view_service_pb2 as view
 from twinline.siteview.v1.site_view_service_pb2_grpc import SiteViewServiceStub
 
 from services.client.session import Session
+from services.devstack.topology import BATCH_RECORDS, SITE_VIEW
 from tests.support.mbr import create, take_to_effective
 from tests.support.stack import Stack
 from tests.support.streams import stream_event_ids
@@ -56,7 +57,7 @@ async def test_a_record_approved_at_syracuse_is_listed_at_songdo(stack: Stack) -
     reviewer = await stack.login("syracuse", "reviewer")
     qa = await stack.login("syracuse", "qa")
     record = await take_to_effective(author, reviewer, qa)
-    songdo = await stack.login("songdo", "qa", service="site_view")
+    songdo = await stack.login("songdo", "qa", service=SITE_VIEW.name)
 
     async def listed_effective() -> bool:
         found = (await view_of(songdo, "syracuse")).get(record.name)
@@ -76,8 +77,8 @@ async def test_a_record_approved_at_syracuse_is_listed_at_songdo(stack: Stack) -
 async def test_link_cut_both_sites_keep_writing_and_converge_exactly_once(stack: Stack) -> None:
     syr = await stack.login("syracuse", "author")
     sdo = await stack.login("songdo", "author")
-    syr_view = await stack.login("syracuse", "qa", service="site_view")
-    sdo_view = await stack.login("songdo", "qa", service="site_view")
+    syr_view = await stack.login("syracuse", "qa", service=SITE_VIEW.name)
+    sdo_view = await stack.login("songdo", "qa", service=SITE_VIEW.name)
     await create(syr, "BEFORE-CUT")
     await wait_until(lambda: views_agree(sdo_view, syr, "syracuse"), CONVERGE,
                      message="converged before the cut")
@@ -101,7 +102,7 @@ async def test_link_cut_both_sites_keep_writing_and_converge_exactly_once(stack:
 
 
 async def test_sigkill_between_commit_and_publish_publishes_exactly_once(stack: Stack) -> None:
-    service = stack.service("syracuse", "batch_records")
+    service = stack.service("syracuse", BATCH_RECORDS.name)
     await service.stop()
     await service.start(TWINLINE_RELAY_ENABLED="false")  # commits, never publishes
     author = await stack.login("syracuse", "author")
@@ -109,7 +110,7 @@ async def test_sigkill_between_commit_and_publish_publishes_exactly_once(stack: 
     await author.close()
     service.kill()
     await service.start()
-    sdo_view = await stack.login("songdo", "qa", service="site_view")
+    sdo_view = await stack.login("songdo", "qa", service=SITE_VIEW.name)
 
     async def arrived() -> bool:
         return record.name in await view_of(sdo_view, "syracuse")
@@ -120,7 +121,7 @@ async def test_sigkill_between_commit_and_publish_publishes_exactly_once(stack: 
 
 
 async def test_crash_after_ack_before_mark_is_not_published_twice(stack: Stack) -> None:
-    service = stack.service("syracuse", "batch_records")
+    service = stack.service("syracuse", BATCH_RECORDS.name)
     await service.stop()
     await service.start(TWINLINE_FAULT_EXIT_AFTER_PUBLISH="true")
     author = await stack.login("syracuse", "author")
@@ -132,7 +133,7 @@ async def test_crash_after_ack_before_mark_is_not_published_twice(stack: Stack) 
     await service.start()
     author = await stack.login("syracuse", "author")
     assert len(await own_records(author)) == 1
-    sdo_view = await stack.login("songdo", "qa", service="site_view")
+    sdo_view = await stack.login("songdo", "qa", service=SITE_VIEW.name)
     await wait_until(lambda: views_agree(sdo_view, author, "syracuse"), CONVERGE,
                      message="Songdo has the record")
     syracuse = await stack.nats.client("syracuse")
@@ -170,7 +171,7 @@ def _outbox_empty(stack: Stack) -> bool:
 
 async def test_nats_down_during_writes_events_flow_when_it_is_back(stack: Stack) -> None:
     author = await stack.login("syracuse", "author")
-    sdo_view = await stack.login("songdo", "qa", service="site_view")
+    sdo_view = await stack.login("songdo", "qa", service=SITE_VIEW.name)
     await stack.nats.server("syracuse").stop()
     written = [await create(author, f"NATS-DOWN-{i}") for i in range(5)]
     assert all(record.state == pb.MASTER_BATCH_RECORD_STATE_DRAFT for record in written)
@@ -184,7 +185,7 @@ async def test_nats_down_during_writes_events_flow_when_it_is_back(stack: Stack)
 
 async def test_sigterm_finishes_in_flight_calls_and_flushes_the_outbox(stack: Stack) -> None:
     author = await stack.login("syracuse", "author")
-    service = stack.service("syracuse", "batch_records")
+    service = stack.service("syracuse", BATCH_RECORDS.name)
     calls = [asyncio.create_task(create(author, f"IN-FLIGHT-{i}")) for i in range(20)]
     await asyncio.wait(calls, return_when=asyncio.FIRST_COMPLETED)
     code = await service.stop()
@@ -210,7 +211,7 @@ async def test_a_nats_server_back_without_its_store_gets_its_stream_again(stack:
     import shutil
 
     author = await stack.login("syracuse", "author")
-    sdo_view = await stack.login("songdo", "qa", service="site_view")
+    sdo_view = await stack.login("songdo", "qa", service=SITE_VIEW.name)
     server = stack.nats.server("syracuse")
     await server.stop()
     await asyncio.to_thread(shutil.rmtree, server.store_dir)  # the disk was replaced

@@ -55,6 +55,8 @@ def copy_of_the_tree(tmp_path: Path) -> Path:
          "Inside each aggregate of batch_records: servicer above handlers above domain"),
         ("services/common/grpc/rpc.py", "import services.site_view.handlers",
          "The kernel knows no context and no tooling"),
+        ("services/client/session.py", "import sqlalchemy",
+         "Tooling stands apart: a client needs no server code"),
     ],
 )
 def test_a_forbidden_import_breaks_its_contract(

@@ -3,6 +3,7 @@ PostgreSQL, with every service's schema (fixtures registered in tests/conftest.p
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,10 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-import services.batch_records.tables
 import services.common.persistence.tables
-import services.site_view.tables
-from services.batch_records.__main__ import MIGRATIONS as BATCH_RECORDS_MIGRATIONS
 from services.common.persistence.database import (
     IDENTITY_MIGRATIONS,
     KERNEL_MIGRATIONS,
@@ -21,14 +19,20 @@ from services.common.persistence.database import (
     migrate,
 )
 from services.common.persistence.writer import Writer
-from services.site_view.__main__ import MIGRATIONS as SITE_VIEW_MIGRATIONS
+from services.devstack.topology import SERVICES
 
 SITE = "syracuse"
 T0 = datetime(2026, 3, 4, 9, 0, tzinfo=UTC)
-SERVICE_MIGRATIONS = (KERNEL_MIGRATIONS, BATCH_RECORDS_MIGRATIONS, SITE_VIEW_MIGRATIONS)
+# Every service of the topology registry, found there: its migrations (beside its __main__)
+# and its tables module. A new service is in the contract suites once it is registered.
+SERVICE_MIGRATIONS = (
+    KERNEL_MIGRATIONS,
+    *(importlib.import_module(f"{spec.module}.__main__").MIGRATIONS for spec in SERVICES),
+)
 EVERY_MIGRATION = (*SERVICE_MIGRATIONS, IDENTITY_MIGRATIONS)
 TABLE_MODULES = (
-    services.common.persistence.tables, services.batch_records.tables, services.site_view.tables
+    services.common.persistence.tables,
+    *(importlib.import_module(f"{spec.module}.tables") for spec in SERVICES),
 )
 
 

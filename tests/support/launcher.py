@@ -1,6 +1,5 @@
 """``python -m services.devstack.launcher`` as a subprocess on free loopback ports with one site,
-its
-console captured in a file, and its children found through /proc."""
+its console captured in a file, and its children found through /proc."""
 
 from __future__ import annotations
 
@@ -13,12 +12,14 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.devstack.launcher import (
-    GRPC_PORT_BASE_VARIABLE,
-    LEAF_PORT_VARIABLE,
-    NATS_PORT_BASE_VARIABLE,
-)
+from services.devstack.launcher import LEAF_PORT_VARIABLE, NATS_PORT_BASE_VARIABLE
 from services.devstack.processes import PROJECT_ROOT
+from services.devstack.topology import (
+    GRPC_PORT_BASE_VARIABLE,
+    SERVICE_NAMES,
+    port_block_size,
+    port_in_block,
+)
 from tests.support.nats_harness import free_port
 from tests.support.stack import SECRET
 from tests.support.waiting import wait_until
@@ -50,9 +51,9 @@ def free_port_block(count: int) -> int:
             return port
 
 
-def free_port_pair() -> int:
-    """A free port whose successor is free too (batch_records and site_view of one site)."""
-    return free_port_block(2)
+def free_site_ports() -> int:
+    """The first of a free block of ports for every service of one site."""
+    return free_port_block(port_block_size(1))
 
 
 def launcher_env(
@@ -89,12 +90,13 @@ class Launcher:
     nats_port: int
     leaf_port: int
     env: dict[str, str]
+    site_count: int = 1
 
     @classmethod
     def start(cls, base: Path, sites: str = ONE_SITE) -> Launcher:
         """``sites``: the registry's text; each site takes 10 gRPC ports and a NATS port."""
         count = sites.count("[[site]]")
-        grpc_base = free_port_block(10 * (count - 1) + 2)
+        grpc_base = free_port_block(port_block_size(count))
         nats_port, leaf_port = free_port_block(count), free_port()
         env = launcher_env(base, grpc_base, nats_port, leaf_port, sites)
         with (base / "console.txt").open("wb") as console:
@@ -103,7 +105,7 @@ class Launcher:
                 stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group, as a terminal would give it
             )
-        launched = cls(base, process, grpc_base, nats_port, leaf_port, env)
+        launched = cls(base, process, grpc_base, nats_port, leaf_port, env, count)
         try:
             asyncio.run(wait_until(
                 launched._ready, timeout=START_TIMEOUT, interval=0.1,
@@ -117,7 +119,7 @@ class Launcher:
     @classmethod
     def run_to_end(cls, base: Path, timeout: float, nats_port: int | None = None) -> Finished:
         """A launcher on ``base``'s data directory (and other ports), run until it exits."""
-        env = launcher_env(base, free_port_pair(), nats_port or free_port(), free_port())
+        env = launcher_env(base, free_site_ports(), nats_port or free_port(), free_port())
         done = subprocess.run(
             [sys.executable, "-m", "services.devstack.launcher"], cwd=PROJECT_ROOT, env=env,
             stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False,
@@ -132,12 +134,18 @@ class Launcher:
     def output(self) -> str:
         return (self.base / "console.txt").read_text(errors="replace")
 
-    def address(self, service: str) -> str:
-        offset = {"batch_records": 0, "site_view": 1}[service]
-        return f"127.0.0.1:{self.grpc_base + offset}"
+    def address(self, service: str, site_index: int = 0) -> str:
+        """Where ``service`` of the registry's first site (or of ``site_index``) listens."""
+        return f"127.0.0.1:{port_in_block(self.grpc_base, site_index, service)}"
 
     def ports(self) -> list[int]:
-        return [self.grpc_base, self.grpc_base + 1, self.nats_port, self.leaf_port]
+        """Every port the launcher's children listen on."""
+        return [
+            *(port_in_block(self.grpc_base, index, service)
+              for index in range(self.site_count) for service in SERVICE_NAMES),
+            *(self.nats_port + index for index in range(self.site_count)),
+            self.leaf_port,
+        ]
 
     def children(self) -> dict[int, str]:
         """PID -> command line of each live child of the launcher."""

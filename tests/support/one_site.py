@@ -22,6 +22,7 @@ from services.devstack.demo_users import demo_password, ensure_demo_users
 from services.devstack.nats_config import render_site_config
 from services.devstack.nats_server import NatsServerProcess
 from services.devstack.processes import ServiceProcess
+from services.devstack.topology import BATCH_RECORDS
 from tests.support.nats_harness import free_port
 from tests.support.stack import SECRET, write_default_registry
 
@@ -40,7 +41,7 @@ class OneSite:
     def data_dir(self) -> Path:
         return self.base_dir / "data"
 
-    def database_path(self, service: str = "batch_records") -> Path:
+    def database_path(self, service: str = BATCH_RECORDS.name) -> Path:
         return self.data_dir / SITE / f"{service}.db"
 
     async def login(self, job: str) -> Session:
@@ -99,7 +100,7 @@ async def start_one_site(tmp_path: Path) -> AsyncIterator[StartOneSite]:
         settings = Settings(site=SITE, data_dir=base_dir / "data", sites_file=registry_file)
         ensure_demo_users(open_user_directory(settings), SITE)
         service = ServiceProcess(
-            "batch_records", site=SITE, grpc_port=free_port(),
+            BATCH_RECORDS.name, site=SITE, grpc_port=free_port(),
             env={
                 "TWINLINE_NATS_URL": nats.url,
                 "TWINLINE_DATA_DIR": str(base_dir / "data"),
@@ -109,7 +110,7 @@ async def start_one_site(tmp_path: Path) -> AsyncIterator[StartOneSite]:
                 "TWINLINE_SHUTDOWN_GRACE_SECONDS": "2",
                 **env,
             },
-            log_path=base_dir / "logs" / "batch_records.log",
+            log_path=base_dir / "logs" / f"{BATCH_RECORDS.name}.log",
         )
         site = OneSite(base_dir, registry, nats, service)
         started.append(site)

@@ -1,14 +1,18 @@
-"""The whole system for end-to-end tests: a nats-server per site (leaf link through a proxy
-the test owns), and each site's service processes on free loopback ports, SQLite in tmp.
+"""The system for end-to-end tests: a nats-server per site (leaf link through a proxy the test
+owns), and each site's service processes on free loopback ports, SQLite in tmp.
+
+Every service of the topology by default; a test module that needs fewer names them, e.g.
+``stack = stack_fixture(services=[BATCH_RECORDS.name])``: at every site, only those start.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest_asyncio
 
@@ -18,7 +22,8 @@ from services.common.identity.directory import UserDirectory, open_user_director
 from services.common.settings import Settings
 from services.common.sites import SiteRegistry
 from services.devstack.demo_users import demo_password, ensure_demo_users
-from services.devstack.processes import SERVICES, ServiceProcess
+from services.devstack.processes import ServiceProcess
+from services.devstack.topology import BATCH_RECORDS, SERVICE_NAMES, service
 from tests.support.nats_harness import NatsSites, free_port
 
 HEARTBEAT_SECONDS = 0.5
@@ -30,10 +35,21 @@ class Stack:
     base_dir: Path
     registry: SiteRegistry
     nats: NatsSites
+    # What each site runs, in the topology's order; every service by default.
+    services: tuple[str, ...] = SERVICE_NAMES
     processes: dict[tuple[str, str], ServiceProcess] = field(default_factory=dict)
     sessions: list[Session] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        named = {service(name).name for name in self.services}  # unknown names refused
+        self.services = tuple(name for name in SERVICE_NAMES if name in named)
+
     def service(self, site: str, name: str) -> ServiceProcess:
+        if name not in self.services:
+            raise LookupError(
+                f"this stack runs {', '.join(self.services)}, not {name}: name it in "
+                "stack_fixture(services=...)"
+            )
         return self.processes[(site, name)]
 
     def address(self, site: str, name: str) -> str:
@@ -78,7 +94,7 @@ class Stack:
         await self.nats.start()
         self.seed_users()
         for site in self.registry.sites:
-            for name in SERVICES:
+            for name in self.services:
                 process = ServiceProcess(
                     name, site=site.id, grpc_port=free_port(), env=self.env(site.id),
                     log_path=self.base_dir / "logs" / f"{site.id}-{name}.log",
@@ -86,7 +102,7 @@ class Stack:
                 self.processes[(site.id, name)] = process
         await asyncio.gather(*(process.start() for process in self.processes.values()))
 
-    async def login(self, site: str, job: str, service: str = "batch_records") -> Session:
+    async def login(self, site: str, job: str, service: str = BATCH_RECORDS.name) -> Session:
         session = await Session.login(
             self.address(site, service), f"{site}.{job}", demo_password(job)
         )
@@ -108,12 +124,31 @@ def write_default_registry(path: Path) -> SiteRegistry:
     return SiteRegistry.load(path)
 
 
-@pytest_asyncio.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    registry = write_default_registry(tmp_path / "sites.toml")
-    running = Stack(tmp_path, registry, NatsSites(tmp_path / "nats", registry))
+@contextlib.asynccontextmanager
+async def running_stack(
+    base_dir: Path, services: Iterable[str] = SERVICE_NAMES
+) -> AsyncIterator[Stack]:
+    """Both sites of the default registry with ``services`` at each, closed on leaving."""
+    registry = write_default_registry(base_dir / "sites.toml")
+    running = Stack(base_dir, registry, NatsSites(base_dir / "nats", registry), tuple(services))
     try:
         await running.start()
         yield running
     finally:
         await running.close()
+
+
+def stack_fixture(services: Iterable[str] = SERVICE_NAMES) -> Callable[..., Any]:
+    """A ``stack`` fixture running ``services`` at every site; a test module assigns it to
+    ``stack`` to override the suite's (every service)."""
+    chosen = tuple(services)
+
+    @pytest_asyncio.fixture(name="stack")
+    async def started(tmp_path: Path) -> AsyncIterator[Stack]:
+        async with running_stack(tmp_path, chosen) as running:
+            yield running
+
+    return started
+
+
+stack = stack_fixture()

@@ -1,5 +1,8 @@
 """Server bootstrap shared by every service: database, writer, bus, relay, auth, health,
 reflection, and graceful shutdown on SIGTERM (finish in-flight calls, flush the relay).
+
+A service's ``__main__.py`` says only what is its own: ``run_service(name, migrations,
+register)``, with the background tasks it runs beside its RPCs, if any.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -59,7 +63,20 @@ class Kernel:
     watchdogs: list[SourceWatchdog] = field(default_factory=list)
 
 
+# Adds a service's servicers to the server; returns the full names of the gRPC services added.
 Register = Callable[[grpc.aio.Server, Kernel], Sequence[str]]
+
+
+class Background(Protocol):
+    """A task of a service beside its RPCs (an event consumer, a heartbeat)."""
+
+    def start(self) -> object: ...
+
+    async def stop(self) -> None: ...
+
+
+# The background tasks of a service, built from its kernel.
+Backgrounds = Callable[[Kernel], Sequence[Background]]
 
 
 def configure_logging() -> None:
@@ -263,3 +280,32 @@ async def serve_until_signalled(host: ServiceHost, register: Register) -> None:
     print(f"READY {kernel.service_name} {kernel.settings.site} port={host.port}", flush=True)
     await stop.wait()
     await host.stop()
+
+
+def build_host(
+    settings: Settings, service_name: str, migrations: Sequence[Path], *,
+    watch_sources: bool = False, background: Backgrounds | None = None,
+) -> ServiceHost:
+    """The service's kernel and host, its background tasks added (started after the writer
+    and the bus, stopped before them)."""
+    kernel = build_kernel(settings, service_name, migrations, watch_sources=watch_sources)
+    host = ServiceHost(kernel)
+    for task in background(kernel) if background is not None else ():
+        host.add_background(task.start, task.stop)
+    return host
+
+
+def run_service(
+    service_name: str, migrations: Sequence[Path], register: Register, *,
+    watch_sources: bool = False, background: Backgrounds | None = None,
+) -> None:
+    """``python -m services.<name>``: settings from the environment, serve until SIGTERM.
+
+    ``watch_sources``: this process re-applies the site stream's stalled cross-site sources
+    (one process per site does).
+    """
+    configure_logging()
+    host = build_host(
+        Settings(), service_name, migrations, watch_sources=watch_sources, background=background
+    )
+    asyncio.run(serve_until_signalled(host, register))

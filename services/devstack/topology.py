@@ -1,0 +1,99 @@
+"""The services every site runs and the ports ``make run`` gives them: one entry per service.
+
+Standard library only, so a gRPC client (``twinline review``, ``make demo``) can find a
+service's address without loading the servers' dependencies. Adding a service is one entry
+in ``SERVICES``: ``make run``, its port table, the tests' ``Stack`` and the bench read it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from services.common.sites import Site, SiteRegistry
+
+# The first site's first service (port offset 1) listens here; documented in the README.
+GRPC_PORT_BASE = 50051
+# Move the ports of `make run` (two instances on one host, the tests): documented in README.
+GRPC_PORT_BASE_VARIABLE = "TWINLINE_RUN_GRPC_PORT_BASE"
+# Each further site's services are this much higher: a site has up to 9 services.
+SITE_PORT_STRIDE = 10
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One service process of a site."""
+
+    name: str  # its database, log and process name (``services.<name>``), e.g. batch_records
+    module: str  # what ``python -m`` runs
+    port_offset: int  # 1..9: its port in the site's block of ten (50051 + offset - 1)
+    serves: tuple[str, ...]  # the full names of the gRPC services of its own it serves
+
+    @property
+    def title(self) -> str:
+        """Its column in ``make run``'s port table: the first service it serves."""
+        return self.serves[0].rpartition(".")[2]
+
+
+BATCH_RECORDS = ServiceSpec(
+    name="batch_records", module="services.batch_records", port_offset=1,
+    serves=(
+        "twinline.batchrecords.v1.MasterBatchRecordService",
+        "twinline.batchrecords.v1.BatchRecordService",
+        "twinline.batchrecords.v1.EquipmentService",
+    ),
+)
+SITE_VIEW = ServiceSpec(
+    name="site_view", module="services.site_view", port_offset=2,
+    serves=("twinline.siteview.v1.SiteViewService",),
+)
+
+# Every site runs one process of each, started in this order.
+SERVICES: tuple[ServiceSpec, ...] = (BATCH_RECORDS, SITE_VIEW)
+SERVICE_NAMES: tuple[str, ...] = tuple(service.name for service in SERVICES)
+
+
+class UnknownServiceError(LookupError):
+    """A service name the topology does not list."""
+
+
+def service(name: str) -> ServiceSpec:
+    """The entry of ``name``; UnknownServiceError naming the known ones otherwise."""
+    for spec in SERVICES:
+        if spec.name == name:
+            return spec
+    raise UnknownServiceError(f"unknown service {name!r}; known: {', '.join(SERVICE_NAMES)}")
+
+
+def port_block_size(site_count: int) -> int:
+    """Consecutive ports from the base that ``site_count`` sites' services take."""
+    return SITE_PORT_STRIDE * (site_count - 1) + max(spec.port_offset for spec in SERVICES)
+
+
+def grpc_port_base() -> int:
+    return int(os.environ.get(GRPC_PORT_BASE_VARIABLE, GRPC_PORT_BASE))
+
+
+def grpc_port(
+    registry: SiteRegistry, site: Site, name: str, base: int | None = None
+) -> int:
+    """batch_records of the first site on 50051, its site_view on 50052; next site +10.
+
+    ``base``: the first site's first port; by default ``TWINLINE_RUN_GRPC_PORT_BASE`` or 50051.
+    """
+    return port_in_block(
+        grpc_port_base() if base is None else base, registry.ids().index(site.id), name
+    )
+
+
+def port_in_block(base: int, site_index: int, name: str) -> int:
+    """The port of ``name`` at the site ``site_index`` (0: the registry's first) when the first
+    site's port offset 1 is ``base``."""
+    return base + SITE_PORT_STRIDE * site_index + service(name).port_offset - 1
+
+
+def grpc_address(registry: SiteRegistry, site: Site, name: str) -> str:
+    """Where ``make run`` serves ``name`` of ``site`` on loopback."""
+    return f"127.0.0.1:{grpc_port(registry, site, name)}"
