@@ -37,7 +37,12 @@ from services.common.grpc.paging import (
     page_size_of,
 )
 from services.common.grpc.rpc import enum_filter, mutate, rpc_method
-from services.common.grpc.transitions import Checked, SignedTransitions, Transition
+from services.common.grpc.transitions import (
+    Checked,
+    SignedTransitions,
+    Transition,
+    transition_rpc,
+)
 from services.common.persistence.database import read_session
 from services.common.persistence.unit_of_work import UnitOfWork
 
@@ -71,20 +76,19 @@ def _answer(response_type: type[R], saved: handlers.Saved) -> R:
     return response_type(**answer)
 
 
-class BatchRecordServicer(SignedTransitions, api_grpc.BatchRecordServiceServicer):
-    async def _change(
-        self, request: Any, transition: Transition, use_case: Callable[..., handlers.Saved],
-        response_type: type[R], **fields: object,
-    ) -> R:
-        """A signed transition of the batch ``request.batch`` names, answered with the batch."""
-        return await self._transition(
-            request, transition, target=lambda: batch_id_of(request.batch),
-            response_type=response_type,
-            command=lambda uow, checked: _answer(
-                response_type, use_case(uow, **checked.arguments("batch_id"), **fields)
-            ),
-        )
+def _change(
+    transition: Transition, use_case: Callable[..., handlers.Saved], response_type: type[R],
+    fields: tuple[str, ...] = (),
+) -> Any:
+    """The RPC of a transition of the batch ``request.batch`` names, answered with the batch;
+    the use case also gets the request's ``fields``."""
+    return transition_rpc(
+        transition, response_type, target=lambda request: batch_id_of(request.batch),
+        target_name="batch_id", use_case=use_case, answer=_answer, fields=fields,
+    )
 
+
+class BatchRecordServicer(SignedTransitions, api_grpc.BatchRecordServiceServicer):
     @rpc_method
     async def CreateBatch(
         self, request: api.CreateBatchRequest, context: grpc.aio.ServicerContext
@@ -186,14 +190,9 @@ class BatchRecordServicer(SignedTransitions, api_grpc.BatchRecordServiceServicer
         ):
             violations.add(field, f"{username!r} is not an operator of this site")
 
-    @rpc_method
-    async def VerifyStep(
-        self, request: api.VerifyStepRequest, context: grpc.aio.ServicerContext
-    ) -> api.VerifyStepResponse:
-        return await self._change(
-            request, VERIFY, handlers.verify_step, api.VerifyStepResponse,
-            step_id=request.step_id,
-        )
+    VerifyStep = _change(
+        VERIFY, handlers.verify_step, api.VerifyStepResponse, fields=("step_id",)
+    )
 
     @rpc_method
     async def CorrectParameterValue(
@@ -234,14 +233,10 @@ class BatchRecordServicer(SignedTransitions, api_grpc.BatchRecordServiceServicer
             open_deviations=[deviation_to_proto(d) for d in batch.open_deviations()],
         )
 
-    @rpc_method
-    async def DispositionException(
-        self, request: api.DispositionExceptionRequest, context: grpc.aio.ServicerContext
-    ) -> api.DispositionExceptionResponse:
-        return await self._change(
-            request, DISPOSITION, handlers.disposition_exception,
-            api.DispositionExceptionResponse, exception_id=request.exception_id,
-        )
+    DispositionException = _change(
+        DISPOSITION, handlers.disposition_exception, api.DispositionExceptionResponse,
+        fields=("exception_id",),
+    )
 
     @rpc_method
     async def RaiseDeviation(
@@ -281,46 +276,16 @@ class BatchRecordServicer(SignedTransitions, api_grpc.BatchRecordServiceServicer
             )),
         )
 
-    @rpc_method
-    async def CloseDeviation(
-        self, request: api.CloseDeviationRequest, context: grpc.aio.ServicerContext
-    ) -> api.CloseDeviationResponse:
-        return await self._change(
-            request, CLOSE_DEVIATION, handlers.close_deviation, api.CloseDeviationResponse,
-            deviation_id=request.deviation_id,
-        )
-
-    @rpc_method
-    async def CompleteBatch(
-        self, request: api.CompleteBatchRequest, context: grpc.aio.ServicerContext
-    ) -> api.CompleteBatchResponse:
-        return await self._change(
-            request, COMPLETE, handlers.complete, api.CompleteBatchResponse
-        )
-
-    @rpc_method
-    async def SubmitBatchForReview(
-        self, request: api.SubmitBatchForReviewRequest, context: grpc.aio.ServicerContext
-    ) -> api.SubmitBatchForReviewResponse:
-        return await self._change(
-            request, SUBMIT, handlers.submit_for_review, api.SubmitBatchForReviewResponse
-        )
-
-    @rpc_method
-    async def ApproveBatchRecord(
-        self, request: api.ApproveBatchRecordRequest, context: grpc.aio.ServicerContext
-    ) -> api.ApproveBatchRecordResponse:
-        return await self._change(
-            request, APPROVE, handlers.approve, api.ApproveBatchRecordResponse
-        )
-
-    @rpc_method
-    async def RejectBatchRecord(
-        self, request: api.RejectBatchRecordRequest, context: grpc.aio.ServicerContext
-    ) -> api.RejectBatchRecordResponse:
-        return await self._change(
-            request, REJECT, handlers.reject, api.RejectBatchRecordResponse
-        )
+    CloseDeviation = _change(
+        CLOSE_DEVIATION, handlers.close_deviation, api.CloseDeviationResponse,
+        fields=("deviation_id",),
+    )
+    CompleteBatch = _change(COMPLETE, handlers.complete, api.CompleteBatchResponse)
+    SubmitBatchForReview = _change(
+        SUBMIT, handlers.submit_for_review, api.SubmitBatchForReviewResponse
+    )
+    ApproveBatchRecord = _change(APPROVE, handlers.approve, api.ApproveBatchRecordResponse)
+    RejectBatchRecord = _change(REJECT, handlers.reject, api.RejectBatchRecordResponse)
 
     @rpc_method
     async def ExportBatchProductionRecord(

@@ -29,7 +29,12 @@ from services.common.grpc.paging import (
     page_size_of,
 )
 from services.common.grpc.rpc import enum_filter, mutate, rpc_method
-from services.common.grpc.transitions import Checked, SignedTransitions, Transition
+from services.common.grpc.transitions import (
+    Checked,
+    SignedTransitions,
+    Transition,
+    transition_rpc,
+)
 from services.common.persistence.database import read_session
 from services.common.persistence.unit_of_work import UnitOfWork
 
@@ -50,6 +55,20 @@ REVIEW = Transition(domain.REVIEWER_ROLES, SignatureMeaning.REVIEWED)
 APPROVE = Transition(domain.APPROVER_ROLES, SignatureMeaning.APPROVED)
 REJECT = Transition(domain.REVIEWER_ROLES, SignatureMeaning.REJECTED, reason_required=True)
 MAKE_EFFECTIVE = Transition(domain.APPROVER_ROLES, SignatureMeaning.MADE_EFFECTIVE)
+
+
+def _answer(response_type: type[R], record: MasterBatchRecord) -> R:
+    return response_type(master_batch_record=record_to_proto(record))
+
+
+def _decision(
+    transition: Transition, use_case: Callable[..., MasterBatchRecord], response_type: type[R]
+) -> Any:
+    """The RPC of a transition of the version ``request.name`` names, answered with it."""
+    return transition_rpc(
+        transition, response_type, target=lambda request: _key(request.name),
+        target_name="key", use_case=use_case, answer=_answer,
+    )
 
 
 class MasterBatchRecordServicer(SignedTransitions, api_grpc.MasterBatchRecordServiceServicer):
@@ -121,50 +140,18 @@ class MasterBatchRecordServicer(SignedTransitions, api_grpc.MasterBatchRecordSer
             ),
         )
 
-    async def _decide(
-        self, request: Any, transition: Transition, use_case: Callable[..., MasterBatchRecord],
-        response_type: type[R],
-    ) -> R:
-        """A transition of the version ``request.name`` names, answered with the record."""
-        return await self._transition(
-            request, transition, target=lambda: _key(request.name), response_type=response_type,
-            command=lambda uow, checked: response_type(
-                master_batch_record=record_to_proto(use_case(uow, **checked.arguments("key")))
-            ),
-        )
-
-    @rpc_method
-    async def SubmitMasterBatchRecordForReview(
-        self, request: api.SubmitMasterBatchRecordForReviewRequest,
-        context: grpc.aio.ServicerContext,
-    ) -> api.SubmitMasterBatchRecordForReviewResponse:
-        return await self._decide(
-            request, SUBMIT, handlers.submit, api.SubmitMasterBatchRecordForReviewResponse
-        )
-
-    @rpc_method
-    async def ReviewMasterBatchRecord(
-        self, request: api.ReviewMasterBatchRecordRequest, context: grpc.aio.ServicerContext
-    ) -> api.ReviewMasterBatchRecordResponse:
-        return await self._decide(
-            request, REVIEW, handlers.review, api.ReviewMasterBatchRecordResponse
-        )
-
-    @rpc_method
-    async def ApproveMasterBatchRecord(
-        self, request: api.ApproveMasterBatchRecordRequest, context: grpc.aio.ServicerContext
-    ) -> api.ApproveMasterBatchRecordResponse:
-        return await self._decide(
-            request, APPROVE, handlers.approve, api.ApproveMasterBatchRecordResponse
-        )
-
-    @rpc_method
-    async def RejectMasterBatchRecord(
-        self, request: api.RejectMasterBatchRecordRequest, context: grpc.aio.ServicerContext
-    ) -> api.RejectMasterBatchRecordResponse:
-        return await self._decide(
-            request, REJECT, handlers.reject, api.RejectMasterBatchRecordResponse
-        )
+    SubmitMasterBatchRecordForReview = _decision(
+        SUBMIT, handlers.submit, api.SubmitMasterBatchRecordForReviewResponse
+    )
+    ReviewMasterBatchRecord = _decision(
+        REVIEW, handlers.review, api.ReviewMasterBatchRecordResponse
+    )
+    ApproveMasterBatchRecord = _decision(
+        APPROVE, handlers.approve, api.ApproveMasterBatchRecordResponse
+    )
+    RejectMasterBatchRecord = _decision(
+        REJECT, handlers.reject, api.RejectMasterBatchRecordResponse
+    )
 
     @rpc_method
     async def MakeMasterBatchRecordEffective(

@@ -3,7 +3,8 @@
 Such an RPC checks its caller's roles, parses the resource its request names, requires the
 request's etag (when the request has one), takes the e-signature with the signer's password,
 runs the use case once per request id in the writer, and translates its result. A servicer
-declares each as a ``Transition`` and runs it with ``SignedTransitions._transition``.
+declares each as a ``Transition`` and serves it with ``transition_rpc`` (the whole RPC) or
+``SignedTransitions._transition`` (an RPC that parses more of its request).
 """
 
 from __future__ import annotations
@@ -12,15 +13,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+import grpc
 from google.protobuf import message
 
 from services.common.domain.errors import FieldViolation, InvalidArgument
 from services.common.domain.roles import Principal, Role
 from services.common.domain.signatures import SignatureMeaning, SignatureRecord
-from services.common.grpc.rpc import SiteWriting, mutate
+from services.common.grpc.rpc import SiteWriting, mutate, rpc_method
 from services.common.persistence.unit_of_work import UnitOfWork
 
 K = TypeVar("K")
+V = TypeVar("V")
 M = TypeVar("M", bound=message.Message)
 
 
@@ -95,3 +98,25 @@ class SignedTransitions(SiteWriting):
             self._writer, request=request, response_type=response_type,
             command=lambda uow: command(uow, checked),
         )
+
+
+def transition_rpc(
+    transition: Transition, response_type: type[M], *, target: Callable[[Any], K],
+    target_name: str, use_case: Callable[..., V], answer: Callable[[type[M], V], M],
+    fields: tuple[str, ...] = (),
+) -> Any:  # a method of the generated servicer: typed by it, not here
+    """A whole RPC of one transition: ``target`` parses the resource its request names, the use
+    case gets it as ``target_name`` (with the principal, etag, signature and the request's
+    ``fields`` by name), and ``answer`` makes the response of the use case's result."""
+
+    @rpc_method
+    async def rpc(self: SignedTransitions, request: Any, context: grpc.aio.ServicerContext) -> M:
+        return await self._transition(
+            request, transition, target=lambda: target(request), response_type=response_type,
+            command=lambda uow, checked: answer(response_type, use_case(
+                uow, **checked.arguments(target_name),
+                **{field: getattr(request, field) for field in fields},
+            )),
+        )
+
+    return rpc
