@@ -12,7 +12,7 @@ from twinline.batchrecords.v1 import master_batch_record_service_pb2_grpc as api
 
 from services.batch_records import batchml
 from services.batch_records.master import domain, handlers, repository
-from services.batch_records.master.domain import MasterBatchRecord
+from services.batch_records.master.domain import MasterBatchRecord, RecipeContent
 from services.batch_records.master.names import parse_name, version_key
 from services.batch_records.master.translate import (
     STATE_FROM_PROTO,
@@ -20,6 +20,7 @@ from services.batch_records.master.translate import (
     record_to_proto,
 )
 from services.common.domain.errors import FieldViolation, InvalidArgument, Violations
+from services.common.domain.roles import Principal
 from services.common.domain.signatures import SignatureMeaning
 from services.common.grpc.auth import current_principal
 from services.common.grpc.paging import (
@@ -50,6 +51,7 @@ R = TypeVar(
     "R", api.SubmitMasterBatchRecordForReviewResponse, api.ReviewMasterBatchRecordResponse,
     api.ApproveMasterBatchRecordResponse, api.RejectMasterBatchRecordResponse,
 )
+C = TypeVar("C", api.CreateMasterBatchRecordResponse, api.ImportMasterRecipeResponse)
 SUBMIT = Transition(domain.AUTHOR_ROLES)
 REVIEW = Transition(domain.REVIEWER_ROLES, SignatureMeaning.REVIEWED)
 APPROVE = Transition(domain.APPROVER_ROLES, SignatureMeaning.APPROVED)
@@ -79,15 +81,20 @@ class MasterBatchRecordServicer(SignedTransitions, api_grpc.MasterBatchRecordSer
         principal = self._writer_principal(*domain.AUTHOR_ROLES)
         content = content_from_proto(request.master_batch_record)
         domain.validate_content(content)
+        return await self._create(request, principal, content, api.CreateMasterBatchRecordResponse)
+
+    async def _create(
+        self, request: api.CreateMasterBatchRecordRequest | api.ImportMasterRecipeRequest,
+        principal: Principal, content: RecipeContent, response_type: type[C], **answer: Any,
+    ) -> C:
+        """A new record of ``content``, answered with it (and ``answer``'s other fields)."""
         return await mutate(
-            self._writer, request=request,
-            response_type=api.CreateMasterBatchRecordResponse,
-            command=lambda uow: api.CreateMasterBatchRecordResponse(
-                master_batch_record=record_to_proto(
-                    handlers.create(
-                        uow, principal=principal, site_code=self._site.code, content=content
-                    )
-                )
+            self._writer, request=request, response_type=response_type,
+            command=lambda uow: response_type(
+                master_batch_record=record_to_proto(handlers.create(
+                    uow, principal=principal, site_code=self._site.code, content=content
+                )),
+                **answer,
             ),
         )
 
@@ -227,17 +234,9 @@ class MasterBatchRecordServicer(SignedTransitions, api_grpc.MasterBatchRecordSer
         imported = await asyncio.to_thread(batchml.read_master_recipe, request.document)
         content = imported.content
         domain.validate_content(content, prefix="document")
-        return await mutate(
-            self._writer, request=request,
-            response_type=api.ImportMasterRecipeResponse,
-            command=lambda uow: api.ImportMasterRecipeResponse(
-                master_batch_record=record_to_proto(
-                    handlers.create(
-                        uow, principal=principal, site_code=self._site.code, content=content
-                    )
-                ),
-                warnings=imported.warnings,
-            ),
+        return await self._create(
+            request, principal, content, api.ImportMasterRecipeResponse,
+            warnings=imported.warnings,
         )
 
 
