@@ -13,7 +13,8 @@ from twinline.batchrecords.v1 import equipment_service_pb2_grpc as equipment_grp
 from twinline.batchrecords.v1 import master_batch_record_service_pb2 as api
 from twinline.batchrecords.v1 import master_batch_record_service_pb2_grpc as api_grpc
 
-from services.batch_records.batches.servicer import BatchRecordServicer, EquipmentServicer
+from services.batch_records.batches.servicer import BatchRecordServicer
+from services.batch_records.equipment.servicer import EquipmentServicer
 from services.batch_records.master.servicer import MasterBatchRecordServicer
 from services.common.grpc.server import Kernel, run_service
 

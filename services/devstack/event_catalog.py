@@ -9,13 +9,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from google.protobuf import descriptor
-from twinline.events.v1 import batch_events_pb2 as batch_events
-from twinline.events.v1 import master_batch_record_events_pb2 as mbr_events
 from twinline.events.v1 import site_events_pb2 as site_events
 
+from services.batch_records.batches import events as batch_events
+from services.batch_records.equipment import events as equipment_events
+from services.batch_records.master import events as master_events
 from services.common.messaging.subjects import ROOT
+from services.common.persistence.event_spec import EventSpec as DeclaredEvent
 
 ASYNCAPI_FILE = Path(__file__).resolve().parents[2] / "docs" / "asyncapi.json"
 
@@ -33,62 +36,20 @@ class EventSpec:
         return f"{ROOT}.{site}.{self.context}.{self.aggregate}.{self.event}"
 
 
-def _mbr(event: str, payload: descriptor.Descriptor, meaning: str) -> EventSpec:
-    return EventSpec("batchrecords", "master_batch_record", event, payload, "batch_records",
-                     meaning)
+def _listed(declared: tuple[DeclaredEvent, ...]) -> tuple[EventSpec, ...]:
+    """The events a service declares (each aggregate in its ``events.py``), as listed here."""
+    return tuple(
+        EventSpec(spec.context, spec.aggregate, spec.event,
+                  cast(descriptor.Descriptor, spec.payload.DESCRIPTOR), spec.producer,
+                  spec.meaning)
+        for spec in declared
+    )
 
 
 CATALOG: tuple[EventSpec, ...] = (
-    _mbr("created", mbr_events.MasterBatchRecordCreated.DESCRIPTOR,
-         "A new draft: version 1 of a record, or its next version."),
-    _mbr("updated", mbr_events.MasterBatchRecordUpdated.DESCRIPTOR, "A draft changed."),
-    _mbr("submitted", mbr_events.MasterBatchRecordSubmitted.DESCRIPTOR,
-         "A draft went to review."),
-    _mbr("reviewed", mbr_events.MasterBatchRecordReviewed.DESCRIPTOR,
-         "The review was e-signed (reviewer is not the author)."),
-    _mbr("approved", mbr_events.MasterBatchRecordApproved.DESCRIPTOR,
-         "QA approval was e-signed (not the author, not the reviewer)."),
-    _mbr("rejected", mbr_events.MasterBatchRecordRejected.DESCRIPTOR,
-         "Sent back to draft with a signed reason."),
-    _mbr("made_effective", mbr_events.MasterBatchRecordMadeEffective.DESCRIPTOR,
-         "In force at its home site; batches may follow it."),
-    _mbr("superseded", mbr_events.MasterBatchRecordSuperseded.DESCRIPTOR,
-         "A later version became effective."),
-)
-
-
-
-def _batch(event: str, payload: descriptor.Descriptor, meaning: str) -> EventSpec:
-    return EventSpec("batchrecords", "batch", event, payload, "batch_records", meaning)
-
-
-CATALOG += (
-    _batch("created", batch_events.BatchCreated.DESCRIPTOR,
-           "A batch was created from a master record effective at its site."),
-    _batch("step_recorded", batch_events.BatchStepRecorded.DESCRIPTOR,
-           "One or more steps were recorded and signed (with the exceptions they raised)."),
-    _batch("step_verified", batch_events.BatchStepVerified.DESCRIPTOR,
-           "A step was verified by a second person."),
-    _batch("value_corrected", batch_events.BatchValueCorrected.DESCRIPTOR,
-           "A recorded value was corrected with a signed reason; the original is kept."),
-    _batch("exception_dispositioned", batch_events.BatchExceptionDispositioned.DESCRIPTOR,
-           "A supervisor or QA decided an exception; a hold may be released."),
-    _batch("deviation_raised", batch_events.BatchDeviationChanged.DESCRIPTOR,
-           "A deviation was raised against the batch."),
-    _batch("deviation_updated", batch_events.BatchDeviationChanged.DESCRIPTOR,
-           "A deviation's investigation or CAPA reference changed."),
-    _batch("deviation_closed", batch_events.BatchDeviationChanged.DESCRIPTOR,
-           "QA closed a deviation with an e-signature."),
-    _batch("completed", batch_events.BatchStateChanged.DESCRIPTOR,
-           "Execution ended; missing verifications became exceptions."),
-    _batch("submitted", batch_events.BatchStateChanged.DESCRIPTOR,
-           "The batch record went to QA for review by exception."),
-    _batch("approved", batch_events.BatchStateChanged.DESCRIPTOR,
-           "QA approved the batch record with an e-signature."),
-    _batch("rejected", batch_events.BatchStateChanged.DESCRIPTOR,
-           "QA rejected the batch record with a signed reason."),
-    EventSpec("batchrecords", "equipment", "set", batch_events.EquipmentSet.DESCRIPTOR,
-              "batch_records", "The equipment register changed (added, or status changed)."),
+    *_listed(master_events.DECLARED),
+    *_listed(batch_events.DECLARED),
+    *_listed(equipment_events.DECLARED),
     EventSpec("siteview", "site", "heartbeat", site_events.SiteHeartbeat.DESCRIPTOR,
               "site_view", "The site is up; its stream held everything before this up to "
               "last_sequence. Sent every few seconds: a remote view that hears none for three "

@@ -29,6 +29,8 @@ from twinline.common.v1.audit_pb2_grpc import AuditTrailServiceStub
 
 from services.batch_records.batches import repository as batch_repository
 from services.batch_records.batches.translate import batch_from_proto
+from services.batch_records.equipment import repository as equipment_repository
+from services.batch_records.equipment.domain import Equipment, EquipmentStatus
 from services.batch_records.master import handlers
 from services.batch_records.master.translate import content_from_proto, record_to_proto
 from services.common.domain.roles import Principal, Role
@@ -69,8 +71,10 @@ def seed(database: str) -> None:
             batch_repository.add(
                 uow.session, batch_from_proto(batch), batch, year=2026, number=number + 1
             )
-            batch_repository.set_equipment(
-                uow.session, f"R-{number:03d}", "jacketed vessel " * 100_000, "CLEAN"
+            equipment_repository.put(
+                uow.session,
+                Equipment(f"R-{number:03d}", "jacketed vessel " * 100_000, EquipmentStatus.CLEAN),
+                exists=False,
             )
         uow.session.execute(OUTBOX_PUBLISHED)  # nobody will publish them: the relay is off
 

@@ -1,4 +1,4 @@
-"""Persistence of executed batch records and of the equipment register (SQLAlchemy Core)."""
+"""Persistence of executed batch records (SQLAlchemy Core)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,11 @@ from twinline.batchrecords.v1 import batch_pb2 as pb
 
 from services.batch_records.batches.domain import Batch, BatchState
 from services.batch_records.batches.translate import batch_from_proto
-from services.batch_records.tables import BatchRow, EquipmentRow
+from services.batch_records.tables import BatchRow
 from services.common.domain.clock import to_text
 from services.common.domain.errors import NotFound
 
 BATCH = BatchRow.__table__  # type: ignore[attr-defined]
-EQUIPMENT = EquipmentRow.__table__  # type: ignore[attr-defined]
 INSERT_BATCH = insert(BATCH)
 
 
@@ -24,16 +23,10 @@ DOCUMENT_OF_BATCH = select(BATCH.c.document).where(BATCH.c.batch_id == bindparam
 
 
 def get(session: Session, batch_id: str) -> Batch:
-    return get_stored(session, batch_id)[0]
-
-
-def get_stored(session: Session, batch_id: str) -> tuple[Batch, pb.Batch]:
-    """The batch, and its protobuf form as stored (what the audit trail calls its old value)."""
     row = session.execute(DOCUMENT_OF_BATCH, {"batch_id": batch_id}).first()
     if row is None:
         raise NotFound("BATCH_NOT_FOUND", f"no batch {batch_id}", batchId=batch_id)
-    stored = pb.Batch.FromString(row.document)
-    return batch_from_proto(stored), stored
+    return batch_from_proto(pb.Batch.FromString(row.document))
 
 
 def next_number(session: Session, year: int, group_memo: dict[str, Any]) -> int:
@@ -94,43 +87,3 @@ def page(
         (row.year, row.number, batch_from_proto(pb.Batch.FromString(row.document)))
         for row in session.execute(query)
     ]
-
-
-def equipment_status(session: Session, equipment_ids: list[str]) -> dict[str, str]:
-    if not equipment_ids:
-        return {}
-    rows = session.execute(
-        select(EQUIPMENT.c.equipment_id, EQUIPMENT.c.status).where(
-            EQUIPMENT.c.equipment_id.in_(equipment_ids)
-        )
-    )
-    return {row.equipment_id: row.status for row in rows}
-
-
-def set_equipment(session: Session, equipment_id: str, description: str, status: str) -> None:
-    exists = session.execute(
-        select(EQUIPMENT.c.equipment_id).where(EQUIPMENT.c.equipment_id == equipment_id)
-    ).first()
-    if exists is None:
-        session.execute(
-            insert(EQUIPMENT).values(
-                equipment_id=equipment_id, description=description, status=status
-            )
-        )
-    else:
-        session.execute(
-            update(EQUIPMENT)
-            .where(EQUIPMENT.c.equipment_id == equipment_id)
-            .values(description=description, status=status)
-        )
-
-
-def list_equipment(
-    session: Session, *, after: str | None = None, size: int | None = None
-) -> list[tuple[str, str, str]]:
-    """The register ordered by equipment id, after the given id, at most ``size`` rows."""
-    query = select(EQUIPMENT.c.equipment_id, EQUIPMENT.c.description, EQUIPMENT.c.status)
-    if after is not None:
-        query = query.where(EQUIPMENT.c.equipment_id > after)
-    rows = session.execute(query.order_by(EQUIPMENT.c.equipment_id).limit(size))
-    return [(row.equipment_id, row.description, row.status) for row in rows]

@@ -1,20 +1,19 @@
-"""BatchRecordService and EquipmentService: translate requests to use cases and back."""
+"""BatchRecordService: translates requests to use cases and results to responses."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import grpc
-from sqlalchemy import Engine
-from twinline.batchrecords.v1 import batch_pb2 as pb
+from google.protobuf import message
 from twinline.batchrecords.v1 import batch_service_pb2 as api
 from twinline.batchrecords.v1 import batch_service_pb2_grpc as api_grpc
-from twinline.batchrecords.v1 import equipment_service_pb2 as equipment_api
-from twinline.batchrecords.v1 import equipment_service_pb2_grpc as equipment_grpc
 
 from services.batch_records.batches import domain, handlers
 from services.batch_records.batches import repository as batch_repository
+from services.batch_records.batches.domain import Quantity, StepRecord
 from services.batch_records.batches.names import batch_id_of
 from services.batch_records.batches.translate import (
     SEVERITY_FROM_PROTO,
@@ -27,36 +26,69 @@ from services.batch_records.batches.translate import (
 )
 from services.batch_records.batchml.production_record import export_batch_production_record
 from services.batch_records.master.names import parse_name
-from services.common.domain import bounds
 from services.common.domain.errors import FieldViolation, InvalidArgument, Violations
 from services.common.domain.roles import Role
 from services.common.domain.signatures import SignatureMeaning
-from services.common.grpc.auth import current_principal, site_writer
+from services.common.grpc.auth import current_principal
 from services.common.grpc.paging import (
     decode_position,
     encode_token,
     page_of_messages,
     page_size_of,
 )
-from services.common.grpc.rpc import SiteWriting, enum_filter, mutate, rpc_method
+from services.common.grpc.rpc import enum_filter, mutate, rpc_method
+from services.common.grpc.transitions import (
+    Checked,
+    SignedTransitions,
+    Transition,
+    transition_rpc,
+)
 from services.common.persistence.database import read_session
 from services.common.persistence.unit_of_work import UnitOfWork
-from services.common.persistence.writer import Writer
-from services.common.sites import Site
 
 CREATOR_ROLES = (Role.SUPERVISOR, Role.INTEGRATION)
-R = TypeVar("R", api.RecordStepResponse, api.RecordStepsResponse)
 DEVIATION_ROLES = (Role.OPERATOR, Role.SUPERVISOR, Role.QA, Role.INTEGRATION)
-EQUIPMENT_ROLES = (Role.SUPERVISOR, Role.ADMIN)
 DISPOSITION_ROLES = (Role.QA, Role.SUPERVISOR)
 OPERATOR_ROLES = (Role.OPERATOR, Role.SUPERVISOR)
+CORRECTOR_ROLES = (*domain.EXECUTOR_ROLES, Role.QA)
+R = TypeVar("R", bound=message.Message)
+
+RECORD = Transition(domain.EXECUTOR_ROLES, SignatureMeaning.EXECUTED)
+VERIFY = Transition(domain.VERIFIER_ROLES, SignatureMeaning.VERIFIED)
+CORRECT = Transition(CORRECTOR_ROLES, SignatureMeaning.AUTHORED, reason_required=True)
+# QA first: one who holds both decides as QA, not as a proposing supervisor.
+DISPOSITION = Transition(
+    domain.SUPERVISOR_ROLES, SignatureMeaning.REVIEWED, reason_required=True,
+    signer_roles=DISPOSITION_ROLES,
+)
+CLOSE_DEVIATION = Transition(domain.QA_ROLES, SignatureMeaning.APPROVED)
+COMPLETE = Transition((Role.SUPERVISOR,), SignatureMeaning.EXECUTED)
+SUBMIT = Transition((Role.SUPERVISOR,))
+APPROVE = Transition(domain.QA_ROLES, SignatureMeaning.APPROVED)
+REJECT = Transition(domain.QA_ROLES, SignatureMeaning.REJECTED, reason_required=True)
 
 
-def _raised(saved: handlers.Saved) -> list[pb.BatchException]:
-    return [exception_to_proto(exception) for exception in saved.raised]
+def _answer(response_type: type[R], saved: handlers.Saved) -> R:
+    """The batch after a change, with the exceptions it raised where the response lists them."""
+    answer: dict[str, object] = {"batch": batch_to_proto(saved.batch)}
+    if saved.raised:
+        answer["raised"] = [exception_to_proto(exception) for exception in saved.raised]
+    return response_type(**answer)
 
 
-class BatchRecordServicer(SiteWriting, api_grpc.BatchRecordServiceServicer):
+def _change(
+    transition: Transition, use_case: Callable[..., handlers.Saved], response_type: type[R],
+    fields: tuple[str, ...] = (),
+) -> Any:
+    """The RPC of a transition of the batch ``request.batch`` names, answered with the batch;
+    the use case also gets the request's ``fields``."""
+    return transition_rpc(
+        transition, response_type, target=lambda request: batch_id_of(request.batch),
+        target_name="batch_id", use_case=use_case, answer=_answer, fields=fields,
+    )
+
+
+class BatchRecordServicer(SignedTransitions, api_grpc.BatchRecordServiceServicer):
     @rpc_method
     async def CreateBatch(
         self, request: api.CreateBatchRequest, context: grpc.aio.ServicerContext
@@ -75,10 +107,10 @@ class BatchRecordServicer(SiteWriting, api_grpc.BatchRecordServiceServicer):
         return await mutate(
             self._writer, request=request,
             response_type=api.CreateBatchResponse,
-            command=lambda uow: api.CreateBatchResponse(batch=handlers.create(
+            command=lambda uow: _answer(api.CreateBatchResponse, handlers.create(
                 uow, principal=principal, site_code=self._site.code, record_id=record_id,
                 version=version, planned_quantity=planned,
-            ).batch),
+            )),
         )
 
     @rpc_method
@@ -112,9 +144,7 @@ class BatchRecordServicer(SiteWriting, api_grpc.BatchRecordServiceServicer):
     async def RecordStep(
         self, request: api.RecordStepRequest, context: grpc.aio.ServicerContext
     ) -> api.RecordStepResponse:
-        return await self._record(
-            request, [(request.step, "step")], api.RecordStepResponse
-        )
+        return await self._record(request, [(request.step, "step")], api.RecordStepResponse)
 
     @rpc_method
     async def RecordSteps(
@@ -128,27 +158,25 @@ class BatchRecordServicer(SiteWriting, api_grpc.BatchRecordServiceServicer):
         steps: list[tuple[api.StepRecordInput, str]], response_type: type[R],
     ) -> R:
         """One or several steps, signed once by their executor, recorded all or nothing."""
-        principal = self._writer_principal(*domain.EXECUTOR_ROLES)
-        batch_id = batch_id_of(request.batch)
-        violations = Violations()
-        records = [step_record_from_proto(step, path, violations) for step, path in steps]
-        for record, (_, path) in zip(records, steps, strict=True):
-            self._check_operator(record.performed_by, f"{path}.performed_by", violations)
-        violations.raise_if_any()
-        signature = await self._sign(
-            principal, request.signature, SignatureMeaning.EXECUTED, domain.EXECUTOR_ROLES
-        )
 
-        def command(uow: UnitOfWork) -> R:
-            saved = handlers.record_steps(
-                uow, principal=principal, batch_id=batch_id, records=records,
-                signature=signature,
-            )
-            return response_type(batch=saved.batch, raised=_raised(saved))
+        def target() -> tuple[str, list[StepRecord]]:
+            batch_id = batch_id_of(request.batch)
+            violations = Violations()
+            records = [step_record_from_proto(step, path, violations) for step, path in steps]
+            for record, (_, path) in zip(records, steps, strict=True):
+                self._check_operator(record.performed_by, f"{path}.performed_by", violations)
+            violations.raise_if_any()
+            return batch_id, records
 
-        return await mutate(
-            self._writer, request=request,
-            response_type=response_type, command=command,
+        def command(uow: UnitOfWork, checked: Checked[tuple[str, list[StepRecord]]]) -> R:
+            batch_id, records = checked.target
+            return _answer(response_type, handlers.record_steps(
+                uow, principal=checked.principal, batch_id=batch_id, records=records,
+                signature=checked.signed,
+            ))
+
+        return await self._transition(
+            request, RECORD, target=target, response_type=response_type, command=command
         )
 
     def _check_operator(self, username: str, field: str, violations: Violations) -> None:
@@ -162,47 +190,32 @@ class BatchRecordServicer(SiteWriting, api_grpc.BatchRecordServiceServicer):
         ):
             violations.add(field, f"{username!r} is not an operator of this site")
 
-    @rpc_method
-    async def VerifyStep(
-        self, request: api.VerifyStepRequest, context: grpc.aio.ServicerContext
-    ) -> api.VerifyStepResponse:
-        principal = self._writer_principal(*domain.VERIFIER_ROLES)
-        batch_id = batch_id_of(request.batch)
-        signature = await self._sign(
-            principal, request.signature, SignatureMeaning.VERIFIED, domain.VERIFIER_ROLES
-        )
-        return await mutate(
-            self._writer, request=request,
-            response_type=api.VerifyStepResponse,
-            command=lambda uow: api.VerifyStepResponse(batch=handlers.verify_step(
-                uow, principal=principal, batch_id=batch_id, step_id=request.step_id,
-                signature=signature,
-            ).batch),
-        )
+    VerifyStep = _change(
+        VERIFY, handlers.verify_step, api.VerifyStepResponse, fields=("step_id",)
+    )
 
     @rpc_method
     async def CorrectParameterValue(
         self, request: api.CorrectParameterValueRequest, context: grpc.aio.ServicerContext
     ) -> api.CorrectParameterValueResponse:
-        roles = (*domain.EXECUTOR_ROLES, Role.QA)
-        principal = self._writer_principal(*roles)
-        batch_id = batch_id_of(request.batch)
-        violations = Violations()
-        corrected = quantity_from_proto(request.corrected_value, "corrected_value", violations)
-        violations.raise_if_any()
-        signature = await self._sign(
-            principal, request.signature, SignatureMeaning.AUTHORED, roles, reason_required=True
-        )
+        def target() -> tuple[str, Quantity]:
+            batch_id = batch_id_of(request.batch)
+            violations = Violations()
+            corrected = quantity_from_proto(request.corrected_value, "corrected_value", violations)
+            violations.raise_if_any()
+            return batch_id, corrected
 
-        def command(uow: UnitOfWork) -> api.CorrectParameterValueResponse:
-            saved = handlers.correct_value(
-                uow, principal=principal, batch_id=batch_id, step_id=request.step_id,
-                parameter=request.parameter, corrected=corrected, signature=signature,
-            )
-            return api.CorrectParameterValueResponse(batch=saved.batch, raised=_raised(saved))
+        def command(
+            uow: UnitOfWork, checked: Checked[tuple[str, Quantity]]
+        ) -> api.CorrectParameterValueResponse:
+            batch_id, corrected = checked.target
+            return _answer(api.CorrectParameterValueResponse, handlers.correct_value(
+                uow, principal=checked.principal, batch_id=batch_id, step_id=request.step_id,
+                parameter=request.parameter, corrected=corrected, signature=checked.signed,
+            ))
 
-        return await mutate(
-            self._writer, request=request,
+        return await self._transition(
+            request, CORRECT, target=target,
             response_type=api.CorrectParameterValueResponse, command=command,
         )
 
@@ -220,27 +233,10 @@ class BatchRecordServicer(SiteWriting, api_grpc.BatchRecordServiceServicer):
             open_deviations=[deviation_to_proto(d) for d in batch.open_deviations()],
         )
 
-    @rpc_method
-    async def DispositionException(
-        self, request: api.DispositionExceptionRequest, context: grpc.aio.ServicerContext
-    ) -> api.DispositionExceptionResponse:
-        principal = self._writer_principal(*domain.SUPERVISOR_ROLES)
-        batch_id = batch_id_of(request.batch)
-        # QA first: one who holds both decides as QA, not as a proposing supervisor.
-        signature = await self._sign(
-            principal, request.signature, SignatureMeaning.REVIEWED, DISPOSITION_ROLES,
-            reason_required=True,
-        )
-        return await mutate(
-            self._writer, request=request,
-            response_type=api.DispositionExceptionResponse,
-            command=lambda uow: api.DispositionExceptionResponse(
-                batch=handlers.disposition_exception(
-                    uow, principal=principal, batch_id=batch_id,
-                    exception_id=request.exception_id, signature=signature,
-                ).batch
-            ),
-        )
+    DispositionException = _change(
+        DISPOSITION, handlers.disposition_exception, api.DispositionExceptionResponse,
+        fields=("exception_id",),
+    )
 
     @rpc_method
     async def RaiseDeviation(
@@ -257,7 +253,7 @@ class BatchRecordServicer(SiteWriting, api_grpc.BatchRecordServiceServicer):
                 exception_ids=list(request.exception_ids),
             )
             return api.RaiseDeviationResponse(
-                batch=saved.batch, deviation=deviation_to_proto(deviation)
+                batch=batch_to_proto(saved.batch), deviation=deviation_to_proto(deviation)
             )
 
         return await mutate(
@@ -274,99 +270,22 @@ class BatchRecordServicer(SiteWriting, api_grpc.BatchRecordServiceServicer):
         return await mutate(
             self._writer, request=request,
             response_type=api.UpdateDeviationResponse,
-            command=lambda uow: api.UpdateDeviationResponse(batch=handlers.update_deviation(
+            command=lambda uow: _answer(api.UpdateDeviationResponse, handlers.update_deviation(
                 uow, principal=principal, batch_id=batch_id, deviation_id=request.deviation_id,
                 investigation=request.investigation, capa_reference=request.capa_reference,
-            ).batch),
+            )),
         )
 
-    @rpc_method
-    async def CloseDeviation(
-        self, request: api.CloseDeviationRequest, context: grpc.aio.ServicerContext
-    ) -> api.CloseDeviationResponse:
-        principal = self._writer_principal(*domain.QA_ROLES)
-        batch_id = batch_id_of(request.batch)
-        signature = await self._sign(
-            principal, request.signature, SignatureMeaning.APPROVED, domain.QA_ROLES
-        )
-        return await mutate(
-            self._writer, request=request,
-            response_type=api.CloseDeviationResponse,
-            command=lambda uow: api.CloseDeviationResponse(batch=handlers.close_deviation(
-                uow, principal=principal, batch_id=batch_id, deviation_id=request.deviation_id,
-                signature=signature,
-            ).batch),
-        )
-
-    @rpc_method
-    async def CompleteBatch(
-        self, request: api.CompleteBatchRequest, context: grpc.aio.ServicerContext
-    ) -> api.CompleteBatchResponse:
-        principal = self._writer_principal(Role.SUPERVISOR)
-        batch_id = batch_id_of(request.batch)
-        signature = await self._sign(
-            principal, request.signature, SignatureMeaning.EXECUTED, (Role.SUPERVISOR,)
-        )
-
-        def command(uow: UnitOfWork) -> api.CompleteBatchResponse:
-            saved = handlers.complete(
-                uow, principal=principal, batch_id=batch_id, signature=signature
-            )
-            return api.CompleteBatchResponse(batch=saved.batch, raised=_raised(saved))
-
-        return await mutate(
-            self._writer, request=request,
-            response_type=api.CompleteBatchResponse, command=command,
-        )
-
-    @rpc_method
-    async def SubmitBatchForReview(
-        self, request: api.SubmitBatchForReviewRequest, context: grpc.aio.ServicerContext
-    ) -> api.SubmitBatchForReviewResponse:
-        principal = self._writer_principal(Role.SUPERVISOR)
-        batch_id = batch_id_of(request.batch)
-        return await mutate(
-            self._writer, request=request,
-            response_type=api.SubmitBatchForReviewResponse,
-            command=lambda uow: api.SubmitBatchForReviewResponse(
-                batch=handlers.submit_for_review(uow, principal=principal, batch_id=batch_id).batch
-            ),
-        )
-
-    @rpc_method
-    async def ApproveBatchRecord(
-        self, request: api.ApproveBatchRecordRequest, context: grpc.aio.ServicerContext
-    ) -> api.ApproveBatchRecordResponse:
-        principal = self._writer_principal(*domain.QA_ROLES)
-        batch_id = batch_id_of(request.batch)
-        signature = await self._sign(
-            principal, request.signature, SignatureMeaning.APPROVED, domain.QA_ROLES
-        )
-        return await mutate(
-            self._writer, request=request,
-            response_type=api.ApproveBatchRecordResponse,
-            command=lambda uow: api.ApproveBatchRecordResponse(batch=handlers.approve(
-                uow, principal=principal, batch_id=batch_id, signature=signature
-            ).batch),
-        )
-
-    @rpc_method
-    async def RejectBatchRecord(
-        self, request: api.RejectBatchRecordRequest, context: grpc.aio.ServicerContext
-    ) -> api.RejectBatchRecordResponse:
-        principal = self._writer_principal(*domain.QA_ROLES)
-        batch_id = batch_id_of(request.batch)
-        signature = await self._sign(
-            principal, request.signature, SignatureMeaning.REJECTED, domain.QA_ROLES,
-            reason_required=True,
-        )
-        return await mutate(
-            self._writer, request=request,
-            response_type=api.RejectBatchRecordResponse,
-            command=lambda uow: api.RejectBatchRecordResponse(batch=handlers.reject(
-                uow, principal=principal, batch_id=batch_id, signature=signature
-            ).batch),
-        )
+    CloseDeviation = _change(
+        CLOSE_DEVIATION, handlers.close_deviation, api.CloseDeviationResponse,
+        fields=("deviation_id",),
+    )
+    CompleteBatch = _change(COMPLETE, handlers.complete, api.CompleteBatchResponse)
+    SubmitBatchForReview = _change(
+        SUBMIT, handlers.submit_for_review, api.SubmitBatchForReviewResponse
+    )
+    ApproveBatchRecord = _change(APPROVE, handlers.approve, api.ApproveBatchRecordResponse)
+    RejectBatchRecord = _change(REJECT, handlers.reject, api.RejectBatchRecordResponse)
 
     @rpc_method
     async def ExportBatchProductionRecord(
@@ -382,58 +301,3 @@ class BatchRecordServicer(SiteWriting, api_grpc.BatchRecordServiceServicer):
         return api.ExportBatchProductionRecordResponse(
             document=document, content_type="application/xml"
         )
-
-
-class EquipmentServicer(equipment_grpc.EquipmentServiceServicer):
-    def __init__(self, *, writer: Writer, engine: Engine, site: Site) -> None:
-        self._writer = writer
-        self._engine = engine
-        self._site = site
-
-    @rpc_method
-    async def SetEquipment(
-        self, request: equipment_api.SetEquipmentRequest, context: grpc.aio.ServicerContext
-    ) -> equipment_api.SetEquipmentResponse:
-        principal = site_writer(self._site.id, *EQUIPMENT_ROLES)
-        violations = Violations()
-        bounds.text("equipment.equipment_id", request.equipment.equipment_id, bounds.ID_LEN,
-                    violations, required=True)
-        bounds.text("equipment.description", request.equipment.description, bounds.NAME_LEN,
-                    violations)
-        if request.equipment.status == equipment_api.EQUIPMENT_STATUS_UNSPECIFIED:
-            violations.add("equipment.status", "is required")
-        violations.raise_if_any()
-        return await mutate(
-            self._writer, request=request, response_type=equipment_api.SetEquipmentResponse,
-            command=lambda uow: equipment_api.SetEquipmentResponse(
-                equipment=handlers.set_equipment(
-                    uow, principal=principal, equipment=request.equipment
-                )
-            ),
-        )
-
-    @rpc_method
-    async def ListEquipment(
-        self, request: equipment_api.ListEquipmentRequest, context: grpc.aio.ServicerContext
-    ) -> equipment_api.ListEquipmentResponse:
-        current_principal()
-        size = page_size_of(request.page_size, default=500, maximum=1000)
-        after = decode_position(request.page_token, str)
-        with read_session(self._engine) as session:
-            rows = batch_repository.list_equipment(
-                session, after=None if after is None else after[0], size=size + 1
-            )
-        page = page_of_messages(
-            [
-                equipment_api.Equipment(
-                    equipment_id=equipment_id, description=description,
-                    status=equipment_api.EquipmentStatus.Value(f"EQUIPMENT_STATUS_{status}"),
-                )
-                for equipment_id, description, status in rows[:size]
-            ],
-            size,
-        )
-        response = equipment_api.ListEquipmentResponse(equipment=page)
-        if len(rows) > len(page):
-            response.next_page_token = encode_token([page[-1].equipment_id])
-        return response

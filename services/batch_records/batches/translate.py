@@ -30,6 +30,7 @@ from services.batch_records.batches.domain import (
 )
 from services.batch_records.master.domain import MasterBatchRecord
 from services.batch_records.master.translate import record_from_proto, record_to_proto
+from services.batch_records.proto_forms import ProtoForms
 from services.common.domain import bounds
 from services.common.domain.errors import Violations
 from services.common.grpc.translate import (
@@ -247,7 +248,7 @@ def _recipe_record(message: mbr_pb.MasterBatchRecord) -> MasterBatchRecord:
     )
 
 
-def batch_to_proto(batch: Batch) -> pb.Batch:
+def _batch_to_proto(batch: Batch) -> pb.Batch:
     return pb.Batch(
         name=batch.name, batch_id=batch.batch_id, home_site=batch.home_site,
         master_batch_record=batch.recipe.name, control_recipe=_recipe_proto(batch.recipe),
@@ -264,9 +265,13 @@ def batch_to_proto(batch: Batch) -> pb.Batch:
     )
 
 
+# A batch's form, made once: what the use case stores and announces, the servicer answers.
+batch_to_proto = ProtoForms(_batch_to_proto)
+
+
 def batch_from_proto(message: pb.Batch) -> Batch:
     """A stored batch back to the domain (the proto is the stored form)."""
-    return Batch(
+    batch = Batch(
         batch_id=message.batch_id, home_site=message.home_site,
         recipe=_recipe_record(message.control_recipe),
         state=STATE_FROM_PROTO[message.state],
@@ -282,3 +287,5 @@ def batch_from_proto(message: pb.Batch) -> Batch:
         signatures=tuple(signature_from_proto(s) for s in message.signatures),
         revision=int(message.etag),
     )
+    batch_to_proto.remember(batch, message)
+    return batch

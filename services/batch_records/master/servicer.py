@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import grpc
 from twinline.batchrecords.v1 import master_batch_record_service_pb2 as api
@@ -10,6 +12,7 @@ from twinline.batchrecords.v1 import master_batch_record_service_pb2_grpc as api
 
 from services.batch_records import batchml
 from services.batch_records.master import domain, handlers, repository
+from services.batch_records.master.domain import MasterBatchRecord, RecipeContent
 from services.batch_records.master.names import parse_name, version_key
 from services.batch_records.master.translate import (
     STATE_FROM_PROTO,
@@ -17,6 +20,7 @@ from services.batch_records.master.translate import (
     record_to_proto,
 )
 from services.common.domain.errors import FieldViolation, InvalidArgument, Violations
+from services.common.domain.roles import Principal
 from services.common.domain.signatures import SignatureMeaning
 from services.common.grpc.auth import current_principal
 from services.common.grpc.paging import (
@@ -25,8 +29,15 @@ from services.common.grpc.paging import (
     page_of_messages,
     page_size_of,
 )
-from services.common.grpc.rpc import SiteWriting, enum_filter, mutate, rpc_method
+from services.common.grpc.rpc import enum_filter, mutate, rpc_method
+from services.common.grpc.transitions import (
+    Checked,
+    SignedTransitions,
+    Transition,
+    transition_rpc,
+)
 from services.common.persistence.database import read_session
+from services.common.persistence.unit_of_work import UnitOfWork
 
 
 def _key(name: str, field: str = "name") -> str:
@@ -36,12 +47,33 @@ def _key(name: str, field: str = "name") -> str:
     return version_key(record_id, version)
 
 
-def _require_etag(etag: str) -> None:
-    if not etag:
-        raise InvalidArgument([FieldViolation("etag", "is required (from the last read)")])
+R = TypeVar(
+    "R", api.SubmitMasterBatchRecordForReviewResponse, api.ReviewMasterBatchRecordResponse,
+    api.ApproveMasterBatchRecordResponse, api.RejectMasterBatchRecordResponse,
+)
+C = TypeVar("C", api.CreateMasterBatchRecordResponse, api.ImportMasterRecipeResponse)
+SUBMIT = Transition(domain.AUTHOR_ROLES)
+REVIEW = Transition(domain.REVIEWER_ROLES, SignatureMeaning.REVIEWED)
+APPROVE = Transition(domain.APPROVER_ROLES, SignatureMeaning.APPROVED)
+REJECT = Transition(domain.REVIEWER_ROLES, SignatureMeaning.REJECTED, reason_required=True)
+MAKE_EFFECTIVE = Transition(domain.APPROVER_ROLES, SignatureMeaning.MADE_EFFECTIVE)
 
 
-class MasterBatchRecordServicer(SiteWriting, api_grpc.MasterBatchRecordServiceServicer):
+def _answer(response_type: type[R], record: MasterBatchRecord) -> R:
+    return response_type(master_batch_record=record_to_proto(record))
+
+
+def _decision(
+    transition: Transition, use_case: Callable[..., MasterBatchRecord], response_type: type[R]
+) -> Any:
+    """The RPC of a transition of the version ``request.name`` names, answered with it."""
+    return transition_rpc(
+        transition, response_type, target=lambda request: _key(request.name),
+        target_name="key", use_case=use_case, answer=_answer,
+    )
+
+
+class MasterBatchRecordServicer(SignedTransitions, api_grpc.MasterBatchRecordServiceServicer):
     @rpc_method
     async def CreateMasterBatchRecord(
         self, request: api.CreateMasterBatchRecordRequest, context: grpc.aio.ServicerContext
@@ -49,15 +81,20 @@ class MasterBatchRecordServicer(SiteWriting, api_grpc.MasterBatchRecordServiceSe
         principal = self._writer_principal(*domain.AUTHOR_ROLES)
         content = content_from_proto(request.master_batch_record)
         domain.validate_content(content)
+        return await self._create(request, principal, content, api.CreateMasterBatchRecordResponse)
+
+    async def _create(
+        self, request: api.CreateMasterBatchRecordRequest | api.ImportMasterRecipeRequest,
+        principal: Principal, content: RecipeContent, response_type: type[C], **answer: Any,
+    ) -> C:
+        """A new record of ``content``, answered with it (and ``answer``'s other fields)."""
         return await mutate(
-            self._writer, request=request,
-            response_type=api.CreateMasterBatchRecordResponse,
-            command=lambda uow: api.CreateMasterBatchRecordResponse(
-                master_batch_record=record_to_proto(
-                    handlers.create(
-                        uow, principal=principal, site_code=self._site.code, content=content
-                    )
-                )
+            self._writer, request=request, response_type=response_type,
+            command=lambda uow: response_type(
+                master_batch_record=record_to_proto(handlers.create(
+                    uow, principal=principal, site_code=self._site.code, content=content
+                )),
+                **answer,
             ),
         )
 
@@ -110,131 +147,52 @@ class MasterBatchRecordServicer(SiteWriting, api_grpc.MasterBatchRecordServiceSe
             ),
         )
 
-    @rpc_method
-    async def SubmitMasterBatchRecordForReview(
-        self, request: api.SubmitMasterBatchRecordForReviewRequest,
-        context: grpc.aio.ServicerContext,
-    ) -> api.SubmitMasterBatchRecordForReviewResponse:
-        principal = self._writer_principal(*domain.AUTHOR_ROLES)
-        key = _key(request.name)
-        _require_etag(request.etag)
-        return await mutate(
-            self._writer, request=request,
-            response_type=api.SubmitMasterBatchRecordForReviewResponse,
-            command=lambda uow: api.SubmitMasterBatchRecordForReviewResponse(
-                master_batch_record=record_to_proto(
-                    handlers.submit(uow, principal=principal, key=key, etag=request.etag)
-                )
-            ),
-        )
-
-    @rpc_method
-    async def ReviewMasterBatchRecord(
-        self, request: api.ReviewMasterBatchRecordRequest, context: grpc.aio.ServicerContext
-    ) -> api.ReviewMasterBatchRecordResponse:
-        principal = self._writer_principal(*domain.REVIEWER_ROLES)
-        key = _key(request.name)
-        _require_etag(request.etag)
-        signature = await self._sign(
-            principal, request.signature, SignatureMeaning.REVIEWED, domain.REVIEWER_ROLES
-        )
-        return await mutate(
-            self._writer, request=request,
-            response_type=api.ReviewMasterBatchRecordResponse,
-            command=lambda uow: api.ReviewMasterBatchRecordResponse(
-                master_batch_record=record_to_proto(
-                    handlers.review(
-                        uow, principal=principal, key=key, etag=request.etag,
-                        signature=signature,
-                    )
-                )
-            ),
-        )
-
-    @rpc_method
-    async def ApproveMasterBatchRecord(
-        self, request: api.ApproveMasterBatchRecordRequest, context: grpc.aio.ServicerContext
-    ) -> api.ApproveMasterBatchRecordResponse:
-        principal = self._writer_principal(*domain.APPROVER_ROLES)
-        key = _key(request.name)
-        _require_etag(request.etag)
-        signature = await self._sign(
-            principal, request.signature, SignatureMeaning.APPROVED, domain.APPROVER_ROLES
-        )
-        return await mutate(
-            self._writer, request=request,
-            response_type=api.ApproveMasterBatchRecordResponse,
-            command=lambda uow: api.ApproveMasterBatchRecordResponse(
-                master_batch_record=record_to_proto(
-                    handlers.approve(
-                        uow, principal=principal, key=key, etag=request.etag,
-                        signature=signature,
-                    )
-                )
-            ),
-        )
-
-    @rpc_method
-    async def RejectMasterBatchRecord(
-        self, request: api.RejectMasterBatchRecordRequest, context: grpc.aio.ServicerContext
-    ) -> api.RejectMasterBatchRecordResponse:
-        principal = self._writer_principal(*domain.REVIEWER_ROLES)
-        key = _key(request.name)
-        _require_etag(request.etag)
-        signature = await self._sign(
-            principal, request.signature, SignatureMeaning.REJECTED, domain.REVIEWER_ROLES,
-            reason_required=True,
-        )
-        return await mutate(
-            self._writer, request=request,
-            response_type=api.RejectMasterBatchRecordResponse,
-            command=lambda uow: api.RejectMasterBatchRecordResponse(
-                master_batch_record=record_to_proto(
-                    handlers.reject(
-                        uow, principal=principal, key=key, etag=request.etag,
-                        signature=signature,
-                    )
-                )
-            ),
-        )
+    SubmitMasterBatchRecordForReview = _decision(
+        SUBMIT, handlers.submit, api.SubmitMasterBatchRecordForReviewResponse
+    )
+    ReviewMasterBatchRecord = _decision(
+        REVIEW, handlers.review, api.ReviewMasterBatchRecordResponse
+    )
+    ApproveMasterBatchRecord = _decision(
+        APPROVE, handlers.approve, api.ApproveMasterBatchRecordResponse
+    )
+    RejectMasterBatchRecord = _decision(
+        REJECT, handlers.reject, api.RejectMasterBatchRecordResponse
+    )
 
     @rpc_method
     async def MakeMasterBatchRecordEffective(
         self, request: api.MakeMasterBatchRecordEffectiveRequest,
         context: grpc.aio.ServicerContext,
     ) -> api.MakeMasterBatchRecordEffectiveResponse:
-        principal = self._writer_principal(*domain.APPROVER_ROLES)
-        key = _key(request.name)
-        _require_etag(request.etag)
-        signature = await self._sign(
-            principal, request.signature, SignatureMeaning.MADE_EFFECTIVE, domain.APPROVER_ROLES
-        )
-
-        def command(uow: handlers.UnitOfWork) -> api.MakeMasterBatchRecordEffectiveResponse:
-            effective, superseded = handlers.make_effective(
-                uow, principal=principal, key=key, etag=request.etag, signature=signature
-            )
+        def command(
+            uow: UnitOfWork, checked: Checked[str]
+        ) -> api.MakeMasterBatchRecordEffectiveResponse:
+            effective, superseded = handlers.make_effective(uow, **checked.arguments("key"))
             return api.MakeMasterBatchRecordEffectiveResponse(
                 master_batch_record=record_to_proto(effective),
                 superseded=superseded.name if superseded else "",
             )
 
-        return await mutate(
-            self._writer, request=request,
+        return await self._transition(
+            request, MAKE_EFFECTIVE, target=lambda: _key(request.name),
             response_type=api.MakeMasterBatchRecordEffectiveResponse, command=command,
         )
+
+    def _read(self, name: str) -> MasterBatchRecord:
+        """The version ``name`` names, or the latest one."""
+        record_id, version = parse_name(name)
+        with read_session(self._engine) as session:
+            if version is None:
+                return repository.latest(session, record_id)
+            return repository.get(session, version_key(record_id, version))
 
     @rpc_method
     async def GetMasterBatchRecord(
         self, request: api.GetMasterBatchRecordRequest, context: grpc.aio.ServicerContext
     ) -> api.GetMasterBatchRecordResponse:
         current_principal()
-        record_id, version = parse_name(request.name)
-        with read_session(self._engine) as session:
-            if version is None:
-                record = repository.latest(session, record_id)
-            else:
-                record = repository.get(session, version_key(record_id, version))
+        record = self._read(request.name)
         return api.GetMasterBatchRecordResponse(master_batch_record=record_to_proto(record))
 
     @rpc_method
@@ -262,12 +220,7 @@ class MasterBatchRecordServicer(SiteWriting, api_grpc.MasterBatchRecordServiceSe
         self, request: api.ExportMasterRecipeRequest, context: grpc.aio.ServicerContext
     ) -> api.ExportMasterRecipeResponse:
         current_principal()
-        record_id, version = parse_name(request.name)
-        with read_session(self._engine) as session:
-            if version is None:
-                record = repository.latest(session, record_id)
-            else:
-                record = repository.get(session, version_key(record_id, version))
+        record = self._read(request.name)
         return api.ExportMasterRecipeResponse(
             document=batchml.export_master_recipe(record), content_type="application/xml"
         )
@@ -281,17 +234,9 @@ class MasterBatchRecordServicer(SiteWriting, api_grpc.MasterBatchRecordServiceSe
         imported = await asyncio.to_thread(batchml.read_master_recipe, request.document)
         content = imported.content
         domain.validate_content(content, prefix="document")
-        return await mutate(
-            self._writer, request=request,
-            response_type=api.ImportMasterRecipeResponse,
-            command=lambda uow: api.ImportMasterRecipeResponse(
-                master_batch_record=record_to_proto(
-                    handlers.create(
-                        uow, principal=principal, site_code=self._site.code, content=content
-                    )
-                ),
-                warnings=imported.warnings,
-            ),
+        return await self._create(
+            request, principal, content, api.ImportMasterRecipeResponse,
+            warnings=imported.warnings,
         )
 
 

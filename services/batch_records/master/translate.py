@@ -18,6 +18,7 @@ from services.batch_records.master.domain import (
     UnitProcedure,
     parse_decimal,
 )
+from services.batch_records.proto_forms import ProtoForms
 from services.common.domain.errors import Violations
 from services.common.grpc.translate import (
     signature_from_proto,
@@ -129,7 +130,7 @@ def _step_from_proto(step: pb.Step, path: str, violations: Violations) -> Step:
     )
 
 
-def record_to_proto(record: MasterBatchRecord) -> pb.MasterBatchRecord:
+def _record_to_proto(record: MasterBatchRecord) -> pb.MasterBatchRecord:
     message = pb.MasterBatchRecord(
         name=record.name, record_id=record.record_id, version=record.version,
         home_site=record.home_site, state=STATE_TO_PROTO[record.state], author=record.author,
@@ -142,10 +143,14 @@ def record_to_proto(record: MasterBatchRecord) -> pb.MasterBatchRecord:
     return message
 
 
+# A record's form, made once: what the use case stores and announces, the servicer answers.
+record_to_proto = ProtoForms(_record_to_proto)
+
+
 def record_from_proto(message: pb.MasterBatchRecord) -> MasterBatchRecord:
     """A stored record back to the domain (the proto is the stored form)."""
     revision = int(message.etag.split("-")[1])
-    return MasterBatchRecord(
+    record = MasterBatchRecord(
         record_id=message.record_id, version=message.version, home_site=message.home_site,
         content=content_from_proto(message), state=STATE_FROM_PROTO[message.state],
         author=message.author, create_time=message.create_time.ToDatetime(tzinfo=UTC),
@@ -157,4 +162,6 @@ def record_from_proto(message: pb.MasterBatchRecord) -> MasterBatchRecord:
         ),
         supersedes=message.supersedes, superseded_by=message.superseded_by,
     )
+    record_to_proto.remember(record, message)
+    return record
 

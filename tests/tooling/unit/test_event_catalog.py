@@ -1,46 +1,68 @@
-"""The event catalog lists every payload and every event a producer publishes, and the
+"""The event catalog lists every payload and every event a producer declares, and the
 committed AsyncAPI document is what the catalog renders."""
 
 from __future__ import annotations
 
-import inspect
-import re
-
-from twinline.events.v1 import batch_events_pb2 as batch_events
+from twinline.events.v1 import batch_events_pb2
 from twinline.events.v1 import master_batch_record_events_pb2 as mbr_events
 from twinline.events.v1 import site_events_pb2 as site_events
 
+from services.batch_records.batches import events as batch_events
 from services.batch_records.batches import handlers as batch_handlers
-from services.batch_records.master.handlers import AGGREGATE, CONTEXT, EVENT_PAYLOADS
+from services.batch_records.equipment import events as equipment_events
+from services.batch_records.equipment import handlers as equipment_handlers
+from services.batch_records.master import events as master_events
+from services.batch_records.master import handlers as master_handlers
+from services.common.persistence.event_spec import EventSpec as DeclaredEvent
 from services.devstack.event_catalog import ASYNCAPI_FILE, CATALOG, render
 from services.site_view import heartbeat
+
+# Each aggregate of batch_records and the handlers that publish its events.
+DECLARING = (
+    (master_events, master_handlers),
+    (batch_events, batch_handlers),
+    (equipment_events, equipment_handlers),
+)
 
 
 def test_every_payload_message_is_in_the_catalog() -> None:
     listed = {spec.payload.full_name for spec in CATALOG}
-    for module in (mbr_events, batch_events, site_events):
+    for module in (mbr_events, batch_events_pb2, site_events):
         defined = {m.full_name for m in module.DESCRIPTOR.message_types_by_name.values()}
         assert defined <= listed
 
 
-def test_every_event_a_batch_handler_publishes_is_in_the_catalog() -> None:
-    source = inspect.getsource(batch_handlers)
-    published = set(re.findall(r'event="([a-z_]+)"', source))
-    listed = {
-        spec.event for spec in CATALOG if spec.aggregate in (batch_handlers.AGGREGATE, "equipment")
-    }
-    assert published == listed
+def test_each_aggregate_declares_its_events_once_in_its_list() -> None:
+    for module, handlers in DECLARING:
+        named = [value for value in vars(module).values() if isinstance(value, DeclaredEvent)]
+        assert set(named) == set(module.DECLARED), module.__name__
+        assert len({(spec.aggregate, spec.event) for spec in module.DECLARED}) == len(
+            module.DECLARED
+        ), module.__name__
+        # The handlers publish through these declarations, and no others.
+        assert handlers.events is module, handlers.__name__
 
 
-def test_every_event_batch_records_publishes_is_in_the_catalog() -> None:
-    published = {
-        (CONTEXT, AGGREGATE, event, payload.DESCRIPTOR.full_name)
-        for event, payload in EVENT_PAYLOADS.items()
+def test_the_catalog_lists_exactly_what_batch_records_declares() -> None:
+    declared = {
+        (spec.context, spec.aggregate, spec.event, spec.payload.DESCRIPTOR.full_name,
+         spec.producer, spec.meaning)
+        for module, _ in DECLARING for spec in module.DECLARED
     }
     listed = {
-        (spec.context, spec.aggregate, spec.event, spec.payload.full_name) for spec in CATALOG
+        (spec.context, spec.aggregate, spec.event, spec.payload.full_name, spec.producer,
+         spec.meaning)
+        for spec in CATALOG if spec.producer == "batch_records"
     }
-    assert published == {item for item in listed if item[1] == AGGREGATE}
+    assert declared == listed
+    assert {aggregate for _, aggregate, *_ in listed} == {
+        "master_batch_record", "batch", "equipment"
+    }
+
+
+def test_every_subject_is_listed_once() -> None:
+    subjects = [spec.subject() for spec in CATALOG]
+    assert len(subjects) == len(set(subjects))
 
 
 def test_the_heartbeat_the_site_view_publishes_is_in_the_catalog() -> None:

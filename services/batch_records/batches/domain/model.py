@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
+from services.batch_records.equipment.domain import READY
 from services.batch_records.master.domain import MasterBatchRecord, Step
 from services.common.domain import bounds
 from services.common.domain.errors import FailedPrecondition, NotFound
@@ -22,7 +23,7 @@ QA_ROLES = (Role.QA,)
 LATE_ENTRY_AFTER = timedelta(minutes=30)
 # Clocks drift; a perform time this far ahead of the server's is refused.
 FUTURE_TOLERANCE = timedelta(minutes=5)
-READY_EQUIPMENT = frozenset({"CLEAN", "AVAILABLE"})
+READY_EQUIPMENT = READY  # the register's statuses a step may use without an override
 
 
 class BatchState(StrEnum):
