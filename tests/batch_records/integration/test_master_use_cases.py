@@ -17,11 +17,6 @@ from services.batch_records.master import handlers, repository
 from services.batch_records.master.domain import (
     MasterBatchRecord,
     MbrState,
-    Operation,
-    RecipeContent,
-    Step,
-    StepKind,
-    UnitProcedure,
 )
 from services.common.domain.errors import FailedPrecondition, PermissionDenied
 from services.common.domain.roles import Principal, Role
@@ -33,23 +28,14 @@ from services.common.persistence.database import (
     read_session,
 )
 from services.common.persistence.writer import Writer
+from tests.support.recipes import conjugation_content
 
 SITE = "syracuse"
 T0 = datetime(2026, 3, 4, 9, 0, tzinfo=UTC)
 AUTHOR = Principal("syracuse.author", "Ana Author", frozenset({Role.PROCESS_ENGINEER}), SITE)
 REVIEWER = Principal("syracuse.reviewer", "Rae Reviewer", frozenset({Role.SUPERVISOR}), SITE)
 QA = Principal("syracuse.qa", "Quinn QA", frozenset({Role.QA}), SITE)
-CONTENT = RecipeContent(
-    product="TWX-101", process="cysteine conjugation, 200 L", title="TWX-101 conjugation",
-    unit_procedures=(
-        UnitProcedure("UP1", "Conjugation", (
-            Operation("OP1", "Partial reduction", (
-                Step("S1", "Add TCEP", "Add 2.5 molar eq. TCEP; hold 90 min.",
-                     StepKind.INSTRUCTION),
-            )),
-        )),
-    ),
-)
+CONTENT = conjugation_content()
 
 
 def signature(principal: Principal, meaning: SignatureMeaning, role: Role) -> SignatureRecord:

@@ -14,11 +14,6 @@ from services.batch_records.master import repository
 from services.batch_records.master.domain import (
     ListFilter,
     MbrState,
-    Operation,
-    RecipeContent,
-    Step,
-    StepKind,
-    UnitProcedure,
     create_draft,
 )
 from services.batch_records.master.translate import record_to_proto
@@ -34,21 +29,12 @@ from tests.support.databases import (
     SITE,
     T0,
 )
+from tests.support.recipes import conjugation_content
 
 pytestmark = pytest.mark.timeout(60)
 
 
-CONTENT = RecipeContent(
-    product="TWX-101", process="cysteine conjugation, 200 L", title="TWX-101 conjugation",
-    unit_procedures=(
-        UnitProcedure("UP1", "Conjugation", (
-            Operation("OP1", "Partial reduction", (
-                Step("S1", "Add TCEP", "Add 2.5 molar eq. TCEP; hold 90 min.",
-                     StepKind.INSTRUCTION),
-            )),
-        )),
-    ),
-)
+CONTENT = conjugation_content()
 
 
 def create(record_id: str, version: int = 1) -> Callable[[UnitOfWork], int]:
