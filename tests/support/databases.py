@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Engine
 
 import services.common.persistence.tables
+from services.common.identity.directory import UserDirectory
 from services.common.persistence.database import (
     IDENTITY_MIGRATIONS,
     KERNEL_MIGRATIONS,
@@ -19,6 +20,7 @@ from services.common.persistence.database import (
     migrate,
 )
 from services.common.persistence.writer import Writer
+from services.common.sites import DEFAULT_REGISTRY, SiteRegistry
 from services.devstack.topology import SERVICES
 
 SITE = "syracuse"
@@ -73,4 +75,13 @@ def kernel_engine(tmp_path: Path) -> Iterator[Engine]:
     engine = create_database_engine(f"sqlite:///{tmp_path / 'kernel.db'}")
     migrate(engine, KERNEL_MIGRATIONS)
     yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def directory(tmp_path: Path) -> Iterator[UserDirectory]:
+    """An empty user directory (SQLite) that knows the sites of deploy/sites.toml."""
+    engine = create_database_engine(f"sqlite:///{tmp_path / 'identity.db'}")
+    migrate(engine, IDENTITY_MIGRATIONS)
+    yield UserDirectory(engine, SiteRegistry.load(DEFAULT_REGISTRY))
     engine.dispose()

@@ -46,7 +46,7 @@ def signature(principal: Principal, meaning: SignatureMeaning, role: Role) -> Si
 
 
 @pytest.fixture
-async def writer(tmp_path: Path) -> AsyncIterator[tuple[Writer, Engine]]:
+async def records(tmp_path: Path) -> AsyncIterator[tuple[Writer, Engine]]:
     engine = create_database_engine(f"sqlite:///{tmp_path / 'batch_records.db'}")
     migrate(engine, KERNEL_MIGRATIONS, MIGRATIONS)
     writer = Writer(engine, SITE, clock=lambda: T0)
@@ -74,9 +74,9 @@ def stored(engine: Engine, record: MasterBatchRecord) -> MasterBatchRecord:
 
 
 async def test_a_record_goes_from_draft_to_effective_through_its_use_cases(
-    writer: tuple[Writer, Engine],
+    records: tuple[Writer, Engine],
 ) -> None:
-    run, engine = writer[0].run, writer[1]
+    run, engine = records[0].run, records[1]
     draft = await run(lambda uow: handlers.create(
         uow, principal=AUTHOR, site_code="SYR", content=CONTENT
     ))
@@ -110,8 +110,8 @@ async def test_a_record_goes_from_draft_to_effective_through_its_use_cases(
     )
 
 
-async def test_a_refused_use_case_writes_nothing(writer: tuple[Writer, Engine]) -> None:
-    run, engine = writer[0].run, writer[1]
+async def test_a_refused_use_case_writes_nothing(records: tuple[Writer, Engine]) -> None:
+    run, engine = records[0].run, records[1]
     draft = await run(lambda uow: handlers.create(
         uow, principal=AUTHOR, site_code="SYR", content=CONTENT
     ))

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -19,11 +18,6 @@ from services.common.grpc.status import details_of
 from services.common.identity import directory as identity
 from services.common.identity.directory import MAX_FAILED_ATTEMPTS, UserDirectory
 from services.common.identity.tokens import TokenIssuer
-from services.common.persistence.database import (
-    IDENTITY_MIGRATIONS,
-    create_database_engine,
-    migrate,
-)
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -42,14 +36,11 @@ async def who_am_i_twice(request: bytes, context: grpc.aio.ServicerContext) -> A
 
 
 @pytest.fixture
-def directory(tmp_path: Path) -> Iterator[UserDirectory]:
-    """Syracuse's user directory: the server below is a Syracuse service."""
-    engine = create_database_engine(f"sqlite:///{tmp_path / 'identity.db'}")
-    migrate(engine, IDENTITY_MIGRATIONS)
-    directory = UserDirectory(engine)
+def alice_at_home(directory: UserDirectory) -> UserDirectory:
+    """Syracuse's user directory (from the suite's fixture) with Alice: the server below is a
+    Syracuse service."""
     directory.add_user("syracuse.alice", "Alice Moreau", PASSWORD, [Role.QA], "syracuse")
-    yield directory
-    engine.dispose()
+    return directory
 
 
 @pytest.fixture
@@ -59,8 +50,9 @@ def issuer() -> TokenIssuer:
 
 @pytest.fixture
 async def channel(
-    directory: UserDirectory, issuer: TokenIssuer
+    alice_at_home: UserDirectory, issuer: TokenIssuer
 ) -> AsyncIterator[grpc.aio.Channel]:
+    directory = alice_at_home
     server = grpc.aio.server(
         interceptors=[AuthInterceptor(issuer, directory=directory, site_id="syracuse")]
     )

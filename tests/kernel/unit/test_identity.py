@@ -25,17 +25,9 @@ from services.common.persistence.database import (
     create_database_engine,
     migrate,
 )
-from services.common.sites import DEFAULT_REGISTRY, SiteRegistry
 from services.devstack.demo_users import ensure_demo_users
 
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def directory(tmp_path: Path) -> UserDirectory:
-    engine = create_database_engine(f"sqlite:///{tmp_path / 'identity.db'}")
-    migrate(engine, IDENTITY_MIGRATIONS)
-    return UserDirectory(engine, SiteRegistry.load(DEFAULT_REGISTRY))
 
 
 @pytest.fixture
