@@ -118,6 +118,10 @@ class ServiceProcess:
         if self.running:
             self._process.send_signal(signal.SIGTERM)
             if await self.wait_exit(timeout) is None:
+                # Still running after the deadline: its threads' stacks into its log first
+                # (faulthandler, services/common/grpc/server.py), then SIGKILL.
+                self._process.send_signal(signal.SIGUSR1)
+                await self.wait_exit(0.5)
                 self.kill()
         return self._close()
 

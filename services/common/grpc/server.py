@@ -8,6 +8,7 @@ register)``, with the background tasks it runs beside its RPCs, if any.
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import functools
 import gc
 import logging
@@ -305,6 +306,9 @@ def run_service(
     (one process per site does).
     """
     configure_logging()
+    # A stop that hangs is diagnosed, not guessed at: whoever stops this process sends SIGUSR1
+    # before SIGKILL (services/devstack/processes.py), and every thread's stack goes to stderr.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     host = build_host(
         Settings(), service_name, migrations, watch_sources=watch_sources, background=background
     )
