@@ -20,6 +20,7 @@ from twinline.events.v1 import site_events_pb2 as site_events
 from services.common.domain.clock import utc_now
 from services.common.messaging.bus import Bus
 from services.common.messaging.events import OutboxEvent, new_event
+from services.common.messaging.periodic import Periodic
 from services.common.messaging.subjects import event_subject, stream_name
 from services.common.sites import Site
 
@@ -66,19 +67,17 @@ class HeartbeatPublisher:
         self._site = site
         self._interval = interval
         self._clock = clock
-        self._task: asyncio.Task[None] | None = None
+        self._beats = Periodic(
+            self._beat, interval.total_seconds(), name=f"heartbeat-{site.id}",
+            on_error=self._not_sent,
+        )
         self.sent = 0
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(
-            self._run(), name=f"heartbeat-{self._site.id}"
-        )
+        self._beats.start()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await self._beats.stop()
 
     async def publish_once(self) -> None:
         js = await self._bus.jetstream()
@@ -92,12 +91,10 @@ class HeartbeatPublisher:
         )
         self.sent += 1
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                await asyncio.wait_for(self.publish_once(), self._interval.total_seconds() * 2)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # NATS down or restarting: the next beat tries again
-                log.debug("heartbeat of %s not sent: %r", self._site.id, exc)
-            await asyncio.sleep(self._interval.total_seconds())
+    async def _beat(self) -> None:
+        async with asyncio.timeout(self._interval.total_seconds() * 2):
+            await self.publish_once()
+
+    def _not_sent(self, error: Exception) -> None:
+        # NATS down or restarting: the next beat tries again.
+        log.debug("heartbeat of %s not sent: %r", self._site.id, error)

@@ -11,7 +11,6 @@ up when both are back.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from typing import Any
@@ -30,6 +29,7 @@ from nats.js.api import (
 )
 from nats.js.errors import BadRequestError
 
+from services.common.messaging.periodic import Periodic
 from services.common.messaging.subjects import site_subjects, source_consumer_name, stream_name
 from services.common.sites import Site, SiteRegistry
 
@@ -163,18 +163,19 @@ class SourceWatchdog:
         # When each origin stream was created, as last seen: a new time means the origin lost
         # its store and made the stream anew, with sequences from 1 again.
         self._origin_created: dict[str, str] = {}
-        self._task: asyncio.Task[None] | None = None
+        # Our own server restarting: look again next round.
+        self._rounds = Periodic(
+            self.check_once, interval_s, name=f"source-watchdog-{site.id}",
+            tolerated=(TimeoutError, NatsError, RuntimeError),
+        )
 
     def start(self) -> None:
         # A grace period first: a source just created gets its own chance to connect.
         self._last_readd = dict.fromkeys(self._origins, time.monotonic())
-        self._task = asyncio.create_task(self._run(), name=f"source-watchdog-{self.site.id}")
+        self._rounds.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await self._rounds.stop()
 
     async def check_once(self) -> list[str]:
         """Re-adds the stalled sources whose origin consumer answers; returns their names."""
@@ -233,11 +234,3 @@ class SourceWatchdog:
         before = self._origin_created.get(source_stream)
         self._origin_created[source_stream] = created
         return before is not None and before != created
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.check_once()
-            except (TimeoutError, NatsError, RuntimeError):
-                pass  # our own server is restarting: look again next round
-            await asyncio.sleep(self.interval_s)
