@@ -36,8 +36,9 @@ node_modules/.bin/buf: package.json
 run: setup ## both sites on loopback (Ctrl-C stops them); data in var/
 	$(PY) -m services.devstack.launcher
 
+# PYTEST_ARGS: e.g. "-n 2" (both cores, pytest-xdist) or "tests/kernel" (a part).
 test: setup ## the whole suite (real nats-servers, gRPC servers, SQLite)
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: setup node_modules/.bin/buf ## ruff, mypy, the architecture contracts and buf lint
 	$(VENV)/bin/ruff check services tests bench
