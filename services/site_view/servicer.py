@@ -26,7 +26,7 @@ from services.common.grpc.paging import (
     page_size_of,
 )
 from services.common.grpc.rpc import enum_filter, rpc_method
-from services.common.persistence.database import read_session
+from services.common.persistence.database import read, read_session
 from services.common.sites import SiteRegistry
 from services.site_view import domain, queries
 from services.site_view.translate import KNOWN_BATCH_STATES, batch_state_value
@@ -126,8 +126,7 @@ class SiteViewServicer(api_grpc.SiteViewServiceServicer):
     ) -> api.GetMasterBatchRecordResponse:
         current_principal()
         record_id, version = parse_name(request.name)
-        with read_session(self._engine) as session:
-            record = queries.get(session, record_id, version)
+        record = read(self._engine, queries.get, record_id, version)
         return api.GetMasterBatchRecordResponse(master_batch_record=record)
 
     @rpc_method
@@ -154,8 +153,7 @@ class SiteViewServicer(api_grpc.SiteViewServiceServicer):
     ) -> api.GetBatchResponse:
         current_principal()
         batch_id = batch_id_of(request.name, "name")
-        with read_session(self._engine) as session:
-            batch = queries.get_batch(session, batch_id)
+        batch = read(self._engine, queries.get_batch, batch_id)
         return api.GetBatchResponse(batch=batch)
 
     @rpc_method

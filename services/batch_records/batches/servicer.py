@@ -43,7 +43,7 @@ from services.common.grpc.transitions import (
     Transition,
     transition_rpc,
 )
-from services.common.persistence.database import read_session
+from services.common.persistence.database import read, read_session
 from services.common.persistence.unit_of_work import UnitOfWork
 
 CREATOR_ROLES = (Role.SUPERVISOR, Role.INTEGRATION)
@@ -119,8 +119,7 @@ class BatchRecordServicer(SignedTransitions, api_grpc.BatchRecordServiceServicer
     ) -> api.GetBatchResponse:
         current_principal()
         batch_id = batch_id_of(request.name, "name")
-        with read_session(self._engine) as session:
-            batch = batch_repository.get(session, batch_id)
+        batch = read(self._engine, batch_repository.get, batch_id)
         return api.GetBatchResponse(batch=batch_to_proto(batch))
 
     @rpc_method
@@ -225,8 +224,7 @@ class BatchRecordServicer(SignedTransitions, api_grpc.BatchRecordServiceServicer
     ) -> api.ListExceptionsResponse:
         current_principal()
         batch_id = batch_id_of(request.batch)
-        with read_session(self._engine) as session:
-            batch = batch_repository.get(session, batch_id)
+        batch = read(self._engine, batch_repository.get, batch_id)
         exceptions = batch.open_exceptions() if request.open_only else list(batch.exceptions)
         return api.ListExceptionsResponse(
             exceptions=[exception_to_proto(exception) for exception in exceptions],
@@ -294,8 +292,7 @@ class BatchRecordServicer(SignedTransitions, api_grpc.BatchRecordServiceServicer
     ) -> api.ExportBatchProductionRecordResponse:
         current_principal()
         batch_id = batch_id_of(request.batch)
-        with read_session(self._engine) as session:
-            batch = batch_repository.get(session, batch_id)
+        batch = read(self._engine, batch_repository.get, batch_id)
         # In a thread: a record of a few hundred steps takes tens of milliseconds to build.
         document = await asyncio.to_thread(export_batch_production_record, batch)
         return api.ExportBatchProductionRecordResponse(

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 from sqlmodel import Session
+
+T = TypeVar("T")
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 KERNEL_MIGRATIONS = MIGRATIONS / "kernel"
@@ -53,6 +56,12 @@ def create_database_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Eng
 def read_session(engine: Engine) -> Session:
     """A session for queries only: never takes SQLite's write lock."""
     return Session(readonly_engine(engine))
+
+
+def read(engine: Engine, query: Callable[..., T], *args: object) -> T:
+    """``query(session, *args)`` in a read-only session (see ``read_session``)."""
+    with read_session(engine) as session:
+        return query(session, *args)
 
 
 def readonly_engine(engine: Engine) -> Engine:
