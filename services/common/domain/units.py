@@ -4,10 +4,13 @@ units accept it, checked by ucumvert's parser; a character class would let "NULL
 from __future__ import annotations
 
 import functools
+from decimal import Decimal
 from typing import Any
 
 from lark.exceptions import LarkError
-from ucumvert import get_ucum_parser
+from pint import Quantity
+from pint.errors import DimensionalityError, PintError
+from ucumvert import PintUcumRegistry, get_ucum_parser
 
 MAX_UNIT_LENGTH = 64
 
@@ -27,3 +30,34 @@ def is_ucum(code: str) -> bool:
     except (LarkError, ValueError):
         return False
     return True
+
+
+@functools.cache
+def registry() -> Any:
+    """pint's registry with ucumvert's UCUM definitions, in Decimal arithmetic (built once)."""
+    return PintUcumRegistry(non_int_type=Decimal)
+
+
+def quantity(value: Decimal, code: str) -> Quantity:
+    """``value`` in the UCUM unit ``code`` (a valid code: check it with ``is_ucum`` first)."""
+    parsed = registry().from_ucum(code)  # a Quantity: a factor (often 1) and pint units
+    return registry().Quantity(value * _decimal(parsed.magnitude), parsed.units)  # type: ignore[no-any-return]
+
+
+def converts(code: str, to_code: str) -> bool:
+    """Whether a quantity in ``code`` can be expressed in ``to_code`` (same dimension)."""
+    try:
+        quantity(Decimal(1), code).to(registry().from_ucum(to_code).units)
+    except (DimensionalityError, PintError, LarkError, ValueError):
+        return False
+    return True
+
+
+def in_unit(value: Quantity, code: str) -> Decimal:
+    """The magnitude of ``value`` in the UCUM unit ``code``."""
+    target = registry().from_ucum(code)
+    return _decimal(value.to(target.units).magnitude) / _decimal(target.magnitude)
+
+
+def _decimal(number: object) -> Decimal:
+    return number if isinstance(number, Decimal) else Decimal(str(number))

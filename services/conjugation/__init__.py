@@ -1,0 +1,1 @@
+"""ADC conjugation runs (issue 10; design: docs/conjugation.md)."""

@@ -1,0 +1,1 @@
+"""The conjugation run aggregate."""
