@@ -14,6 +14,7 @@ from typing import IO
 import nats
 
 from services.common.sites import Site, SiteRegistry
+from services.devstack.child import ChildProcess
 from services.devstack.nats_config import (
     REPO_ROOT,
     default_client_port,
@@ -41,7 +42,7 @@ class NatsServerError(RuntimeError):
     """The nats-server did not start, or did not become ready in time."""
 
 
-class NatsServerProcess:
+class NatsServerProcess(ChildProcess):
     """One nats-server run from a config file; its log goes next to its JetStream store."""
 
     def __init__(
@@ -68,14 +69,6 @@ class NatsServerProcess:
     @property
     def url(self) -> str:
         return f"nats://127.0.0.1:{self.client_port}"
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
-
-    @property
-    def returncode(self) -> int | None:
-        return None if self._process is None else self._process.poll()
 
     async def start(self) -> None:
         """Spawns the server and returns once its JetStream answers."""

@@ -21,6 +21,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.devstack import topology
+from services.devstack.child import ChildProcess
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 60.0
@@ -31,7 +32,7 @@ class ServiceProcessError(RuntimeError):
     pass
 
 
-class ServiceProcess:
+class ServiceProcess(ChildProcess):
     """``python -m <module>`` for one site, with its log in a file; the module of ``name`` in
     the topology unless given."""
 
@@ -55,14 +56,6 @@ class ServiceProcess:
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.grpc_port}"
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
-
-    @property
-    def returncode(self) -> int | None:
-        return None if self._process is None else self._process.poll()
 
     def spawn(self, **extra_env: str) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
