@@ -203,17 +203,21 @@ class Deployment:
 
 
 def _print_overview(console: Console, deployment: Deployment, users: list[DemoUser]) -> None:
+    # One row per service, one column per site: the table grows down as services are added.
     # Addresses never wrap or shrink (a cut port is unreadable); at 80 columns names wrap.
     sites = Table(title="Twinline is running", show_lines=False)
-    sites.add_column("site", overflow="fold")
-    for column in (*(service.title for service in SERVICES), "NATS"):
-        sites.add_column(column, no_wrap=True, min_width=len("127.0.0.1:65535"))
+    sites.add_column("service", overflow="fold")
     for site in deployment.registry.sites:
+        sites.add_column(site.display_name, no_wrap=True, min_width=len("127.0.0.1:65535"))
+    for service in SERVICES:
         sites.add_row(
-            site.display_name,
-            *(deployment.address(site.id, service.name) for service in SERVICES),
-            f"127.0.0.1:{deployment.nats_ports[site.id]}",
+            service.title,
+            *(deployment.address(site.id, service.name) for site in deployment.registry.sites),
         )
+    sites.add_row(
+        "NATS", *(f"127.0.0.1:{deployment.nats_ports[site.id]}"
+                  for site in deployment.registry.sites),
+    )
     console.print(sites)
     console.print(f"Change a password: {twinline_command()} users set-password NAME")
     # The username names the site ("<site>.<job>"), so the site needs no column of its own.

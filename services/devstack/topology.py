@@ -49,9 +49,13 @@ SITE_VIEW = ServiceSpec(
     name="site_view", module="services.site_view", port_offset=2,
     serves=("twinline.siteview.v1.SiteViewService",),
 )
+CONJUGATION = ServiceSpec(
+    name="conjugation", module="services.conjugation", port_offset=3,
+    serves=("twinline.conjugation.v1.ConjugationRunService",),
+)
 
 # Every site runs one process of each, started in this order.
-SERVICES: tuple[ServiceSpec, ...] = (BATCH_RECORDS, SITE_VIEW)
+SERVICES: tuple[ServiceSpec, ...] = (BATCH_RECORDS, SITE_VIEW, CONJUGATION)
 SERVICE_NAMES: tuple[str, ...] = tuple(service.name for service in SERVICES)
 
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from google.protobuf import message
 
+from services.common.messaging.events import new_event
+from services.common.messaging.subjects import event_subject
 from services.common.persistence.audit_state import audit_state
 from services.common.persistence.unit_of_work import UnitOfWork
 
@@ -39,4 +41,20 @@ def record_change(
         event=spec.event, aggregate_id=aggregate_id, resource_name=resource_name,
         old_value=audit_state(old_state), new_value=audit_state(new_state),
         payload=spec.payload(**payload_fields), reason=reason,
+    )
+
+
+def publish_event(
+    uow: UnitOfWork, spec: EventSpec, *, resource_name: str, **payload_fields: object
+) -> None:
+    """The event ``spec`` declares, without an audit entry of its own: for an event that
+    follows from a change audited in the same transaction (e.g. the exception a recorded
+    charge raises)."""
+    uow.publish(
+        new_event(
+            subject=event_subject(uow.site, spec.context, spec.aggregate, spec.event),
+            payload=spec.payload(**payload_fields),
+            source=f"twinline/{uow.site}/{spec.producer}", ce_subject=resource_name,
+            time=uow.now,
+        )
     )

@@ -14,6 +14,8 @@ from services.batch_records.equipment import handlers as equipment_handlers
 from services.batch_records.master import events as master_events
 from services.batch_records.master import handlers as master_handlers
 from services.common.persistence.event_spec import EventSpec as DeclaredEvent
+from services.conjugation.runs import events as run_events
+from services.conjugation.runs import handlers as run_handlers
 from services.devstack.event_catalog import ASYNCAPI_FILE, CATALOG, render
 from services.site_view import heartbeat
 
@@ -22,6 +24,7 @@ DECLARING = (
     (master_events, master_handlers),
     (batch_events, batch_handlers),
     (equipment_events, equipment_handlers),
+    (run_events, run_handlers),
 )
 
 
@@ -43,7 +46,7 @@ def test_each_aggregate_declares_its_events_once_in_its_list() -> None:
         assert handlers.events is module, handlers.__name__
 
 
-def test_the_catalog_lists_exactly_what_batch_records_declares() -> None:
+def test_the_catalog_lists_exactly_what_the_services_declare() -> None:
     declared = {
         (spec.context, spec.aggregate, spec.event, spec.payload.DESCRIPTOR.full_name,
          spec.producer, spec.meaning)
@@ -52,11 +55,12 @@ def test_the_catalog_lists_exactly_what_batch_records_declares() -> None:
     listed = {
         (spec.context, spec.aggregate, spec.event, spec.payload.full_name, spec.producer,
          spec.meaning)
-        for spec in CATALOG if spec.producer == "batch_records"
+        for spec in CATALOG if spec.producer in ("batch_records", "conjugation")
     }
     assert declared == listed
-    assert {aggregate for _, aggregate, *_ in listed} == {
-        "master_batch_record", "batch", "equipment"
+    assert {(producer, aggregate) for _, aggregate, _, _, producer, _ in listed} == {
+        ("batch_records", "master_batch_record"), ("batch_records", "batch"),
+        ("batch_records", "equipment"), ("conjugation", "run"),
     }
 
 

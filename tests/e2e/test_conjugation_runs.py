@@ -1,0 +1,196 @@
+"""Conjugation runs end to end at one site: real batch_records and conjugation processes, NATS.
+
+The conjugation service learns of batches from their events (its projection), never by a call.
+"""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from twinline.conjugation.v1 import run_pb2 as pb
+from twinline.conjugation.v1 import run_service_pb2 as api
+
+from services.common.grpc.status import details_of
+from services.devstack.topology import BATCH_RECORDS, CONJUGATION
+from tests.support import batches, runs
+from tests.support.batches import q
+from tests.support.mbr import request_id
+from tests.support.runs import SITE, stub
+from tests.support.stack import Stack, stack_fixture
+from tests.support.waiting import wait_until
+
+stack = stack_fixture(services=[BATCH_RECORDS.name, CONJUGATION.name])
+
+
+async def _refusal(session: object, request: api.CreateRunRequest) -> dict[str, object]:
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await stub(session).CreateRun(request, metadata=session.metadata)  # type: ignore[arg-type, attr-defined]
+    return {"code": refused.value.code(), **details_of(refused.value)}
+
+
+async def test_a_run_needs_a_known_batch_in_progress_and_good_inputs(stack: Stack) -> None:
+    engineer = await stack.login(SITE, "author", CONJUGATION.name)
+    unknown = await _refusal(engineer, runs.create_request("batches/SYR-B-2026-99999"))
+    assert (unknown["code"], unknown["reason"]) == (
+        grpc.StatusCode.FAILED_PRECONDITION, "BATCH_UNKNOWN"
+    )
+
+    master = await batches.effective_master(stack)
+    mes = await stack.login(SITE, "mes")
+    created = await batches.create_batch(mes, master)
+
+    async def refused_as_not_in_progress() -> bool:
+        answer = await _refusal(engineer, runs.create_request(created.name))
+        return answer["reason"] == "BATCH_NOT_IN_PROGRESS"
+
+    # The projection learns of the batch from its "created" event: not in progress yet.
+    await wait_until(refused_as_not_in_progress, runs.PROJECTION_DEADLINE_S, interval=0.2)
+
+    operator = await stack.login(SITE, "operator")
+    await batches.record(operator, created, batches.s1())
+    bad = await _refusal(engineer, runs.create_request(
+        created.name, antibody_volume=q("0", "mL"), antibody_molecular_weight=q("NaN", "g/mol"),
+        reducing_agent_stock=q("-10", "mmol/L"), drug_linker_stock=q("10", "mg"),
+        quench_stock=q("100", ""), drug_linker_equivalents="Infinity",
+    ))
+    assert bad["code"] is grpc.StatusCode.INVALID_ARGUMENT
+    assert set(bad["fields"]) >= {  # type: ignore[arg-type]
+        "inputs.antibody_volume.value", "inputs.antibody_molecular_weight.value",
+        "inputs.reducing_agent_stock.value", "inputs.drug_linker_stock.unit",
+        "inputs.quench_stock.unit", "inputs.drug_linker_equivalents",
+    }, bad["fields"]
+    listed = await stub(engineer).ListRuns(api.ListRunsRequest(), metadata=engineer.metadata)
+    assert list(listed.runs) == []  # nothing written
+
+    run = await runs.create_run(stack, created)
+    assert run.run_id.startswith("SYR-CR-") and run.batch == created.name
+    assert run.phase == pb.PHASE_SETUP and run.product == created.control_recipe.product
+    figures = {calculation.name: calculation.result for calculation in run.calculations}
+    assert (figures["reducer volume"].value, figures["reducer volume"].unit) == (
+        "14.667", "mL"
+    )
+    assert figures["drug-linker volume"].value == "53.333"
+    assert figures["quench volume"].value == "16.000"
+
+
+async def _advance(session: object, request: object, method: str) -> pb.Run:
+    answer = await getattr(stub(session), method)(request, metadata=session.metadata)  # type: ignore[arg-type, attr-defined]
+    return answer.run  # type: ignore[no-any-return]
+
+
+async def test_phases_run_in_order_with_charges_parameters_and_results(stack: Stack) -> None:
+    batch = await runs.batch_in_progress(stack)
+    run = await runs.create_run(stack, batch)
+    operator = await stack.login(SITE, "operator", CONJUGATION.name)
+    analyst = await stack.login(SITE, "analyst", CONJUGATION.name)
+
+    def start(phase: int) -> api.StartPhaseRequest:
+        return api.StartPhaseRequest(request_id=request_id(), name=run.name, etag=run.etag,
+                                     phase=phase)
+
+    with pytest.raises(grpc.aio.AioRpcError) as skipped:
+        await _advance(operator, start(pb.PHASE_CONJUGATION), "StartPhase")
+    assert details_of(skipped.value)["reason"] == "PHASE_OUT_OF_ORDER"
+
+    run = await _advance(operator, start(pb.PHASE_REDUCTION), "StartPhase")
+    with pytest.raises(grpc.aio.AioRpcError) as early:
+        await _advance(operator, api.EndPhaseRequest(
+            request_id=request_id(), name=run.name, etag=run.etag, phase=pb.PHASE_REDUCTION,
+        ), "EndPhase")
+    assert details_of(early.value)["reason"] == "CHARGE_MISSING"
+    run = await _advance(operator, api.RecordChargeRequest(
+        request_id=request_id(), name=run.name, etag=run.etag,
+        kind=pb.CHARGE_KIND_REDUCING_AGENT, actual=q("14.70", "mL"), lot_id="L-TCEP-0113",
+    ), "RecordCharge")
+    assert run.charges[0].within_tolerance and run.charges[0].deviation_percent == "0.23"
+
+    with pytest.raises(grpc.aio.AioRpcError) as missing:
+        await _advance(operator, api.EndPhaseRequest(
+            request_id=request_id(), name=run.name, etag=run.etag, phase=pb.PHASE_REDUCTION,
+            parameters=[api.ParameterInput(name="temperature", value=q("25", "Cel"))],
+        ), "EndPhase")
+    assert details_of(missing.value)["fields"] == ["parameters[TCEP]"]
+    run = await _advance(operator, api.EndPhaseRequest(
+        request_id=request_id(), name=run.name, etag=run.etag, phase=pb.PHASE_REDUCTION,
+        parameters=[
+            api.ParameterInput(name="temperature", value=q("31.5", "Cel")),
+            api.ParameterInput(name="TCEP", value=q("2.2", "mol/mol")),
+        ],
+    ), "EndPhase")
+    ended = run.phases[0]
+    judged = {parameter.name: parameter.within_limits for parameter in ended.parameters}
+    assert judged == {"temperature": False, "TCEP": True}
+    assert ended.end_time.seconds > 0 and ended.ended_by == "syracuse.operator"
+
+    run = await _advance(operator, start(pb.PHASE_CONJUGATION), "StartPhase")
+    run = await _advance(operator, api.RecordChargeRequest(
+        request_id=request_id(), name=run.name, etag=run.etag,
+        kind=pb.CHARGE_KIND_DRUG_LINKER, actual=q("0.0600", "L"), lot_id="L-DL-0042",
+    ), "RecordCharge")
+    assert not run.charges[1].within_tolerance and run.charges[1].deviation_percent == "12.50"
+    for phase, kind, volume in (
+        (pb.PHASE_QUENCH, pb.CHARGE_KIND_QUENCH, "16.0"), (pb.PHASE_PURIFICATION, None, None),
+    ):
+        run = await _advance(operator, api.EndPhaseRequest(
+            request_id=request_id(), name=run.name, etag=run.etag, phase=phase - 1,
+        ), "EndPhase")
+        run = await _advance(operator, start(phase), "StartPhase")
+        if kind is not None:
+            run = await _advance(operator, api.RecordChargeRequest(
+                request_id=request_id(), name=run.name, etag=run.etag, kind=kind,
+                actual=q(volume, "mL"), lot_id="L-NAC-0002",
+            ), "RecordCharge")
+
+    def results(distribution: list[str], dar: str) -> api.RecordResultsRequest:
+        return api.RecordResultsRequest(
+            request_id=request_id(), name=run.name, etag=run.etag,
+            dar_distribution=distribution,
+            values=[
+                api.ResultInput(attribute=pb.ATTRIBUTE_AVERAGE_DAR, value=q(dar, "1")),
+                api.ResultInput(attribute=pb.ATTRIBUTE_FREE_DRUG_LINKER, value=q("0.4", "%")),
+                api.ResultInput(attribute=pb.ATTRIBUTE_MONOMER, value=q("93.1", "%")),
+                api.ResultInput(attribute=pb.ATTRIBUTE_HMW, value=q("1.2", "%")),
+                api.ResultInput(attribute=pb.ATTRIBUTE_CONCENTRATION, value=q("9.8", "mg/mL")),
+                api.ResultInput(attribute=pb.ATTRIBUTE_ENDOTOXIN, value=q("0.05", "[EU]/mL")),
+            ],
+            protein_out=q("9.1", "g"),
+        )
+
+    # D0 .1, D2 .25, D4 .4, D6 .2, D8 .05: Σ i·Di = 3.7, not the reported 4.2.
+    distribution = ["0.10", "0", "0.25", "0", "0.40", "0", "0.20", "0", "0.05"]
+    with pytest.raises(grpc.aio.AioRpcError) as inconsistent:
+        await _advance(analyst, results(distribution, "4.2"), "RecordResults")
+    assert details_of(inconsistent.value)["fields"] == [
+        "dar_distribution", "values[average_dar].value",
+    ]
+    run = await _advance(analyst, results(distribution, "3.7"), "RecordResults")
+    values = {value.attribute: (value.value.value, value.within_range)
+              for value in run.results.values}
+    assert values[pb.ATTRIBUTE_YIELD] == ("91.0", True)  # 9.1 g out of 10 g in
+    assert values[pb.ATTRIBUTE_MONOMER] == ("93.1", False)
+    assert values[pb.ATTRIBUTE_AVERAGE_DAR] == ("3.7", True)
+
+    run = await _advance(operator, api.EndPhaseRequest(
+        request_id=request_id(), name=run.name, etag=run.etag, phase=pb.PHASE_PURIFICATION,
+        parameters=[api.ParameterInput(name="diavolumes", value=q("10", "1"))],
+    ), "EndPhase")
+    assert run.phase == pb.PHASE_COMPLETE
+    read = await stub(operator).GetRun(api.GetRunRequest(name=run.name),
+                                       metadata=operator.metadata)
+    assert read.run == run
+    with pytest.raises(grpc.aio.AioRpcError) as after_end:
+        await _advance(operator, start(pb.PHASE_REDUCTION), "StartPhase")
+    assert details_of(after_end.value)["reason"] == "PHASE_OUT_OF_ORDER"
+
+    qa = await stack.login(SITE, "qa", CONJUGATION.name)
+
+    async def trend() -> api.GetTrendResponse | None:
+        answer = await stub(qa).GetTrend(api.GetTrendRequest(
+            product=run.product, attribute=pb.ATTRIBUTE_YIELD
+        ), metadata=qa.metadata)
+        return answer if answer.points else None
+
+    charted = await wait_until(trend, runs.PROJECTION_DEADLINE_S, interval=0.2)
+    assert [(point.run, point.site, point.value) for point in charted.points] == [
+        (run.name, SITE, "91.0")
+    ]
