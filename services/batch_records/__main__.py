@@ -16,7 +16,8 @@ from twinline.batchrecords.v1 import master_batch_record_service_pb2_grpc as api
 from services.batch_records.batches.servicer import BatchRecordServicer
 from services.batch_records.equipment.servicer import EquipmentServicer
 from services.batch_records.master.servicer import MasterBatchRecordServicer
-from services.common.grpc.server import Kernel, run_service
+from services.batch_records.process_exceptions import ProcessExceptionConsumer
+from services.common.grpc.server import Background, Kernel, run_service
 
 SERVICE_NAME = "batch_records"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -46,5 +47,14 @@ def register(server: grpc.aio.Server, kernel: Kernel) -> Sequence[str]:
     ]
 
 
+def background(kernel: Kernel) -> Sequence[Background]:
+    """The consumer that raises other contexts' exceptions on this site's batches."""
+    return [
+        ProcessExceptionConsumer(
+            bus=kernel.bus, writer=kernel.writer, site=kernel.settings.home_site
+        )
+    ]
+
+
 if __name__ == "__main__":
-    run_service(SERVICE_NAME, [MIGRATIONS], register)
+    run_service(SERVICE_NAME, [MIGRATIONS], register, background=background)

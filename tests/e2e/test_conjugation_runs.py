@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import grpc
 import pytest
+from twinline.batchrecords.v1 import batch_pb2
+from twinline.batchrecords.v1 import batch_service_pb2 as batch_api
 from twinline.conjugation.v1 import run_pb2 as pb
 from twinline.conjugation.v1 import run_service_pb2 as api
 
@@ -194,3 +196,22 @@ async def test_phases_run_in_order_with_charges_parameters_and_results(stack: St
     assert [(point.run, point.site, point.value) for point in charted.points] == [
         (run.name, SITE, "91.0")
     ]
+
+    # Each issue raised one exception on the batch, by an event that batch_records consumed.
+    reviewer = await stack.login(SITE, "reviewer")
+
+    async def process_exceptions() -> list[batch_pb2.BatchException] | None:
+        read = await batches.stub(reviewer).GetBatch(
+            batch_api.GetBatchRequest(name=batch.name), metadata=reviewer.metadata
+        )
+        found = [e for e in read.batch.exceptions if e.kind == batch_pb2.EXCEPTION_KIND_PROCESS]
+        return found if len(found) >= 3 and read.batch.state == batch_pb2.BATCH_STATE_ON_HOLD \
+            else None
+
+    raised = await wait_until(process_exceptions, runs.PROJECTION_DEADLINE_S, interval=0.2)
+    assert {(e.source, e.severity) for e in raised} == {(run.name, batch_pb2.SEVERITY_MAJOR)}
+    descriptions = sorted(e.description for e in raised)
+    assert len(descriptions) == 3, descriptions
+    assert descriptions[0].startswith("drug linker charge 0.0600 L is 12.50 % from")
+    assert descriptions[1].startswith("monomer 93.1 % is outside its acceptance range")
+    assert descriptions[2].startswith("reduction temperature 31.5 Cel is outside its limits")

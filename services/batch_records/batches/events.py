@@ -29,6 +29,11 @@ EXCEPTION_DISPOSITIONED = declare(
     AGGREGATE, "exception_dispositioned", events.BatchExceptionDispositioned,
     "A supervisor or QA decided an exception; a hold may be released.",
 )
+EXCEPTION_RAISED = declare(
+    AGGREGATE, "exception_raised", events.BatchExceptionRaised,
+    "Another context's event raised an exception on the batch (kind PROCESS, e.g. a "
+    "conjugation charge out of tolerance); a major one puts the batch on hold.",
+)
 DEVIATION_RAISED = declare(
     AGGREGATE, "deviation_raised", events.BatchDeviationChanged,
     "A deviation was raised against the batch.",
@@ -60,6 +65,6 @@ REJECTED = declare(
 
 DECLARED: tuple[EventSpec, ...] = (
     CREATED, STEP_RECORDED, STEP_VERIFIED, VALUE_CORRECTED, EXCEPTION_DISPOSITIONED,
-    DEVIATION_RAISED, DEVIATION_UPDATED, DEVIATION_CLOSED, COMPLETED, SUBMITTED, APPROVED,
-    REJECTED,
+    EXCEPTION_RAISED, DEVIATION_RAISED, DEVIATION_UPDATED, DEVIATION_CLOSED, COMPLETED,
+    SUBMITTED, APPROVED, REJECTED,
 )

@@ -201,3 +201,18 @@ def _signed_decision(decide: Callable[..., Batch], spec: EventSpec) -> SignedUse
 
 approve = _signed_decision(domain.approve, events.APPROVED)
 reject = _signed_decision(domain.reject, events.REJECTED)
+
+
+def raise_process_exception(
+    uow: UnitOfWork, *, batch_id: str, source: str, description: str, major: bool,
+    raised_by: str, event_id: str,
+) -> Saved:
+    """The exception another context's event raises on a batch; ``raised_by`` is the service
+    that published it (the audit entry's actor), and the event id is the entry's reason."""
+    before = repository.get(uow.session, batch_id)
+    after, raised = domain.raise_process_exception(
+        before, source=source, description=description, major=major, now=uow.now
+    )
+    return Saved(_save(uow, events.EXCEPTION_RAISED, actor=raised_by, before=before,
+                       after=after, reason=f"event {event_id} from {source}",
+                       exception_id=raised.id, source_event_id=event_id), (raised,))

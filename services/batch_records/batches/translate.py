@@ -180,6 +180,7 @@ def exception_to_proto(exception: BatchException) -> pb.BatchException:
             signature_to_proto(exception.proposed_disposition)
             if exception.proposed_disposition else None
         ),
+        source=exception.source,
     )
 
 
@@ -195,6 +196,7 @@ def _exception_from_proto(message: pb.BatchException) -> BatchException:
             signature_from_proto(message.proposed_disposition)
             if message.HasField("proposed_disposition") else None
         ),
+        source=message.source,
     )
 
 

@@ -3,7 +3,8 @@ review by exception and QA approval. Pure: no I/O, times passed in.
 
 CREATED → IN_PROGRESS ⇄ ON_HOLD → COMPLETED → IN_REVIEW → APPROVED | REJECTED.
 An open major exception holds the batch; every exception is raised here, from what was
-recorded, never on the client's word.
+recorded, never on the client's word, or from another context's event (kind PROCESS: a
+conjugation run's charge, parameter, reading or result outside its limits).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from services.batch_records.batches.domain.execution import (
     classify_value,
     correct_value,
     create_batch,
+    raise_process_exception,
     record_steps,
     replace_step,
     verify_step,
@@ -92,6 +94,7 @@ __all__ = [
     "disposition_exception",
     "held_or_running",
     "raise_deviation",
+    "raise_process_exception",
     "recipe_steps",
     "record_steps",
     "reject",

@@ -402,3 +402,24 @@ def correct_value(
     return changed(
         batch, now, steps=replace_step(batch, execution), exceptions=exceptions, state=state
     ), raised
+
+
+def raise_process_exception(
+    batch: Batch, *, source: str, description: str, major: bool, now: datetime
+) -> tuple[Batch, BatchException]:
+    """An exception another context's event raises (kind PROCESS); a major one puts a running
+    batch on hold. A batch already decided (approved or rejected) takes none: refused."""
+    require_state(
+        batch, BatchState.CREATED, BatchState.IN_PROGRESS, BatchState.ON_HOLD,
+        BatchState.COMPLETED, BatchState.IN_REVIEW, action="raise an exception",
+    )
+    raised = BatchException(
+        id=f"EX-{len(batch.exceptions) + 1}", kind=ExceptionKind.PROCESS,
+        severity=Severity.MAJOR if major else Severity.MINOR, step_id="",
+        description=description, raise_time=now, source=source,
+    )
+    exceptions = (*batch.exceptions, raised)
+    state = batch.state
+    if state in (BatchState.IN_PROGRESS, BatchState.ON_HOLD):
+        state = held_or_running(batch, exceptions)
+    return changed(batch, now, exceptions=exceptions, state=state), raised

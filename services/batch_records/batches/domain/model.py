@@ -48,6 +48,7 @@ class ExceptionKind(StrEnum):
     MISSING_VERIFICATION = "missing_verification"
     LATE_ENTRY = "late_entry"
     EQUIPMENT_OVERRIDE = "equipment_override"
+    PROCESS = "process"  # raised by another context's event (a conjugation run)
 
 
 class Severity(StrEnum):
@@ -123,6 +124,7 @@ class BatchException:
     raise_time: datetime
     disposition: SignatureRecord | None = None
     proposed_disposition: SignatureRecord | None = None  # a supervisor's, for QA to decide
+    source: str = ""  # a PROCESS exception's resource, e.g. "conjugationRuns/SYR-CR-000001"
 
     @property
     def needs_qa(self) -> bool:
