@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
-from services.common.domain import units
+from services.common.domain import bounds, units
 from services.common.domain.errors import Aborted, FailedPrecondition, Violations
 from services.common.domain.roles import Role
 from services.conjugation.runs import stoichiometry
@@ -233,18 +233,12 @@ class Decided:
 
 def decimal_of(field_name: str, text: str, violations: Violations, *,
                positive: bool = False) -> Decimal | None:
-    """``text`` as a finite Decimal (empty: None); a bad one is added to ``violations``."""
+    """``text`` as a Decimal within the bounds every decimal has (docs/bounds.md; empty:
+    None); a bad one is added to ``violations``."""
     if text == "":
         return None
-    try:
-        value = Decimal(text)
-    except (InvalidOperation, ValueError):
-        violations.add(field_name, f"{text!r} is not a decimal number")
-        return None
-    if not value.is_finite():
-        violations.add(field_name, "must be a finite number")
-        return None
-    if positive and value <= 0:
+    value = bounds.decimal(field_name, text, violations)
+    if value is not None and positive and value <= 0:
         violations.add(field_name, "must be greater than zero")
         return None
     return value
