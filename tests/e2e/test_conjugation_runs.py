@@ -5,6 +5,8 @@ The conjugation service learns of batches from their events (its projection), ne
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import grpc
 import pytest
 from twinline.batchrecords.v1 import batch_pb2
@@ -215,3 +217,35 @@ async def test_phases_run_in_order_with_charges_parameters_and_results(stack: St
     assert descriptions[0].startswith("drug linker charge 0.0600 L is 12.50 % from")
     assert descriptions[1].startswith("monomer 93.1 % is outside its acceptance range")
     assert descriptions[2].startswith("reduction temperature 31.5 Cel is outside its limits")
+
+
+async def test_the_trend_of_an_attribute_spans_the_runs_of_both_sites(stack: Stack) -> None:
+    """Each site's results reach the other's conjugation service through the sourced stream:
+    Songdo's chart holds Syracuse's run, and Syracuse's holds Songdo's."""
+    recorded = {}
+    for site, protein_out in (("syracuse", "9.1"), ("songdo", "8.6")):
+        batch = await runs.batch_in_progress(stack, site)
+        run = await runs.through_purification(stack, await runs.create_run(stack, batch, site),
+                                              site)
+        recorded[site] = await runs.record_results(stack, run, protein_out, site)
+
+    for site in ("syracuse", "songdo"):
+        qa = await stack.login(site, "qa", CONJUGATION.name)
+
+        async def both(qa: object = qa) -> api.GetTrendResponse | None:
+            answer = await stub(qa).GetTrend(api.GetTrendRequest(  # type: ignore[arg-type]
+                product=recorded["syracuse"].product, attribute=pb.ATTRIBUTE_YIELD,
+                rule_set=api.RULE_SET_NELSON, baseline_points=2,
+            ), metadata=qa.metadata)  # type: ignore[attr-defined]
+            return answer if len(answer.points) == 2 else None
+
+        chart = await wait_until(both, runs.PROJECTION_DEADLINE_S, interval=0.2,
+                                 message=f"{site} never charted both sites' runs")
+        assert sorted((point.site, point.run, point.value) for point in chart.points) == [
+            ("songdo", recorded["songdo"].name, "86.0"),
+            ("syracuse", recorded["syracuse"].name, "91.0"),
+        ]
+        # Centre 88.5; sigma = MR-bar / 1.128 = 5.0 / 1.128.
+        assert Decimal(chart.center) == Decimal("88.5")
+        assert round(Decimal(chart.sigma), 4) == Decimal("4.4326")
+        assert [list(point.rules) for point in chart.points] == [[], []]

@@ -118,10 +118,10 @@ async def approve(qa: Session, batch: pb.Batch, job: str = "qa") -> pb.Batch:
     return answer.batch
 
 
-async def effective_master(stack: Stack) -> str:
-    """The conjugation recipe made effective at Syracuse, its reactor R-201 CLEAN: its name."""
-    author = await stack.login("syracuse", "author")
-    reviewer = await stack.login("syracuse", "reviewer")
-    qa = await stack.login("syracuse", "qa")
+async def effective_master(stack: Stack, site: str = "syracuse") -> str:
+    """The conjugation recipe made effective at ``site``, its reactor R-201 CLEAN: its name."""
+    author = await stack.login(site, "author")
+    reviewer = await stack.login(site, "reviewer")
+    qa = await stack.login(site, "qa")
     await set_equipment(reviewer, "R-201", "CLEAN")
     return (await take_to_effective(author, reviewer, qa)).name

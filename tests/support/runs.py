@@ -66,18 +66,19 @@ def create_request(batch_name: str, **input_changes: object) -> api.CreateRunReq
     )
 
 
-async def batch_in_progress(stack: Stack) -> batch_pb2.Batch:
-    """A Syracuse batch on the conjugation recipe, S1 recorded: in progress."""
-    master = await effective_master(stack)
-    mes = await stack.login(SITE, "mes")
-    operator = await stack.login(SITE, "operator")
+async def batch_in_progress(stack: Stack, site: str = SITE) -> batch_pb2.Batch:
+    """A batch of ``site`` on the conjugation recipe, S1 recorded: in progress."""
+    master = await effective_master(stack, site)
+    mes = await stack.login(site, "mes")
+    operator = await stack.login(site, "operator")
     batch = await batches.create_batch(mes, master)
     return (await batches.record(operator, batch, batches.s1())).batch
 
 
-async def create_run(stack: Stack, batch: batch_pb2.Batch) -> pb.Run:
-    """A run for ``batch``, retried until the batch's events reached the projection."""
-    engineer = await stack.login(SITE, "author", CONJUGATION.name)
+async def create_run(stack: Stack, batch: batch_pb2.Batch, site: str = SITE) -> pb.Run:
+    """A run for ``batch`` (of ``site``), retried until the batch's events reached the
+    projection."""
+    engineer = await stack.login(site, "author", CONJUGATION.name)
 
     async def created() -> pb.Run | None:
         try:
@@ -92,3 +93,58 @@ async def create_run(stack: Stack, batch: batch_pb2.Batch) -> pb.Run:
 
     return await wait_until(created, PROJECTION_DEADLINE_S, interval=0.2,
                             message="the batch never became known to the conjugation service")
+
+
+async def _step(session: Session, method: str, request: object) -> pb.Run:
+    answer = await getattr(stub(session), method)(request, metadata=session.metadata)
+    return answer.run  # type: ignore[no-any-return]
+
+
+async def through_purification(stack: Stack, run: pb.Run, site: str = SITE) -> pb.Run:
+    """``run`` taken through reduction, conjugation and quench, each charge as computed and the
+    reduction's parameters in their limits, to purification running."""
+    operator = await stack.login(site, "operator", CONJUGATION.name)
+    figures = {calculation.name: calculation.result for calculation in run.calculations}
+    charges = (
+        (pb.PHASE_REDUCTION, pb.CHARGE_KIND_REDUCING_AGENT, "reducer volume"),
+        (pb.PHASE_CONJUGATION, pb.CHARGE_KIND_DRUG_LINKER, "drug-linker volume"),
+        (pb.PHASE_QUENCH, pb.CHARGE_KIND_QUENCH, "quench volume"),
+    )
+    for phase, kind, figure in charges:
+        run = await _step(operator, "StartPhase", api.StartPhaseRequest(
+            request_id=request_id(), name=run.name, etag=run.etag, phase=phase))
+        run = await _step(operator, "RecordCharge", api.RecordChargeRequest(
+            request_id=request_id(), name=run.name, etag=run.etag, kind=kind,
+            actual=figures[figure], lot_id="L-0001"))
+        parameters = [
+            api.ParameterInput(name="temperature", value=q("25", "Cel")),
+            api.ParameterInput(name="TCEP", value=q("2.2", "mol/mol")),
+        ] if phase == pb.PHASE_REDUCTION else []
+        run = await _step(operator, "EndPhase", api.EndPhaseRequest(
+            request_id=request_id(), name=run.name, etag=run.etag, phase=phase,
+            parameters=parameters))
+    return await _step(operator, "StartPhase", api.StartPhaseRequest(
+        request_id=request_id(), name=run.name, etag=run.etag, phase=pb.PHASE_PURIFICATION))
+
+
+def results_request(run: pb.Run, protein_out: str, monomer: str = "97.5",
+                    average_dar: str = "4.0") -> api.RecordResultsRequest:
+    """D2 .2, D4 .6, D6 .2 (weighted mean 4.0), each other attribute in range."""
+    return api.RecordResultsRequest(
+        request_id=request_id(), name=run.name, etag=run.etag,
+        dar_distribution=["0", "0", "0.2", "0", "0.6", "0", "0.2", "0", "0"],
+        values=[
+            api.ResultInput(attribute=pb.ATTRIBUTE_AVERAGE_DAR, value=q(average_dar, "1")),
+            api.ResultInput(attribute=pb.ATTRIBUTE_FREE_DRUG_LINKER, value=q("0.4", "%")),
+            api.ResultInput(attribute=pb.ATTRIBUTE_MONOMER, value=q(monomer, "%")),
+            api.ResultInput(attribute=pb.ATTRIBUTE_HMW, value=q("1.2", "%")),
+            api.ResultInput(attribute=pb.ATTRIBUTE_CONCENTRATION, value=q("9.8", "mg/mL")),
+            api.ResultInput(attribute=pb.ATTRIBUTE_ENDOTOXIN, value=q("0.05", "[EU]/mL")),
+        ],
+        protein_out=q(protein_out, "g"),
+    )
+
+
+async def record_results(stack: Stack, run: pb.Run, protein_out: str, site: str = SITE) -> pb.Run:
+    analyst = await stack.login(site, "analyst", CONJUGATION.name)
+    return await _step(analyst, "RecordResults", results_request(run, protein_out))
