@@ -204,17 +204,26 @@ class _Ingest:
     async def _next(
         self, queue: asyncio.Queue[api.StreamReadingsRequest | None], reader: asyncio.Task[None]
     ) -> api.StreamReadingsRequest | None:
-        """The next message; flushes while none comes and points have waited FLUSH_SECONDS."""
-        while True:
-            if reader.done() and queue.empty():
-                reader.result()  # the client's stream failed: that error ends the call
-                return None
-            waited = time.monotonic() - self._oldest
-            timeout = None if not self._buffered else max(0.0, FLUSH_SECONDS - waited)
-            try:
-                return await asyncio.wait_for(queue.get(), timeout)
-            except TimeoutError:
-                await self._flush()
+        """The next message (None at the end of the stream); flushes while none comes and
+        points have waited FLUSH_SECONDS. A failure of the client's stream ends the call."""
+        if not queue.empty():
+            return queue.get_nowait()
+        getter = asyncio.ensure_future(queue.get())
+        try:
+            while True:
+                if reader.done() and not reader.cancelled() and reader.exception() is not None:
+                    reader.result()
+                waited = time.monotonic() - self._oldest
+                timeout = None if not self._buffered else max(0.0, FLUSH_SECONDS - waited)
+                waiting = {getter} if reader.done() else {getter, reader}
+                done, _ = await asyncio.wait(waiting, timeout=timeout,
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if getter in done:
+                    return getter.result()
+                if not done:
+                    await self._flush()
+        finally:
+            getter.cancel()
 
     def _add(self, message: api.StreamReadingsRequest) -> None:
         run_id = run_id_of(message.run)

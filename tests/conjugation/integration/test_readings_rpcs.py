@@ -4,6 +4,7 @@ refusals that name the bad point, raw and bucketed reads, excursions."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,7 @@ from pathlib import Path
 import grpc
 import pytest
 from google.protobuf import duration_pb2
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from twinline.conjugation.v1 import readings_pb2 as api
 from twinline.conjugation.v1.readings_pb2_grpc import (
     ProcessReadingsServiceStub,
@@ -35,9 +36,11 @@ from services.common.persistence.writer import Writer
 from services.common.sites import SiteRegistry
 from services.conjugation.__main__ import MIGRATIONS
 from services.conjugation.readings.servicer import ProcessReadingsServicer
+from services.conjugation.tables import ReadingChunkRow
 from tests.conjugation.integration.conftest import create_run
 from tests.support.databases import SITE
 from tests.support.mbr import request_id
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(180)
 S = 1_000_000
@@ -247,3 +250,32 @@ async def test_refusals_name_what_is_wrong(server: Server) -> None:
                                       metadata=server.as_(Role.QA))
     assert [(tag.tag, tag.unit, tag.low_limit, tag.high_limit, tag.dwell.seconds)
             for tag in tags.tags] == [(TAG, "Cel", 20.0, 25.0, 30)]
+
+
+async def test_points_of_a_quiet_stream_are_flushed_before_the_call_ends(
+    server: Server,
+) -> None:
+    """A bridge's call lasts hours: its points are stored (and judged) within the flush
+    interval, while the call is still open, not at its end."""
+    await declare(server)
+    release = asyncio.Event()
+
+    async def trickle() -> AsyncIterator[api.StreamReadingsRequest]:
+        for request in messages(server.run, [START_US, START_US + S], [21.0, 22.0]):
+            yield request
+        await release.wait()  # the call stays open until the points are seen stored
+
+    def stored() -> int:
+        with read_session(server.engine) as session:
+            return int(session.execute(select(func.coalesce(func.sum(ReadingChunkRow.count),
+                                                             0))).scalar_one())
+
+    call = asyncio.ensure_future(server.stub.StreamReadings(
+        trickle(), metadata=server.as_(Role.INTEGRATION)))
+    try:
+        await wait_until(lambda: stored() == 2, timeout=30,
+                         message="the open call's points stored")
+    finally:
+        release.set()
+    summary = await call
+    assert (summary.received, summary.stored) == (2, 2)
