@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import BigInteger
 from sqlmodel import Field, SQLModel
 
 
@@ -45,3 +46,52 @@ class TrendPointRow(SQLModel, table=True):
     value: str  # Decimal as text
     unit: str
     record_time: str
+
+
+class ReadingTagRow(SQLModel, table=True):
+    """A tag declared on a run: its unit, limits and dwell, and its excursion machine."""
+
+    __tablename__ = "reading_tag"
+
+    run_id: str = Field(primary_key=True)
+    tag: str = Field(primary_key=True)  # "R201.TT01"
+    batch: str  # "batches/{batch_id}": where an excursion raises its exception
+    description: str
+    unit: str
+    low_limit: float | None = None
+    high_limit: float | None = None
+    dwell_us: int = Field(sa_type=BigInteger)
+    # The excursion machine's state (domain.excursions.ExcursionState) as JSON.
+    state: str
+    declare_time: str
+
+
+class ReadingChunkRow(SQLModel, table=True):
+    """Up to 4,096 points of one tag within 10 minutes: packed arrays (domain.chunks)."""
+
+    __tablename__ = "reading_chunk"
+
+    run_id: str = Field(primary_key=True)
+    tag: str = Field(primary_key=True)
+    chunk_start: int = Field(primary_key=True, sa_type=BigInteger)  # µs since the epoch
+    chunk_end: int = Field(sa_type=BigInteger)  # its last point's time
+    count: int
+    times: bytes  # int64 µs, delta-encoded, little-endian
+    values: bytes  # float64, little-endian
+    qualities: bytes  # int8
+    min: float
+    max: float
+
+
+class ReadingExcursionRow(SQLModel, table=True):
+    """An excursion of a tag: started once its dwell was reached, ended back inside."""
+
+    __tablename__ = "reading_excursion"
+
+    run_id: str = Field(primary_key=True)
+    tag: str = Field(primary_key=True)
+    number: int = Field(primary_key=True)
+    start_us: int = Field(sa_type=BigInteger)
+    end_us: int | None = Field(default=None, sa_type=BigInteger)
+    # Its API message (twinline.conjugation.v1.Excursion).
+    document: bytes

@@ -51,7 +51,8 @@ SITE_VIEW = ServiceSpec(
 )
 CONJUGATION = ServiceSpec(
     name="conjugation", module="services.conjugation", port_offset=3,
-    serves=("twinline.conjugation.v1.ConjugationRunService",),
+    serves=("twinline.conjugation.v1.ConjugationRunService",
+            "twinline.conjugation.v1.ProcessReadingsService"),
 )
 
 # Every site runs one process of each, started in this order.

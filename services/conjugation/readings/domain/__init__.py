@@ -1,0 +1,1 @@
+"""The pure domain of process readings: tags, chunks, excursions, buckets and ingest."""
