@@ -1,5 +1,5 @@
-"""The rules of the replica: which state of a record version or of a batch the view keeps, and
-how far it is.
+"""The rules of the replica: which state of a record version, a batch or a conjugation run the
+view keeps, which latest reading of a run's tag, and how far the view is.
 
 Pure: no database, no bus, no clock. Events arrive at least once and, across the sourcing of
 two streams, not necessarily in the order they were made; these rules make that harmless.
@@ -59,6 +59,43 @@ def batch_revision_of(etag: str) -> int:
     return int(etag)
 
 
+@dataclass(frozen=True)
+class ReplicaRun:
+    """What the view knows of one conjugation run."""
+
+    run_id: str
+    home_site: str
+    batch_id: str
+    phase: str
+    # Counts the changes of the run at its home site; the etag is this number in decimal.
+    revision: int
+
+
+def run_revision_of(etag: str) -> int:
+    """The revision a run's etag "<revision>" carries; ValueError if the etag is not one."""
+    return batch_revision_of(etag)
+
+
+@dataclass(frozen=True)
+class LatestReading:
+    """The newest point the view holds of one tag of a run."""
+
+    run_id: str
+    tag: str
+    time_us: int  # source time, microseconds since the Unix epoch
+    value: float
+    unit: str
+
+
+def is_later_reading(incoming: LatestReading, stored: LatestReading | None) -> bool:
+    """True if ``incoming`` is a later point of its tag than the one the view holds.
+
+    Only a later source time wins: a redelivered point has the same time, and a late one an
+    earlier time; neither may replace what the view shows as the latest.
+    """
+    return stored is None or incoming.time_us > stored.time_us
+
+
 def supersedes(incoming: Revised, stored: Revised | None) -> bool:
     """True if ``incoming`` is newer than what the view holds and so replaces it.
 
@@ -88,11 +125,15 @@ class Watermark:
 STALE_AFTER_INTERVALS = 3
 
 
-def advance(mark: Watermark, *, event_time: datetime, stream_sequence: int) -> Watermark:
+def advance(
+    mark: Watermark, *, event_time: datetime, stream_sequence: int, applied: int = 1
+) -> Watermark:
     """The watermark after one more event of its site, taken in for the first time.
 
     Time and sequence only move forward: a redelivered older message arrives after newer ones,
-    and must not make the view look staler than it is.
+    and must not make the view look staler than it is. ``applied`` is 0 for an event that
+    skips the inbox (a latest reading): the view cannot tell a redelivery of it, so it is not
+    counted, though it still shows how far the view has read.
     """
     later_time = (
         event_time if mark.last_event_time is None else max(mark.last_event_time, event_time)
@@ -101,7 +142,7 @@ def advance(mark: Watermark, *, event_time: datetime, stream_sequence: int) -> W
         mark,
         last_event_time=later_time,
         stream_sequence=max(mark.stream_sequence, stream_sequence),
-        events_applied=mark.events_applied + 1,
+        events_applied=mark.events_applied + applied,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -9,24 +10,30 @@ from datetime import timedelta
 from sqlalchemy import Executable, bindparam, delete, insert, select, update
 from twinline.batchrecords.v1 import batch_pb2
 from twinline.batchrecords.v1 import master_batch_record_pb2 as pb
+from twinline.conjugation.v1 import run_pb2
 from twinline.events.v1 import batch_events_pb2 as batch_events
+from twinline.events.v1 import conjugation_events_pb2 as conjugation_events
 from twinline.events.v1 import master_batch_record_events_pb2 as mbr_events
 from twinline.events.v1 import site_events_pb2 as site_events
 
 from services.batch_records.master.names import version_key
 from services.common.domain.clock import to_text
+from services.common.domain.errors import InvalidArgument
 from services.common.messaging.events import ReceivedEvent
 from services.common.persistence.inbox import new_events
 from services.common.persistence.unit_of_work import UnitOfWork
+from services.conjugation.runs.names import run_id_of
 from services.site_view import domain
 from services.site_view.queries import watermark_of
 from services.site_view.tables import (
     ReplicaBatchMaterialRow,
     ReplicaBatchRow,
+    ReplicaLatestRow,
     ReplicaMasterBatchRecordRow,
+    ReplicaRunRow,
     WatermarkRow,
 )
-from services.site_view.translate import batch_state_text, record_state_text
+from services.site_view.translate import batch_state_text, phase_text, record_state_text
 
 REPLICA = ReplicaMasterBatchRecordRow.__table__  # type: ignore[attr-defined]
 UPDATE_REPLICA = (
@@ -87,6 +94,41 @@ HEARTBEAT_TYPE = site_events.SiteHeartbeat.DESCRIPTOR.full_name
 # Longest batch id the replica's key column holds.
 MAX_BATCH_ID = 64
 
+RUN = ReplicaRunRow.__table__  # type: ignore[attr-defined]
+STORED_RUNS = select(
+    RUN.c.run_id, RUN.c.home_site, RUN.c.batch_id, RUN.c.phase, RUN.c.revision
+).where(RUN.c.run_id.in_(bindparam("run_ids", expanding=True)))
+INSERT_RUN = insert(RUN)
+UPDATE_RUN = (
+    update(RUN)
+    .where(RUN.c.run_id == bindparam("row_run_id"))
+    .values({column: bindparam(column) for column in (
+        "home_site", "batch_id", "phase", "revision", "document", "last_event_time",
+        "stream_sequence",
+    )})
+)
+LATEST = ReplicaLatestRow.__table__  # type: ignore[attr-defined]
+STORED_LATEST = select(
+    LATEST.c.run_id, LATEST.c.tag, LATEST.c.time_us, LATEST.c.value, LATEST.c.unit
+).where(LATEST.c.run_id.in_(bindparam("run_ids", expanding=True)))
+INSERT_LATEST = insert(LATEST)
+UPDATE_LATEST = (
+    update(LATEST)
+    .where(LATEST.c.run_id == bindparam("row_run_id"), LATEST.c.tag == bindparam("row_tag"))
+    .values({column: bindparam(column) for column in ("time_us", "value", "unit")})
+)
+# Every conjugation run event carries the run's full state after the change, in "run".
+RUN_EVENT_TYPES = frozenset(
+    message.full_name
+    for message in conjugation_events.DESCRIPTOR.message_types_by_name.values()
+    if "run" in message.fields_by_name
+    and message.fields_by_name["run"].message_type is run_pb2.Run.DESCRIPTOR
+)
+LATEST_TYPE = conjugation_events.LatestReading.DESCRIPTOR.full_name
+# Longest run id the replica's key column holds.
+MAX_RUN_ID = 64
+BATCH_PREFIX = "batches/"
+
 
 @dataclass(frozen=True)
 class ReplicaEvent:
@@ -99,6 +141,9 @@ class ReplicaEvent:
     batch: batch_pb2.Batch | None = None
     replica_batch: domain.ReplicaBatch | None = None
     heartbeat: site_events.SiteHeartbeat | None = None
+    run: run_pb2.Run | None = None
+    replica_run: domain.ReplicaRun | None = None
+    latest: domain.LatestReading | None = None
 
 
 def replica_event(event: ReceivedEvent) -> ReplicaEvent:
@@ -110,6 +155,10 @@ def replica_event(event: ReceivedEvent) -> ReplicaEvent:
         return _batch_event(event)
     if event.event_type == HEARTBEAT_TYPE:
         return ReplicaEvent(event, heartbeat=event.payload)  # type: ignore[arg-type]
+    if event.event_type in RUN_EVENT_TYPES:
+        return _run_event(event)
+    if event.event_type == LATEST_TYPE:
+        return _latest_event(event)
     if event.event_type not in REPLICATED_EVENT_TYPES:
         return ReplicaEvent(event)
     record: pb.MasterBatchRecord = event.payload.master_batch_record  # type: ignore[attr-defined]
@@ -141,6 +190,41 @@ def _batch_event(event: ReceivedEvent) -> ReplicaEvent:
     return ReplicaEvent(event, batch=batch, replica_batch=replica)
 
 
+def _run_event(event: ReceivedEvent) -> ReplicaEvent:
+    run: run_pb2.Run = event.payload.run  # type: ignore[attr-defined]
+    if not run.run_id or not run.home_site:
+        raise ValueError(f"{event.subject} {event.event_id}: the run has no id/site")
+    if len(run.run_id) > MAX_RUN_ID:
+        raise ValueError(f"{event.subject} {event.event_id}: run id longer than {MAX_RUN_ID}")
+    batch_id = run.batch.removeprefix(BATCH_PREFIX)
+    if not run.batch.startswith(BATCH_PREFIX) or not batch_id or len(batch_id) > MAX_BATCH_ID:
+        raise ValueError(f"{event.subject} {event.event_id}: the run names no batch")
+    replica = domain.ReplicaRun(
+        run_id=run.run_id,
+        home_site=run.home_site,
+        batch_id=batch_id,
+        # A phase this release does not know (a newer origin) is kept, not refused.
+        phase=phase_text(run.phase),
+        revision=domain.run_revision_of(run.etag),
+    )
+    return ReplicaEvent(event, run=run, replica_run=replica)
+
+
+def _latest_event(event: ReceivedEvent) -> ReplicaEvent:
+    reading: conjugation_events.LatestReading = event.payload  # type: ignore[assignment]
+    try:
+        run_id = run_id_of(reading.run)
+    except InvalidArgument:
+        raise ValueError(f"{event.subject} {event.event_id}: names no run") from None
+    if not reading.tag or not math.isfinite(reading.value):
+        raise ValueError(f"{event.subject} {event.event_id}: no tag or a value not a number")
+    latest = domain.LatestReading(
+        run_id=run_id, tag=reading.tag, time_us=reading.time_us, value=reading.value,
+        unit=reading.unit,
+    )
+    return ReplicaEvent(event, latest=latest)
+
+
 def apply_events(uow: UnitOfWork, events: Sequence[ReplicaEvent]) -> int:
     """Takes in each event not handled before; returns how many were new.
 
@@ -151,16 +235,21 @@ def apply_events(uow: UnitOfWork, events: Sequence[ReplicaEvent]) -> int:
     # All or nothing: should anything below raise, the Writer rolls back the whole group (and
     # retries the other commands without this one), so the inbox never holds these events as
     # handled with part of the replica missing.
-    # Heartbeats skip the inbox: taking one in twice is harmless (the mark only moves
-    # forward), and one inbox row per heartbeat would grow the table without end.
+    # Heartbeats and latest readings skip the inbox: taking one in twice is harmless (the mark
+    # and the reading only move forward), and one inbox row each, every few seconds per site
+    # or per tag, would grow the table without end.
     heartbeats = [item for item in events if item.heartbeat is not None]
-    fresh = new_events(uow, [item for item in events if item.heartbeat is None],
-                       lambda item: item.event)
-    if not fresh and not heartbeats:
+    readings = [item for item in events if item.latest is not None]
+    fresh = new_events(
+        uow, [item for item in events if item.heartbeat is None and item.latest is None],
+        lambda item: item.event,
+    )
+    if not fresh and not heartbeats and not readings:
         return 0
-    _advance_watermarks(uow, fresh, heartbeats)
+    _advance_watermarks(uow, fresh, heartbeats, readings)
     newest: dict[str, ReplicaEvent] = {}
     newest_batches: dict[str, ReplicaEvent] = {}
+    newest_runs: dict[str, ReplicaEvent] = {}
     for item in fresh:
         if item.replica is not None:
             key = version_key(item.replica.record_id, item.replica.version)
@@ -171,11 +260,77 @@ def apply_events(uow: UnitOfWork, events: Sequence[ReplicaEvent]) -> int:
             held = newest_batches.get(item.replica_batch.batch_id)
             if held is None or domain.supersedes(item.replica_batch, held.replica_batch):
                 newest_batches[item.replica_batch.batch_id] = item
+        elif item.replica_run is not None:
+            held = newest_runs.get(item.replica_run.run_id)
+            if held is None or domain.supersedes(item.replica_run, held.replica_run):
+                newest_runs[item.replica_run.run_id] = item
     if newest:
         _apply_records(uow, newest)
     if newest_batches:
         _apply_batches(uow, newest_batches)
+    if newest_runs:
+        _apply_runs(uow, newest_runs)
+    if readings:
+        _apply_latest(uow, [item.latest for item in readings if item.latest is not None])
     return len(fresh)
+
+
+def _apply_runs(uow: UnitOfWork, newest: dict[str, ReplicaEvent]) -> None:
+    stored = {
+        row.run_id: domain.ReplicaRun(
+            run_id=row.run_id, home_site=row.home_site, batch_id=row.batch_id, phase=row.phase,
+            revision=row.revision,
+        )
+        for row in uow.session.execute(STORED_RUNS, {"run_ids": list(newest)})
+    }
+    rows: dict[str, dict[str, object]] = {}
+    for run_id, item in newest.items():
+        assert item.replica_run is not None and item.run is not None
+        if not domain.supersedes(item.replica_run, stored.get(run_id)):
+            continue  # stale or repeated: the view already holds this state or a newer one
+        rows[run_id] = {
+            "home_site": item.replica_run.home_site, "batch_id": item.replica_run.batch_id,
+            "phase": item.replica_run.phase, "revision": item.replica_run.revision,
+            "document": item.run.SerializeToString(deterministic=True),
+            "last_event_time": to_text(item.event.time),
+            "stream_sequence": item.event.stream_sequence,
+        }
+    _upsert(uow, INSERT_RUN, UPDATE_RUN, "run_id", rows, stored)
+
+
+def _apply_latest(uow: UnitOfWork, readings: Sequence[domain.LatestReading]) -> None:
+    """Keeps, per run and tag, the point with the latest source time of those held and new."""
+    newest: dict[tuple[str, str], domain.LatestReading] = {}
+    for reading in readings:
+        key = (reading.run_id, reading.tag)
+        if domain.is_later_reading(reading, newest.get(key)):
+            newest[key] = reading
+    stored = {
+        (row.run_id, row.tag): domain.LatestReading(
+            run_id=row.run_id, tag=row.tag, time_us=row.time_us, value=row.value, unit=row.unit
+        )
+        for row in uow.session.execute(
+            STORED_LATEST, {"run_ids": sorted({run_id for run_id, _ in newest})}
+        )
+    }
+    later = [
+        reading for key, reading in newest.items()
+        if domain.is_later_reading(reading, stored.get(key))
+    ]
+    inserts = [
+        {"run_id": reading.run_id, "tag": reading.tag, "time_us": reading.time_us,
+         "value": reading.value, "unit": reading.unit}
+        for reading in later if (reading.run_id, reading.tag) not in stored
+    ]
+    updates = [
+        {"row_run_id": reading.run_id, "row_tag": reading.tag, "time_us": reading.time_us,
+         "value": reading.value, "unit": reading.unit}
+        for reading in later if (reading.run_id, reading.tag) in stored
+    ]
+    if inserts:
+        uow.session.execute(INSERT_LATEST, inserts)
+    if updates:
+        uow.session.execute(UPDATE_LATEST, updates)
 
 
 def _apply_records(uow: UnitOfWork, newest: dict[str, ReplicaEvent]) -> None:
@@ -287,16 +442,19 @@ def _material_rows(batch: batch_pb2.Batch) -> list[dict[str, object]]:
 
 
 def _advance_watermarks(
-    uow: UnitOfWork, fresh: Sequence[ReplicaEvent], heartbeats: Sequence[ReplicaEvent] = ()
+    uow: UnitOfWork, fresh: Sequence[ReplicaEvent], heartbeats: Sequence[ReplicaEvent] = (),
+    readings: Sequence[ReplicaEvent] = (),
 ) -> None:
     stored = {row.site: watermark_of(row) for row in uow.session.execute(WATERMARKS)}
     marks = dict(stored)
-    for item in fresh:
-        event = item.event
-        mark = marks.get(event.origin_site) or domain.Watermark(site=event.origin_site)
-        marks[event.origin_site] = domain.advance(
-            mark, event_time=event.time, stream_sequence=event.stream_sequence
-        )
+    for applied, items in ((1, fresh), (0, readings)):
+        for item in items:
+            event = item.event
+            mark = marks.get(event.origin_site) or domain.Watermark(site=event.origin_site)
+            marks[event.origin_site] = domain.advance(
+                mark, event_time=event.time, stream_sequence=event.stream_sequence,
+                applied=applied,
+            )
     for item in heartbeats:
         event, beat = item.event, item.heartbeat
         assert beat is not None

@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, select, tuple_
 from sqlmodel import Session, col
 from twinline.batchrecords.v1 import batch_pb2
 from twinline.batchrecords.v1 import master_batch_record_pb2 as pb
+from twinline.conjugation.v1 import run_pb2
 
 from services.batch_records.master.names import version_key
 from services.common.domain.clock import from_text
@@ -18,7 +19,9 @@ from services.site_view import domain
 from services.site_view.tables import (
     ReplicaBatchMaterialRow,
     ReplicaBatchRow,
+    ReplicaLatestRow,
     ReplicaMasterBatchRecordRow,
+    ReplicaRunRow,
     WatermarkRow,
 )
 
@@ -167,6 +170,69 @@ def lot_consumptions(
             ),
         )
         for row, state in session.execute(query)
+    ]
+
+
+# Where a page of runs ends: (home site, run id) of its last run.
+RunPosition = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    site: str = ""  # home site; empty: all
+    batch_id: str = ""  # empty: all
+
+
+@dataclass(frozen=True)
+class HeldRun:
+    """A run as the view holds it, with the latest reading of each of its tags, by tag."""
+
+    run: run_pb2.Run
+    home_site: str
+    latest: list[domain.LatestReading]
+
+
+RUN = ReplicaRunRow.__table__  # type: ignore[attr-defined]
+LATEST = ReplicaLatestRow.__table__  # type: ignore[attr-defined]
+RUN_HELD = select(RUN.c.home_site, RUN.c.document).where(RUN.c.run_id == bindparam("run_id"))
+LATEST_OF_RUN = (
+    select(LATEST.c.run_id, LATEST.c.tag, LATEST.c.time_us, LATEST.c.value, LATEST.c.unit)
+    .where(LATEST.c.run_id == bindparam("run_id"))
+    .order_by(LATEST.c.tag)
+)
+
+
+def get_run(session: Session, run_id: str) -> HeldRun:
+    row = session.execute(RUN_HELD, {"run_id": run_id}).first()
+    if row is None:
+        raise NotFound(
+            "RUN_NOT_FOUND", f"this site's view holds no conjugationRuns/{run_id}", runId=run_id
+        )
+    latest = [
+        domain.LatestReading(
+            run_id=reading.run_id, tag=reading.tag, time_us=reading.time_us,
+            value=reading.value, unit=reading.unit,
+        )
+        for reading in session.execute(LATEST_OF_RUN, {"run_id": run_id})
+    ]
+    return HeldRun(run_pb2.Run.FromString(row.document), row.home_site, latest)
+
+
+def run_page(
+    session: Session, filters: RunFilter, *, after: RunPosition | None, size: int
+) -> list[tuple[RunPosition, bytes]]:
+    """Up to ``size`` runs after ``after``, by home site and run id, as stored (the serialized
+    Run), so that the caller can weigh them before decoding."""
+    order = (RUN.c.home_site, RUN.c.run_id)
+    query = select(*order, RUN.c.document).order_by(*order).limit(size)
+    if filters.site:
+        query = query.where(RUN.c.home_site == filters.site)
+    if filters.batch_id:
+        query = query.where(RUN.c.batch_id == filters.batch_id)
+    if after is not None:
+        query = query.where(tuple_(*order) > tuple_(*after))
+    return [
+        ((home_site, run_id), document) for home_site, run_id, document in session.execute(query)
     ]
 
 

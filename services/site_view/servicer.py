@@ -9,6 +9,7 @@ from google.protobuf import duration_pb2, timestamp_pb2
 from sqlalchemy import Engine
 from twinline.batchrecords.v1 import batch_pb2
 from twinline.common.v1 import quantity_pb2
+from twinline.conjugation.v1 import run_pb2
 from twinline.siteview.v1 import site_view_service_pb2 as api
 from twinline.siteview.v1 import site_view_service_pb2_grpc as api_grpc
 
@@ -28,6 +29,7 @@ from services.common.grpc.paging import (
 from services.common.grpc.rpc import enum_filter, rpc_method
 from services.common.persistence.database import read, read_session
 from services.common.sites import SiteRegistry
+from services.conjugation.runs.names import run_id_of
 from services.site_view import domain, queries
 from services.site_view.translate import KNOWN_BATCH_STATES, batch_state_value
 
@@ -44,6 +46,16 @@ def _position(token: str) -> queries.Position | None:
 
 def _batch_position(token: str) -> queries.BatchPosition | None:
     return decode_position(token, str, str)  # type: ignore[return-value]
+
+
+def _run_position(token: str) -> queries.RunPosition | None:
+    return decode_position(token, str, str)  # type: ignore[return-value]
+
+
+def _latest_to_proto(reading: domain.LatestReading) -> api.LatestReading:
+    message = api.LatestReading(tag=reading.tag, value=reading.value, unit=reading.unit)
+    message.time.FromMicroseconds(reading.time_us)
+    return message
 
 
 def _consumption_position(token: str, lot_id: str) -> queries.ConsumptionPosition | None:
@@ -187,4 +199,34 @@ class SiteViewServicer(api_grpc.SiteViewServiceServicer):
         now = self._clock()
         return api.ListWatermarksResponse(
             watermarks=[_watermark_to_proto(mark, now) for mark in marks]
+        )
+
+    @rpc_method
+    async def ListRuns(
+        self, request: api.ListRunsRequest, context: grpc.aio.ServicerContext
+    ) -> api.ListRunsResponse:
+        current_principal()
+        size = page_size_of(request.page_size, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
+        after = _run_position(request.page_token)
+        bounds.text("site", request.site, bounds.ID_LEN)
+        batch_id = batch_id_of(request.batch, "batch") if request.batch else ""
+        filters = queries.RunFilter(site=request.site, batch_id=batch_id)
+        with read_session(self._engine) as session:
+            found = queries.run_page(session, filters, after=after, size=size + 1)
+        page, token = page_of(found, size, lambda item: len(item[1]), lambda item: list(item[0]))
+        return api.ListRunsResponse(
+            runs=[run_pb2.Run.FromString(document) for _, document in page],
+            next_page_token=token,
+        )
+
+    @rpc_method
+    async def GetRun(
+        self, request: api.GetRunRequest, context: grpc.aio.ServicerContext
+    ) -> api.GetRunResponse:
+        current_principal()
+        run_id = run_id_of(request.name, "name")
+        held = read(self._engine, queries.get_run, run_id)
+        return api.GetRunResponse(
+            run=held.run, home_site=held.home_site,
+            latest_readings=[_latest_to_proto(reading) for reading in held.latest],
         )

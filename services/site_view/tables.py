@@ -71,3 +71,32 @@ class ReplicaBatchMaterialRow(SQLModel, table=True):
     # Decimal as recorded, as text; with its UCUM unit.
     quantity: str
     unit: str
+
+
+class ReplicaRunRow(SQLModel, table=True):
+    """The newest known state of one conjugation run of any site."""
+
+    __tablename__ = "replica_run"
+
+    run_id: str = Field(primary_key=True)  # "SYR-CR-000001"
+    home_site: str
+    batch_id: str  # "SYR-B-2026-00042"
+    phase: str  # "reduction"; "unknown_<n>" for a phase of a newer release
+    revision: int = Field(sa_type=BigInteger)
+    # The Run proto as the last applied event carried it: what Get and List return.
+    document: bytes
+    last_event_time: str
+    stream_sequence: int = Field(sa_type=BigInteger)
+
+
+class ReplicaLatestRow(SQLModel, table=True):
+    """The newest point the view has taken in of one tag of a run of any site."""
+
+    __tablename__ = "replica_latest"
+
+    run_id: str = Field(primary_key=True)
+    tag: str = Field(primary_key=True)  # "R201.TT01"
+    # Source time, microseconds since the Unix epoch (UTC).
+    time_us: int = Field(sa_type=BigInteger)
+    value: float
+    unit: str  # UCUM

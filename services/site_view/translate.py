@@ -1,9 +1,11 @@
-"""The view's text for a record's or batch's state: how the replica stores and filters it."""
+"""The view's text for a record's or batch's state and a run's phase: how the replica stores and
+filters them."""
 
 from __future__ import annotations
 
 from twinline.batchrecords.v1 import batch_pb2
 from twinline.batchrecords.v1 import master_batch_record_pb2 as mbr_pb2
+from twinline.conjugation.v1 import run_pb2
 
 PREFIX = "BATCH_STATE_"
 RECORD_PREFIX = "MASTER_BATCH_RECORD_STATE_"
@@ -39,3 +41,14 @@ def record_state_text(value: int) -> str:
         return f"{UNKNOWN}{value}"
     name = mbr_pb2.MasterBatchRecordState.Name(mbr_pb2.MasterBatchRecordState.ValueType(value))
     return name.removeprefix(RECORD_PREFIX).lower()
+
+
+PHASE_PREFIX = "PHASE_"
+
+
+def phase_text(value: int) -> str:
+    """The text of a run's phase: "reduction" for PHASE_REDUCTION; "unknown_<n>" for one this
+    release does not know (a newer origin): kept, not refused."""
+    if not value or value not in run_pb2.Phase.values():
+        return f"{UNKNOWN}{value}"
+    return run_pb2.Phase.Name(run_pb2.Phase.ValueType(value)).removeprefix(PHASE_PREFIX).lower()

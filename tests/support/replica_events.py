@@ -1,5 +1,6 @@
-"""Events as batch_records publishes them, built by hand for the site view's tests: master
-record and batch revisions, and the received form the view's handler takes in."""
+"""Events as batch_records and conjugation publish them, built by hand for the site view's
+tests: master record, batch and run revisions, latest readings, and the received form the
+view's handler takes in."""
 
 from __future__ import annotations
 
@@ -11,11 +12,14 @@ from google.protobuf import message
 from twinline.batchrecords.v1 import batch_pb2 as batch_pb
 from twinline.batchrecords.v1 import master_batch_record_pb2 as pb
 from twinline.common.v1 import quantity_pb2, signature_pb2
+from twinline.conjugation.v1 import run_pb2
 from twinline.events.v1 import batch_events_pb2 as batch_events
+from twinline.events.v1 import conjugation_events_pb2 as conjugation_events
 from twinline.events.v1 import master_batch_record_events_pb2 as mbr_events
 
 from services.common.messaging.events import OutboxEvent, ReceivedEvent, decode, new_event
 from services.common.messaging.subjects import event_subject
+from services.conjugation.runs.names import run_name
 
 SITE = "syracuse"
 RECORD_ID = "SYR-MBR-000001"
@@ -155,3 +159,58 @@ REVISIONS = {
         exceptions=[EXCEPTION], deviations=[deviation("chiller setpoint drift")],
     ),
 }
+
+
+# --- conjugation runs ----------------------------------------------------------------------
+
+RUN_ID = "SYR-CR-000001"
+TAG = "R201.TT01"
+
+
+def run_at(
+    revision: int, phase: run_pb2.Phase.ValueType, *, run_id: str = RUN_ID,
+    home_site: str = SITE, batch_id: str = BATCH_ID,
+) -> run_pb2.Run:
+    return run_pb2.Run(
+        name=run_name(run_id), run_id=run_id, home_site=home_site, batch=f"batches/{batch_id}",
+        product="ADC-7 drug substance", phase=phase, etag=str(revision),
+        charge_tolerance_percent="2", created_by="syr.op",
+    )
+
+
+def conjugation_event(
+    payload: message.Message, aggregate: str, suffix: str, time: datetime, *, site: str,
+    ce_subject: str,
+) -> OutboxEvent:
+    return new_event(
+        subject=event_subject(site, "conjugation", aggregate, suffix), payload=payload,
+        source=f"twinline/{site}/conjugation", ce_subject=ce_subject, time=time,
+    )
+
+
+def run_event(payload: message.Message, suffix: str, time: datetime = T0) -> OutboxEvent:
+    run: run_pb2.Run = payload.run  # type: ignore[attr-defined]
+    return conjugation_event(
+        payload, "run", suffix, time, site=run.home_site, ce_subject=run.name
+    )
+
+
+def run_created(run: run_pb2.Run, time: datetime = T0) -> OutboxEvent:
+    return run_event(conjugation_events.RunCreated(run=run), "created", time)
+
+
+def phase_started(run: run_pb2.Run, time: datetime) -> OutboxEvent:
+    payload = conjugation_events.RunPhaseStarted(run=run, phase=run.phase)
+    return run_event(payload, "phase_started", time)
+
+
+def latest_reading(
+    time_us: int, value: float, *, tag: str = TAG, unit: str = "Cel", run_id: str = RUN_ID,
+    site: str = SITE, time: datetime = T0,
+) -> OutboxEvent:
+    payload = conjugation_events.LatestReading(
+        run=run_name(run_id), tag=tag, time_us=time_us, value=value, unit=unit
+    )
+    return conjugation_event(
+        payload, "readings", "latest", time, site=site, ce_subject=run_name(run_id)
+    )

@@ -4,21 +4,16 @@ executed batches read through both — steps, exceptions, deviations and lot gen
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import UTC, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
 import grpc
-import nats
 import pytest
 import pytest_asyncio
-from nats.aio.client import Client
-from sqlalchemy import Engine, func, select
+from sqlalchemy import func, select
 from twinline.batchrecords.v1 import batch_pb2 as batch_pb
 from twinline.batchrecords.v1 import equipment_service_pb2
 from twinline.batchrecords.v1 import master_batch_record_pb2 as pb
@@ -28,14 +23,9 @@ from twinline.siteview.v1 import site_view_service_pb2 as api
 from twinline.siteview.v1 import site_view_service_pb2_grpc as api_grpc
 
 from services.common.domain.clock import to_text
-from services.common.domain.roles import Principal, Role
 from services.common.grpc import paging
-from services.common.grpc.auth import AuthInterceptor
 from services.common.grpc.status import details_of
-from services.common.identity.tokens import TokenIssuer
-from services.common.messaging.bus import Bus
-from services.common.messaging.events import OutboxEvent, new_event
-from services.common.messaging.streams import ensure_site_stream
+from services.common.messaging.events import new_event
 from services.common.messaging.subjects import event_subject, stream_name
 from services.common.persistence.database import (
     KERNEL_MIGRATIONS,
@@ -45,13 +35,11 @@ from services.common.persistence.database import (
 )
 from services.common.persistence.tables import InboxRow
 from services.common.persistence.writer import Writer
-from services.common.sites import Site, SiteRegistry
 from services.site_view import domain, handlers, queries
 from services.site_view.__main__ import MIGRATIONS
 from services.site_view.events import CONSUMER_NAME, SiteViewConsumer
 from services.site_view.heartbeat import HeartbeatPublisher
-from services.site_view.servicer import SiteViewServicer
-from services.site_view.tables import ReplicaBatchRow, ReplicaMasterBatchRecordRow, WatermarkRow
+from services.site_view.tables import ReplicaBatchRow, WatermarkRow
 from tests.support.replica_events import (
     BATCH_ID,
     BUFFER,
@@ -74,103 +62,27 @@ from tests.support.replica_events import (
     step,
     step_recorded,
 )
+from tests.support.site_view import (
+    APPLIED_WITHIN,
+    TRANSIENT,
+    Metadata,
+    View,
+    ViewClient,
+    open_view,
+    serving,
+)
 from tests.support.waiting import wait_until
 
 if TYPE_CHECKING:
-    from tests.support.nats_harness import NatsSites, StartNatsSites
+    from tests.support.nats_harness import StartNatsSites
 
 pytestmark = pytest.mark.timeout(60)
 
-APPLIED_WITHIN = 10.0
-TRANSIENT = (TimeoutError, nats.errors.Error)
-
-
-@dataclass
-class View:
-    """One site's view: its consumer and writer on a SQLite file, fed by a real nats-server."""
-
-    nats: NatsSites
-    site: Site
-    engine: Engine
-    writer: Writer
-    bus: Bus
-    consumer: SiteViewConsumer
-
-    async def client(self) -> Client:
-        return await self.nats.client(self.site.id)
-
-    async def publish(self, event: OutboxEvent, *, msg_id: str | None = None) -> int:
-        """Publishes like the outbox relay; another `msg_id` makes JetStream keep a copy."""
-        headers = dict(event.headers)
-        if msg_id is not None:
-            headers["Nats-Msg-Id"] = msg_id
-        js = (await self.client()).jetstream()
-        ack = await js.publish(event.subject, event.payload, headers=headers)
-        assert not ack.duplicate
-        return ack.seq
-
-    def watermark(self, site_id: str = SITE) -> WatermarkRow | None:
-        with read_session(self.engine) as session:
-            return session.get(WatermarkRow, site_id)
-
-    def replica(self, record_id: str = RECORD_ID, version: int = 1) -> ReplicaMasterBatchRecordRow:
-        with read_session(self.engine) as session:
-            row = session.get(ReplicaMasterBatchRecordRow, f"{record_id}/v{version}")
-        assert row is not None
-        return row
-
-    def handled(self, event_id: str) -> int:
-        with read_session(self.engine) as session:
-            statement = select(func.count()).select_from(InboxRow).where(
-                InboxRow.event_id == event_id  # type: ignore[arg-type]
-            )
-            return int(session.execute(statement).scalar_one())
-
-    async def applied_through(self, sequence: int) -> None:
-        """Waits until the view has taken in the stream up to `sequence`, all acked."""
-
-        async def done() -> bool:
-            mark = self.watermark()
-            if mark is None or mark.stream_sequence < sequence:
-                return False
-            info = await (await self.client()).jetstream().consumer_info(
-                stream_name(self.site.id), CONSUMER_NAME
-            )
-            return info.num_ack_pending == 0 and info.num_pending == 0
-
-        await wait_until(
-            done, APPLIED_WITHIN, message=f"view applied through {sequence}", ignore=TRANSIENT
-        )
-
-
 @pytest_asyncio.fixture
 async def view(start_nats_sites: StartNatsSites, tmp_path: Path) -> AsyncIterator[View]:
-    sites = await start_nats_sites([SITE])
-    site = sites.registry.get(SITE)
-    engine = create_database_engine(
-        f"sqlite:///{tmp_path / 'site_view.db'}", sqlite_synchronous="NORMAL"
-    )
-    migrate(engine, KERNEL_MIGRATIONS, MIGRATIONS)
-    writer = Writer(engine, site.id)
-
-    async def provision(client: Client) -> None:
-        await ensure_site_stream(client, site, sites.registry)
-
-    bus = Bus(sites.url(site.id), name="site_view@test", on_connect=provision)
-    consumer = SiteViewConsumer(bus=bus, writer=writer, site=site)
-    writer.start()
-    bus.start()
-    consumer.start()
-    # The bus creates the stream on first connect; publishing before that finds no stream.
-    await asyncio.wait_for(bus.jetstream(), timeout=APPLIED_WITHIN)
-    built = View(sites, site, engine, writer, bus, consumer)
-    try:
+    async with open_view(start_nats_sites, tmp_path) as built:
         yield built
-    finally:
-        await built.consumer.stop()
-        await writer.stop()
-        await bus.close()
-        engine.dispose()
+
 
 
 async def test_latest_state_is_kept_and_a_duplicate_is_applied_once(view: View) -> None:
@@ -299,9 +211,6 @@ async def test_a_new_consumer_process_resumes_where_the_last_one_stopped(view: V
 
 # The servicer, on events applied straight through the handler (the two-site flow is e2e).
 
-Metadata = tuple[tuple[str, str], ...]
-ViewClient = tuple[api_grpc.SiteViewServiceStub, Metadata]
-SECRET = "site-view-integration-secret-" + "x" * 32
 @pytest_asyncio.fixture
 async def stub(tmp_path: Path) -> AsyncIterator[ViewClient]:
     engine = create_database_engine(f"sqlite:///{tmp_path / 'site_view.db'}")
@@ -327,27 +236,6 @@ async def stub(tmp_path: Path) -> AsyncIterator[ViewClient]:
     finally:
         await writer.stop()
         engine.dispose()
-
-
-@asynccontextmanager
-async def serving(engine: Engine) -> AsyncIterator[ViewClient]:
-    """The real servicer on a grpc.aio server over ``engine``, and a client with a token."""
-    issuer = TokenIssuer(SECRET, ttl_seconds=600)
-    server = grpc.aio.server(interceptors=[AuthInterceptor(issuer)])
-    api_grpc.add_SiteViewServiceServicer_to_server(
-        SiteViewServicer(engine=engine, registry=SiteRegistry.load(), clock=lambda: T0), server
-    )
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    # A reader of the other site: any authenticated user of any site may read the view.
-    reader = Principal("songdo.op", "Min-jun Park", frozenset({Role.OPERATOR}), "songdo")
-    token, _ = issuer.issue(reader)
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-    try:
-        yield api_grpc.SiteViewServiceStub(channel), (("authorization", f"Bearer {token}"),)
-    finally:
-        await channel.close()
-        await server.stop(None)
 
 
 async def test_servicer_lists_gets_and_reports_watermarks(

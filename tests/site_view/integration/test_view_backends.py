@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from twinline.batchrecords.v1 import batch_pb2
 from twinline.batchrecords.v1 import master_batch_record_pb2 as pb
 from twinline.common.v1 import quantity_pb2
+from twinline.conjugation.v1 import run_pb2
 from twinline.events.v1 import batch_events_pb2 as batch_events
 from twinline.events.v1 import master_batch_record_events_pb2 as mbr_events
 
@@ -22,6 +23,14 @@ from services.site_view import handlers, queries
 from tests.support.databases import (
     SITE,
     T0,
+)
+from tests.support.replica_events import (
+    RUN_ID,
+    TAG,
+    latest_reading,
+    phase_started,
+    run_at,
+    run_created,
 )
 
 pytestmark = pytest.mark.timeout(60)
@@ -113,6 +122,64 @@ async def test_the_site_view_takes_in_events_once_and_keeps_the_newest(
     assert (marks[SITE].stream_sequence, marks[SITE].events_applied) == (3, 3)
     assert (marks["songdo"].stream_sequence, marks["songdo"].events_applied) == (6, 3)
     assert marks["songdo"].last_event_time == T0 + timedelta(seconds=4)
+
+
+
+async def test_the_site_view_keeps_the_newest_run_and_the_latest_point_of_each_tag(
+    engine: Engine, writer: Writer
+) -> None:
+    sequence = iter(range(1, 100))
+
+    def taken(*events: OutboxEvent) -> list[handlers.ReplicaEvent]:
+        return [
+            handlers.replica_event(decode(item.subject, item.headers, item.payload, next(sequence)))
+            for item in events
+        ]
+
+    songdo_run = run_at(
+        1, run_pb2.PHASE_SETUP, run_id="SDO-CR-000001", home_site="songdo",
+        batch_id="SDO-B-2026-00001",
+    )
+    first = taken(
+        run_created(run_at(1, run_pb2.PHASE_SETUP)),
+        phase_started(run_at(3, run_pb2.PHASE_CONJUGATION), T0 + timedelta(minutes=2)),
+        run_created(songdo_run),
+        latest_reading(2_000_000, 24.0),
+        latest_reading(1_000_000, 23.0),  # earlier, in the same fetch: not the latest
+        latest_reading(1_000_000, 7.2, tag="R201.PH01", unit="[pH]"),
+    )
+    assert await writer.run(lambda uow: handlers.apply_events(uow, first)) == 3
+    # Late and repeated: an older revision and an older point must not take the view back; a
+    # redelivered run event is not taken in again.
+    late = taken(
+        phase_started(run_at(2, run_pb2.PHASE_REDUCTION), T0 + timedelta(minutes=1)),
+        latest_reading(1_500_000, 99.0),
+        latest_reading(3_000_000, 7.3, tag="R201.PH01", unit="[pH]"),
+    )
+    assert await writer.run(lambda uow: handlers.apply_events(uow, late + first[:1])) == 1
+
+    with read_session(engine) as session:
+        held = queries.get_run(session, RUN_ID)
+        everything = queries.run_page(session, queries.RunFilter(), after=None, size=10)
+        by_batch = queries.run_page(
+            session, queries.RunFilter(batch_id="SDO-B-2026-00001"), after=None, size=10
+        )
+        after_first = queries.run_page(
+            session, queries.RunFilter(), after=everything[0][0], size=10
+        )
+        marks = {mark.site: mark for mark in queries.watermarks(session, [SITE, "songdo"])}
+    assert (held.run.phase, held.run.etag, held.home_site) == (run_pb2.PHASE_CONJUGATION, "3", SITE)
+    assert [(r.tag, r.time_us, r.value, r.unit) for r in held.latest] == [
+        ("R201.PH01", 3_000_000, 7.3, "[pH]"), (TAG, 2_000_000, 24.0, "Cel"),
+    ]
+    assert [position for position, _ in everything] == [
+        ("songdo", "SDO-CR-000001"), (SITE, RUN_ID),
+    ]
+    assert [position for position, _ in by_batch] == [("songdo", "SDO-CR-000001")]
+    assert [position for position, _ in after_first] == [(SITE, RUN_ID)]
+    # Run events count once each; latest readings move the mark but are not counted.
+    assert (marks[SITE].events_applied, marks[SITE].stream_sequence) == (3, 9)
+    assert marks["songdo"].events_applied == 1
 
 
 # --- the user directory -------------------------------------------------------------------
