@@ -19,6 +19,7 @@ from services.batch_records.equipment import events as equipment_events
 from services.batch_records.master import events as master_events
 from services.common.messaging.subjects import ROOT
 from services.common.persistence.event_spec import EventSpec as DeclaredEvent
+from services.conjugation.readings import events as readings_events
 from services.conjugation.runs import events as run_events
 
 ASYNCAPI_FILE = Path(__file__).resolve().parents[2] / "docs" / "asyncapi.json"
@@ -52,6 +53,7 @@ CATALOG: tuple[EventSpec, ...] = (
     *_listed(batch_events.DECLARED),
     *_listed(equipment_events.DECLARED),
     *_listed(run_events.DECLARED),
+    *_listed(readings_events.DECLARED),
     EventSpec("siteview", "site", "heartbeat", site_events.SiteHeartbeat.DESCRIPTOR,
               "site_view", "The site is up; its stream held everything before this up to "
               "last_sequence. Sent every few seconds: a remote view that hears none for three "

@@ -5,12 +5,14 @@ The conjugation service learns of batches from their events (its projection), ne
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import grpc
 import pytest
 from twinline.batchrecords.v1 import batch_pb2
 from twinline.batchrecords.v1 import batch_service_pb2 as batch_api
+from twinline.conjugation.v1 import readings_pb2
 from twinline.conjugation.v1 import run_pb2 as pb
 from twinline.conjugation.v1 import run_service_pb2 as api
 
@@ -249,3 +251,44 @@ async def test_the_trend_of_an_attribute_spans_the_runs_of_both_sites(stack: Sta
         assert Decimal(chart.center) == Decimal("88.5")
         assert round(Decimal(chart.sigma), 4) == Decimal("4.4326")
         assert [list(point.rules) for point in chart.points] == [[], []]
+
+
+async def test_a_value_held_out_of_limits_past_its_dwell_is_one_excursion_and_one_exception(
+    stack: Stack,
+) -> None:
+    batch = await runs.batch_in_progress(stack)
+    run = await runs.create_run(stack, batch)
+    await runs.declare_tag(stack, run, "R201.TT01", low=20, high=30, dwell_s=60)
+    start = int((datetime.now(UTC) - timedelta(minutes=10)).timestamp()) * 1_000_000
+    # Every 10 s: in limits; a 20 s blip above (shorter than the dwell); in; 80 s above
+    # (peak 32.5); back in.
+    values = [25, 25, 31, 31, 25, 25, 31, 31, 31, 31, 32.5, 31, 31, 31, 25, 25]
+    points = [(start + index * 10_000_000, float(value)) for index, value in enumerate(values)]
+    first = await runs.stream_points(stack, run, "R201.TT01", points, per_message=3)
+    assert (first.stored, first.duplicates) == (len(points), 0)
+    assert (first.excursions_started, first.excursions_ended) == (1, 1)
+    again = await runs.stream_points(stack, run, "R201.TT01", points)  # a resend
+    assert (again.stored, again.duplicates, again.excursions_started) == (0, len(points), 0)
+
+    qa = await stack.login(SITE, "qa", CONJUGATION.name)
+    listed = await runs.readings_stub(qa).ListExcursions(
+        readings_pb2.ListExcursionsRequest(run=run.name), metadata=qa.metadata
+    )
+    assert len(listed.excursions) == 1
+    excursion = listed.excursions[0]
+    assert excursion.extreme_value == 32.5 and excursion.duration.seconds == 80
+    assert excursion.start_time.seconds == (start + 60_000_000) // 1_000_000
+
+    reviewer = await stack.login(SITE, "reviewer")
+
+    async def one_exception() -> list[batch_pb2.BatchException] | None:
+        read = await batches.stub(reviewer).GetBatch(
+            batch_api.GetBatchRequest(name=batch.name), metadata=reviewer.metadata
+        )
+        found = [e for e in read.batch.exceptions if e.kind == batch_pb2.EXCEPTION_KIND_PROCESS]
+        return found or None
+
+    raised = await wait_until(one_exception, runs.PROJECTION_DEADLINE_S, interval=0.2)
+    # Nothing else is on its way: the resend and the blip raised no event to wait for.
+    assert len(raised) == 1 and raised[0].source == run.name
+    assert "R201.TT01" in raised[0].description

@@ -1,13 +1,13 @@
 """A conjugation run of Syracuse in both sites' views: real batch_records, conjugation and
 site_view processes at each site, NATS with the leaf link through a proxy the test cuts.
 
-The readings service (issue 10, step 5) is not built yet: the run's latest readings are
-published into Syracuse's stream here as it will publish them (``readings.latest``).
+The run's reactor temperature is streamed into Syracuse's ProcessReadingsService, which
+publishes the tag's latest point (``readings.latest``) for the views.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from twinline.conjugation.v1 import run_pb2 as pb
 from twinline.conjugation.v1 import run_service_pb2 as api
@@ -19,7 +19,6 @@ from services.devstack.topology import BATCH_RECORDS, CONJUGATION, SITE_VIEW
 from tests.support import runs
 from tests.support.batches import q
 from tests.support.mbr import request_id
-from tests.support.replica_events import latest_reading
 from tests.support.runs import SITE, stub
 from tests.support.stack import Stack, stack_fixture
 from tests.support.waiting import wait_until
@@ -31,15 +30,11 @@ CONVERGE = 30.0
 TAG = "R201.TT01"
 
 
-async def publish_latest(stack: Stack, run: pb.Run, value: float) -> int:
-    """A latest reading of the run's reactor temperature, now, into Syracuse's stream."""
-    now = datetime.now(UTC)
-    event = latest_reading(
-        int(now.timestamp() * 1_000_000), value, tag=TAG, run_id=run.run_id, site=SITE, time=now
-    )
-    client = await stack.nats.client(SITE)
-    ack = await client.jetstream().publish(event.subject, event.payload, headers=event.headers)
-    return int(ack.seq)
+async def stream_latest(stack: Stack, run: pb.Run, value: float, seconds_ago: int) -> None:
+    """One point of the run's reactor temperature, ``seconds_ago`` in source time."""
+    time_us = int((datetime.now(UTC) - timedelta(seconds=seconds_ago)).timestamp() * 1e6)
+    summary = await runs.stream_points(stack, run, TAG, [(time_us, value)])
+    assert summary.stored == 1
 
 
 async def held(viewer: Session, run: pb.Run) -> view.GetRunResponse | None:
@@ -73,7 +68,8 @@ async def test_a_syracuse_run_is_seen_at_songdo_and_both_views_converge_after_a_
         request_id=request_id(), name=run.name, etag=run.etag, phase=pb.PHASE_REDUCTION,
     ), metadata=operator.metadata)
     run = started.run
-    await publish_latest(stack, run, 24.5)
+    await runs.declare_tag(stack, run, TAG, low=20, high=30, dwell_s=60)
+    await stream_latest(stack, run, 24.5, seconds_ago=60)
 
     songdo = await stack.login("songdo", "qa", service=SITE_VIEW.name)
     syracuse = await stack.login(SITE, "qa", service=SITE_VIEW.name)
@@ -98,7 +94,7 @@ async def test_a_syracuse_run_is_seen_at_songdo_and_both_views_converge_after_a_
     run = (await stub(operator).StartPhase(api.StartPhaseRequest(
         request_id=request_id(), name=run.name, etag=run.etag, phase=pb.PHASE_CONJUGATION,
     ), metadata=operator.metadata)).run
-    await publish_latest(stack, run, 26.0)
+    await stream_latest(stack, run, 26.0, seconds_ago=30)
     await wait_until(lambda: shows(syracuse, run, 26.0), CONVERGE,
                      message="the run's progress in Syracuse's own view")
     behind = await held(songdo, run)

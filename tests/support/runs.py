@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import grpc
 from twinline.batchrecords.v1 import batch_pb2
+from twinline.conjugation.v1 import readings_pb2
 from twinline.conjugation.v1 import run_pb2 as pb
 from twinline.conjugation.v1 import run_service_pb2 as api
+from twinline.conjugation.v1.readings_pb2_grpc import ProcessReadingsServiceStub
 from twinline.conjugation.v1.run_service_pb2_grpc import ConjugationRunServiceStub
 
 from services.client.session import Session
@@ -148,3 +152,45 @@ def results_request(run: pb.Run, protein_out: str, monomer: str = "97.5",
 async def record_results(stack: Stack, run: pb.Run, protein_out: str, site: str = SITE) -> pb.Run:
     analyst = await stack.login(site, "analyst", CONJUGATION.name)
     return await _step(analyst, "RecordResults", results_request(run, protein_out))
+
+
+def readings_stub(session: Session) -> ProcessReadingsServiceStub:
+    return session.stub(ProcessReadingsServiceStub)
+
+
+async def declare_tag(stack: Stack, run: pb.Run, tag: str, *, unit: str = "Cel",
+                      low: float | None = None, high: float | None = None,
+                      dwell_s: int = 0, site: str = SITE) -> readings_pb2.Tag:
+    engineer = await stack.login(site, "author", CONJUGATION.name)
+    declared = readings_pb2.Tag(run=run.name, tag=tag, unit=unit, description=f"{tag} (test)")
+    if low is not None:
+        declared.low_limit = low
+    if high is not None:
+        declared.high_limit = high
+    declared.dwell.seconds = dwell_s
+    answer = await readings_stub(engineer).DeclareTag(
+        readings_pb2.DeclareTagRequest(request_id=request_id(), tag=declared),
+        metadata=engineer.metadata,
+    )
+    return answer.tag
+
+
+async def stream_points(
+    stack: Stack, run: pb.Run, tag: str, points: list[tuple[int, float]], *,
+    unit: str = "Cel", site: str = SITE, per_message: int = 100,
+) -> readings_pb2.StreamReadingsResponse:
+    """``points`` (time in µs, value) of one tag, in one client-streaming call."""
+    mes = await stack.login(site, "mes", CONJUGATION.name)
+
+    async def messages() -> AsyncIterator[readings_pb2.StreamReadingsRequest]:
+        for start in range(0, len(points), per_message):
+            yield readings_pb2.StreamReadingsRequest(run=run.name, points=[
+                readings_pb2.ReadingPoint(tag=tag, time_us=time_us, value=value, unit=unit,
+                                          quality=readings_pb2.QUALITY_GOOD)
+                for time_us, value in points[start:start + per_message]
+            ])
+
+    answer: readings_pb2.StreamReadingsResponse = await readings_stub(mes).StreamReadings(
+        messages(), metadata=mes.metadata
+    )
+    return answer
