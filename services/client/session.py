@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -23,8 +24,12 @@ class Session:
         self.user = user
 
     @classmethod
-    async def login(cls, address: str, username: str, password: str) -> Self:
-        channel = grpc.aio.insecure_channel(address)
+    async def login(
+        cls, address: str, username: str, password: str,
+        options: Sequence[tuple[str, Any]] = (),
+    ) -> Self:
+        """``options`` are the channel's (e.g. ``grpc.max_reconnect_backoff_ms``)."""
+        channel = grpc.aio.insecure_channel(address, options=options)
         try:
             answer = await auth_pb2_grpc.AuthenticationServiceStub(channel).Login(
                 auth_pb2.LoginRequest(username=username, password=password), timeout=10

@@ -57,6 +57,9 @@ def copy_of_the_tree(tmp_path: Path) -> Path:
          "The kernel knows no context and no tooling"),
         ("services/client/session.py", "import sqlalchemy",
          "Tooling stands apart: a client needs no server code"),
+        ("services/conjugation/opcua_bridge/bridge.py",
+         "import services.conjugation.readings.handlers",
+         "The OPC UA bridge is a client of the readings service: it needs no server code"),
     ],
 )
 def test_a_forbidden_import_breaks_its_contract(
