@@ -54,9 +54,15 @@ CONJUGATION = ServiceSpec(
     serves=("twinline.conjugation.v1.ConjugationRunService",
             "twinline.conjugation.v1.ProcessReadingsService"),
 )
+RELEASE_TESTING = ServiceSpec(
+    name="release_testing", module="services.release_testing", port_offset=4,
+    serves=("twinline.releasetesting.v1.SpecificationService",),
+)
 
 # Every site runs one process of each, started in this order.
-SERVICES: tuple[ServiceSpec, ...] = (BATCH_RECORDS, SITE_VIEW, CONJUGATION)
+SERVICES: tuple[ServiceSpec, ...] = (
+    BATCH_RECORDS, SITE_VIEW, CONJUGATION, RELEASE_TESTING,
+)
 SERVICE_NAMES: tuple[str, ...] = tuple(service.name for service in SERVICES)
 
 

@@ -11,8 +11,8 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
-from services.common.domain import bounds, units
-from services.common.domain.errors import Aborted, FailedPrecondition, Violations
+from services.common.domain import bounds, etags, units
+from services.common.domain.errors import FailedPrecondition, Violations
 from services.common.domain.roles import Role
 from services.conjugation.runs import stoichiometry
 from services.conjugation.runs.names import run_name
@@ -278,11 +278,7 @@ def create_run(
 
 
 def check_etag(run: Run, etag: str) -> None:
-    if etag != run.etag:
-        raise Aborted(
-            "ETAG_MISMATCH", f"{run.name} changed since it was read (etag {etag!r}, now "
-            f"{run.etag!r})", name=run.name, currentEtag=run.etag,
-        )
+    etags.check_etag(run.name, run.etag, etag)
 
 
 def _changed(run: Run, now: datetime, **changes: object) -> Run:
