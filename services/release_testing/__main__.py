@@ -9,7 +9,9 @@ import grpc
 from twinline.releasetesting.v1 import release_testing_service_pb2 as api
 from twinline.releasetesting.v1 import release_testing_service_pb2_grpc as api_grpc
 
-from services.common.grpc.server import Kernel, run_service
+from services.common.grpc.server import Background, Kernel, run_service
+from services.release_testing.projection.consumer import ProjectionConsumer
+from services.release_testing.samples.servicer import SampleServicer
 from services.release_testing.specifications.servicer import SpecificationServicer
 
 SERVICE_NAME = "release_testing"
@@ -17,12 +19,22 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def register(server: grpc.aio.Server, kernel: Kernel) -> Sequence[str]:
+    parts = (kernel.writer, kernel.engine, kernel.directory, kernel.settings.home_site)
+    writer, engine, directory, site = parts
     api_grpc.add_SpecificationServiceServicer_to_server(SpecificationServicer(
-        writer=kernel.writer, engine=kernel.engine, directory=kernel.directory,
-        site=kernel.settings.home_site,
-    ), server)
-    return [api.DESCRIPTOR.services_by_name["SpecificationService"].full_name]
+        writer=writer, engine=engine, directory=directory, site=site), server)
+    api_grpc.add_SampleServiceServicer_to_server(SampleServicer(
+        writer=writer, engine=engine, directory=directory, site=site), server)
+    return [api.DESCRIPTOR.services_by_name[name].full_name
+            for name in ("SpecificationService", "SampleService")]
+
+
+def background(kernel: Kernel) -> Sequence[Background]:
+    """The projection of every site's batches, specifications and samples."""
+    return [
+        ProjectionConsumer(bus=kernel.bus, writer=kernel.writer, site=kernel.settings.home_site)
+    ]
 
 
 if __name__ == "__main__":
-    run_service(SERVICE_NAME, [MIGRATIONS], register)
+    run_service(SERVICE_NAME, [MIGRATIONS], register, background=background)

@@ -20,3 +20,32 @@ class SpecificationRow(SQLModel, table=True):
     revision: int
     document: bytes
     update_time: str
+
+
+class SampleRow(SQLModel, table=True):
+    """A sample: this site's (its lab's) and every other site's (replicas from events)."""
+
+    __tablename__ = "sample"
+
+    sample_id: str = Field(primary_key=True)  # "SYR-S-2026-00001"
+    number: int  # per home site and year, for this site's next one
+    home_site: str
+    batch_id: str = Field(index=True)
+    revision: int
+    created_by: str
+    document: bytes
+    update_time: str
+
+
+class KnownBatchRow(SQLModel, table=True):
+    """Every site's batches as their events tell: product, state, what is still open."""
+
+    __tablename__ = "release_batch"
+
+    batch_id: str = Field(primary_key=True)  # "SDO-B-2026-00007"
+    home_site: str
+    product: str
+    state: str  # e.g. "in_progress", "approved"
+    # Exceptions not dispositioned and deviations not closed, e.g. "EX-1 DEV-2".
+    open_issues: str
+    revision: int

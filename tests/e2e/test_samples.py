@@ -1,0 +1,91 @@
+"""Samples and results end to end at one site: real batch_records and release_testing
+processes, NATS. The service learns of the batch from its events; a result is judged against
+each effective specification at once; a second analyst reviews it, never the first."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from twinline.releasetesting.v1 import sample_pb2 as pb
+
+from services.common.domain.roles import Role
+from services.common.grpc.status import details_of
+from services.devstack.topology import BATCH_RECORDS, RELEASE_TESTING
+from tests.support import samples
+from tests.support import specifications as specs
+from tests.support.stack import Stack, stack_fixture
+
+stack = stack_fixture(services=[BATCH_RECORDS.name, RELEASE_TESTING.name])
+SITE = "syracuse"
+
+
+async def refusal(call: object) -> tuple[grpc.StatusCode, dict[str, object]]:
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await call  # type: ignore[misc]
+    return refused.value.code(), details_of(refused.value)
+
+
+async def test_a_sample_is_judged_against_each_specification_and_reviewed_by_another(
+    stack: Stack,
+) -> None:
+    stack.add_user(SITE, "analyst2", (Role.QC_ANALYST,))
+    release = await specs.effective(stack, SITE, specs.release_specification())
+    # An EU market specification, tighter on DAR: the same result passes one and fails the
+    # other's alert limits.
+    eu = specs.release_specification(purpose=specs.pb.PURPOSE_MARKET, market="EU",
+                                     title="TWX-101 EU", tests=specs.release_tests()[:1])
+    eu.tests[0].alert.low, eu.tests[0].alert.high = "3.9", "4.1"
+    market = await specs.effective(stack, SITE, eu)
+    batch = await samples.batch_at(stack, SITE)
+    sample = await samples.create_sample(stack, SITE, batch)
+    assert sample.name == "samples/SYR-S-2026-00001" or sample.name.startswith("samples/SYR-S-")
+    dar = samples.assignment(sample, "average DAR")
+    assert [(a.specification, a.test_id) for a in dar.applied] == [
+        (release.name, "DAR"), (market.name, "DAR")]
+    assert [a.attribute for a in sample.assignments] == [
+        "average DAR", "monomer", "free drug-linker", "appearance"]
+
+    analyst = await stack.login(SITE, "analyst", RELEASE_TESTING.name)
+    code, details = await refusal(samples.enter(analyst, sample, "average DAR",
+                                                replicates=("4.2",), unit="%"))
+    assert (code, set(details["fields"])) == (  # type: ignore[arg-type]
+        grpc.StatusCode.INVALID_ARGUMENT, {"unit", "replicates"})
+
+    entered = await samples.enter(analyst, sample, "average DAR", replicates=("4.16", "4.13"))
+    result = entered.result
+    # (4.16 + 4.13) / 2 = 4.145 → 4.1 to one decimal: inside both alert ranges' edges.
+    assert [(j.reportable, j.verdict, list(j.flags)) for j in result.judgements] == [
+        ("4.1", pb.VERDICT_PASS, []), ("4.1", pb.VERDICT_PASS, [])]
+    assert list(result.replicates) == ["4.16", "4.13"] and result.state == pb.RESULT_STATE_ENTERED
+    code, details = await refusal(samples.review(analyst, entered.sample, result, "analyst"))
+    assert (code, details["reason"]) == (grpc.StatusCode.FAILED_PRECONDITION, "SELF_REVIEW")
+    second = await stack.login(SITE, "analyst2", RELEASE_TESTING.name)
+    reviewed = await samples.review(second, entered.sample, result, "analyst2")
+    assert reviewed.result.state == pb.RESULT_STATE_REVIEWED
+    assert [s.signer for s in reviewed.result.signatures] == ["syracuse.analyst",
+                                                               "syracuse.analyst2"]
+    assert not reviewed.sample.complete
+
+    code, details = await refusal(samples.enter(analyst, reviewed.sample, "average DAR",
+                                                replicates=("4.0", "4.0")))
+    assert (code, details["reason"]) == (grpc.StatusCode.FAILED_PRECONDITION, "RESULT_EXISTS")
+
+
+async def test_alert_limits_flag_a_passing_result_and_a_complete_sample_says_so(
+    stack: Stack,
+) -> None:
+    stack.add_user(SITE, "analyst2", (Role.QC_ANALYST,))
+    await specs.effective(stack, SITE, specs.release_specification())
+    sample = await samples.create_sample(stack, SITE, await samples.batch_at(stack, SITE))
+    analyst = await stack.login(SITE, "analyst", RELEASE_TESTING.name)
+    entered = await samples.enter(analyst, sample, "average DAR", replicates=("4.32", "4.28"))
+    assert [(j.reportable, j.verdict, list(j.flags)) for j in entered.result.judgements] == [
+        ("4.3", pb.VERDICT_PASS, [pb.FLAG_ALERT])]
+    second = await stack.login(SITE, "analyst2", RELEASE_TESTING.name)
+    sample = (await samples.review(second, entered.sample, entered.result, "analyst2")).sample
+    for attribute in ("monomer", "free drug-linker", "appearance"):
+        given = samples.PASSING[attribute]
+        entered = await samples.enter(analyst, sample, attribute, **given)  # type: ignore[arg-type]
+        sample = (await samples.review(second, entered.sample, entered.result,
+                                       "analyst2")).sample
+    assert sample.complete
