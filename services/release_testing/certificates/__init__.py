@@ -1,0 +1,1 @@
+"""Certificates of analysis: issued by QA per sample, stored with the SHA-256 of their PDF."""
