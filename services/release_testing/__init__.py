@@ -1,0 +1,2 @@
+"""Release testing: specifications, samples and results, OOS investigations, certificates of
+analysis, disposition."""
