@@ -1,0 +1,1 @@
+"""The OOS investigation aggregate (docs/release_testing.md §5)."""
