@@ -57,7 +57,8 @@ CONJUGATION = ServiceSpec(
 RELEASE_TESTING = ServiceSpec(
     name="release_testing", module="services.release_testing", port_offset=4,
     serves=("twinline.releasetesting.v1.SpecificationService",
-            "twinline.releasetesting.v1.SampleService"),
+            "twinline.releasetesting.v1.SampleService",
+            "twinline.releasetesting.v1.InvestigationService"),
 )
 
 # Every site runs one process of each, started in this order.

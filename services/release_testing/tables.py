@@ -49,3 +49,19 @@ class KnownBatchRow(SQLModel, table=True):
     # Exceptions not dispositioned and deviations not closed, e.g. "EX-1 DEV-2".
     open_issues: str
     revision: int
+
+
+class InvestigationRow(SQLModel, table=True):
+    """An OOS investigation: this site's and every other site's (replicas from events)."""
+
+    __tablename__ = "investigation"
+
+    investigation_id: str = Field(primary_key=True)  # "SYR-OOS-2026-00001"
+    number: int
+    home_site: str
+    batch_id: str = Field(index=True)
+    result_name: str = Field(index=True)  # "samples/{id}/results/{n}"
+    state: str
+    revision: int
+    document: bytes
+    update_time: str

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import grpc
 from twinline.batchrecords.v1 import batch_pb2
+from twinline.releasetesting.v1 import investigation_pb2 as inv_pb
 from twinline.releasetesting.v1 import release_testing_service_pb2 as api
 from twinline.releasetesting.v1 import sample_pb2 as pb
-from twinline.releasetesting.v1.release_testing_service_pb2_grpc import SampleServiceStub
+from twinline.releasetesting.v1.release_testing_service_pb2_grpc import (
+    InvestigationServiceStub,
+    SampleServiceStub,
+)
 
 from services.client.session import Session
 from services.common.grpc.status import details_of
@@ -100,3 +104,25 @@ async def all_passed_and_reviewed(stack: Stack, site: str, sample: pb.Sample,
         entered = await enter(analyst, sample, attribute, **given)  # type: ignore[arg-type]
         sample = (await review(reviewer, entered.sample, entered.result, reviewer_job)).sample
     return sample
+
+
+def investigation_stub(session: Session) -> InvestigationServiceStub:
+    return session.stub(InvestigationServiceStub)
+
+
+async def investigation_step(session: Session, method: str, investigation: inv_pb.Investigation,
+                             job: str, **fields: object) -> inv_pb.Investigation:
+    """One signed step of an investigation (``method`` of InvestigationService)."""
+    request_type = getattr(api, f"{method}Request")
+    answer = await getattr(investigation_stub(session), method)(
+        request_type(request_id=request_id(), name=investigation.name, etag=investigation.etag,
+                     signature=sign(job), **fields),
+        metadata=session.metadata)
+    found: inv_pb.Investigation = answer.investigation
+    return found
+
+
+async def get_sample(session: Session, name: str) -> pb.Sample:
+    answer = await stub(session).GetSample(api.GetSampleRequest(name=name),
+                                           metadata=session.metadata)
+    return answer.sample

@@ -12,8 +12,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
-from services.common.domain import bounds
-from services.common.domain.errors import Aborted, FailedPrecondition, Violations
+from services.common.domain import bounds, etags
+from services.common.domain.errors import FailedPrecondition, Violations
 from services.common.domain.roles import Role
 from services.common.domain.signatures import SignatureRecord
 from services.release_testing.investigations.names import investigation_name
@@ -138,15 +138,8 @@ def open_investigation(
 
 
 def check_etag(investigation: Investigation, etag: str) -> None:
-    if etag != investigation.etag:
-        raise Aborted(
-            "ETAG_MISMATCH", f"{investigation.name} changed since it was read (etag {etag!r}, "
-            f"now {investigation.etag!r})", name=investigation.name,
-            currentEtag=investigation.etag,
-        )
+    etags.check_etag(investigation.name, investigation.etag, etag)
 
-
-# --- phase I -------------------------------------------------------------------------------
 
 def conclude_phase_one(
     investigation: Investigation, *, causes: Sequence[Cause], summary: str,
@@ -267,6 +260,12 @@ def conclude_phase_two(
     violations.raise_if_any()
     if not oos_confirmed:
         _refuse_outlier_test_alone(investigation, causes)
+        if all(cause.category is CauseCategory.MANUFACTURING for cause in causes):
+            raise FailedPrecondition(
+                "MANUFACTURING_CAUSE_CONFIRMS",
+                f"a manufacturing cause explains the OOS of {investigation.name}: the result is "
+                "valid and the OOS confirmed, not invalidated", name=investigation.name,
+            )
     state = (InvestigationState.CLOSED_CONFIRMED if oos_confirmed
              else InvestigationState.CLOSED_INVALIDATED)
     return _changed(replace(

@@ -15,11 +15,13 @@ CONSUMER_NAME = "release_testing"
 
 def subjects() -> tuple[str, ...]:
     """Every site's batches (a lab tests any site's batch; a disposition reads its own) and
-    every site's specifications and samples (this site's own are skipped when applied)."""
+    every site's specifications, samples and investigations (this site's own are skipped
+    when applied)."""
     return (
         event_subject("*", "batchrecords", "batch", ">"),
         event_subject("*", CONTEXT, "specification", ">"),
         event_subject("*", CONTEXT, "sample", ">"),
+        event_subject("*", CONTEXT, "investigation", ">"),
     )
 
 

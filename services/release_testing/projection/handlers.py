@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 
 from google.protobuf import message
 from twinline.batchrecords.v1 import batch_pb2
-from twinline.releasetesting.v1 import sample_pb2, specification_pb2
+from twinline.releasetesting.v1 import investigation_pb2, sample_pb2, specification_pb2
 
 from services.common.domain.clock import to_text
 from services.common.grpc.translate import moment
@@ -39,9 +39,10 @@ def open_issues(batch: batch_pb2.Batch) -> tuple[str, ...]:
 def seen(event: ReceivedEvent) -> Seen | None:
     """What an event tells this service; None for one it does not follow."""
     payload = event.payload
-    for field in ("specification", "sample"):
+    for field in ("specification", "sample", "investigation"):
         replica = getattr(payload, field, None)
-        if isinstance(replica, specification_pb2.Specification | sample_pb2.Sample):
+        if isinstance(replica, specification_pb2.Specification | sample_pb2.Sample |
+                      investigation_pb2.Investigation):
             return Seen(event, replica=replica)
     batch = getattr(payload, "batch", None)
     if not isinstance(batch, batch_pb2.Batch):
@@ -58,7 +59,8 @@ def seen(event: ReceivedEvent) -> Seen | None:
 
 def apply(uow: UnitOfWork, items: Sequence[Seen]) -> int:
     """Takes in each event not taken in before; returns how many were new. This site's own
-    specifications and samples are written here, never replicated onto themselves."""
+    specifications, samples and investigations are written here, never replicated onto
+    themselves."""
     fresh = new_events(uow, items, lambda item: item.event)
     newest: dict[str, KnownBatch] = {}
     products: dict[str, str] = {}
@@ -86,6 +88,9 @@ def apply(uow: UnitOfWork, items: Sequence[Seen]) -> int:
                 revision=int(replica.etag), document=replica.SerializeToString(),
                 update_time=to_text(moment(replica.update_time)),
             )
+        elif isinstance(replica, investigation_pb2.Investigation) and \
+                replica.home_site != uow.site:
+            repository.put_investigation_replica(uow.session, replica)
     if newest:
         repository.put_batches(uow.session, [
             replace(batch, product=batch.product or products.get(batch.batch_id, ""))

@@ -7,13 +7,22 @@ from collections.abc import Sequence
 
 from sqlalchemy import insert, select, update
 from sqlmodel import Session
+from twinline.releasetesting.v1 import investigation_pb2
 
+from services.common.domain.clock import to_text
+from services.common.grpc.translate import moment
 from services.release_testing.projection.domain import KnownBatch, newer
-from services.release_testing.tables import KnownBatchRow, SampleRow, SpecificationRow
+from services.release_testing.tables import (
+    InvestigationRow,
+    KnownBatchRow,
+    SampleRow,
+    SpecificationRow,
+)
 
 KNOWN_BATCH = KnownBatchRow.__table__  # type: ignore[attr-defined]
 SPEC = SpecificationRow.__table__  # type: ignore[attr-defined]
 SAMPLE = SampleRow.__table__  # type: ignore[attr-defined]
+INVESTIGATION = InvestigationRow.__table__  # type: ignore[attr-defined]
 
 
 def _batch(row: object) -> KnownBatch:
@@ -79,3 +88,23 @@ def put_sample_replica(session: Session, *, sample_id: str, home_site: str, batc
             **row))
     elif revision > held:
         session.execute(update(SAMPLE).where(SAMPLE.c.sample_id == sample_id).values(**row))
+
+
+def put_investigation_replica(session: Session, replica: investigation_pb2.Investigation) -> None:
+    """Another site's investigation, kept at its newest revision."""
+    investigation_id = replica.name.removeprefix("investigations/")
+    revision = int(replica.etag)
+    held = session.execute(select(INVESTIGATION.c.revision).where(
+        INVESTIGATION.c.investigation_id == investigation_id)).scalar()
+    row = {"state": investigation_pb2.InvestigationState.Name(replica.state)
+           .removeprefix("INVESTIGATION_STATE_").lower(), "revision": revision,
+           "document": replica.SerializeToString(),
+           "update_time": to_text(moment(replica.update_time))}
+    if held is None:
+        session.execute(insert(INVESTIGATION).values(
+            investigation_id=investigation_id, number=int(investigation_id[-5:]),
+            home_site=replica.home_site, batch_id=replica.batch.removeprefix("batches/"),
+            result_name=replica.result, **row))
+    elif revision > held:
+        session.execute(update(INVESTIGATION).where(
+            INVESTIGATION.c.investigation_id == investigation_id).values(**row))

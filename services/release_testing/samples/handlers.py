@@ -85,10 +85,13 @@ class Entered:
 
 
 def enter_result(uow: UnitOfWork, *, principal: Principal, sample_id: str, etag: str,
-                 entry: Entry, signature: SignatureRecord) -> Entered:
+                 entry: Entry, signature: SignatureRecord,
+                 retest_permitted: bool) -> Entered:
+    """The result judged and stored; ``retest_permitted``: an investigation of the result it
+    retests allows one (release testing's investigations decide, and call this)."""
     before = load(uow, sample_id, etag)
     after, result = domain.enter_result(before, entry, signature=signature,
-                                        retest_permitted=False, now=uow.now)
+                                        retest_permitted=retest_permitted, now=uow.now)
     save(uow, events.RESULT_ENTERED, actor=principal.username, before=before, after=after,
          result=result)
     return Entered(after, result)

@@ -23,6 +23,7 @@ from services.common.grpc.rpc import mutate, rpc_method
 from services.common.grpc.transitions import Checked, SignedTransitions, Transition
 from services.common.persistence.database import read_session
 from services.common.persistence.unit_of_work import UnitOfWork
+from services.release_testing.investigations import handlers as investigations
 from services.release_testing.samples import domain, handlers, repository
 from services.release_testing.samples.domain import Entry
 from services.release_testing.samples.names import result_of, sample_id_of
@@ -109,9 +110,10 @@ class SampleServicer(SignedTransitions, api_grpc.SampleServiceServicer):
         entry = entry_of(request, sample_id)
 
         def command(uow: UnitOfWork, checked: Checked[str]) -> api.EnterResultResponse:
-            entered = handlers.enter_result(
-                uow, principal=checked.principal, sample_id=checked.target,
-                etag=checked.etag or "", entry=entry, signature=checked.signed,
+            entered = investigations.enter_result(
+                uow, principal=checked.principal, site_code=self._site.code,
+                sample_id=checked.target, etag=checked.etag or "", entry=entry,
+                signature=checked.signed,
             )
             sample, result = entered.sample, entered.result
             response = api.EnterResultResponse(

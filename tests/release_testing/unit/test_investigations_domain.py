@@ -306,6 +306,14 @@ def test_a_manufacturing_cause_is_not_found_in_the_laboratory() -> None:
     assert "not a laboratory cause" in refused.value.violations[0].description
 
 
+def test_a_manufacturing_cause_confirms_the_oos_and_never_invalidates_the_result() -> None:
+    with pytest.raises(FailedPrecondition) as refused:
+        concluded_two(plan_with_result(), MANUFACTURING, confirmed=False)
+    assert refused.value.reason == "MANUFACTURING_CAUSE_CONFIRMS"
+    assert concluded_two(plan_with_result(), INSTRUMENT, MANUFACTURING,
+                         confirmed=False).state is InvestigationState.CLOSED_INVALIDATED
+
+
 # --- bad input, every field named at once --------------------------------------------------
 
 def test_bad_causes_and_summary_are_refused_naming_each_field() -> None:
