@@ -21,6 +21,8 @@ from services.common.messaging.subjects import ROOT
 from services.common.persistence.event_spec import EventSpec as DeclaredEvent
 from services.conjugation.readings import events as readings_events
 from services.conjugation.runs import events as run_events
+from services.release_testing.certificates import events as certificate_events
+from services.release_testing.dispositions import events as disposition_events
 from services.release_testing.investigations import events as investigation_events
 from services.release_testing.samples import events as sample_events
 from services.release_testing.specifications import events as specification_events
@@ -60,6 +62,8 @@ CATALOG: tuple[EventSpec, ...] = (
     *_listed(specification_events.DECLARED),
     *_listed(sample_events.DECLARED),
     *_listed(investigation_events.DECLARED),
+    *_listed(certificate_events.DECLARED),
+    *_listed(disposition_events.DECLARED),
     EventSpec("siteview", "site", "heartbeat", site_events.SiteHeartbeat.DESCRIPTOR,
               "site_view", "The site is up; its stream held everything before this up to "
               "last_sequence. Sent every few seconds: a remote view that hears none for three "

@@ -58,7 +58,8 @@ RELEASE_TESTING = ServiceSpec(
     name="release_testing", module="services.release_testing", port_offset=4,
     serves=("twinline.releasetesting.v1.SpecificationService",
             "twinline.releasetesting.v1.SampleService",
-            "twinline.releasetesting.v1.InvestigationService"),
+            "twinline.releasetesting.v1.InvestigationService",
+            "twinline.releasetesting.v1.DispositionService"),
 )
 
 # Every site runs one process of each, started in this order.

@@ -10,6 +10,7 @@ from twinline.releasetesting.v1 import release_testing_service_pb2 as api
 from twinline.releasetesting.v1 import release_testing_service_pb2_grpc as api_grpc
 
 from services.common.grpc.server import Background, Kernel, run_service
+from services.release_testing.dispositions.servicer import DispositionServicer
 from services.release_testing.investigations.servicer import InvestigationServicer
 from services.release_testing.projection.consumer import ProjectionConsumer
 from services.release_testing.samples.servicer import SampleServicer
@@ -28,8 +29,10 @@ def register(server: grpc.aio.Server, kernel: Kernel) -> Sequence[str]:
         writer=writer, engine=engine, directory=directory, site=site), server)
     api_grpc.add_InvestigationServiceServicer_to_server(InvestigationServicer(
         writer=writer, engine=engine, directory=directory, site=site), server)
-    return [api.DESCRIPTOR.services_by_name[name].full_name
-            for name in ("SpecificationService", "SampleService", "InvestigationService")]
+    api_grpc.add_DispositionServiceServicer_to_server(DispositionServicer(
+        writer=writer, engine=engine, directory=directory, site=site), server)
+    return [api.DESCRIPTOR.services_by_name[name].full_name for name in (
+        "SpecificationService", "SampleService", "InvestigationService", "DispositionService")]
 
 
 def background(kernel: Kernel) -> Sequence[Background]:

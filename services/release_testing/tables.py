@@ -65,3 +65,29 @@ class InvestigationRow(SQLModel, table=True):
     revision: int
     document: bytes
     update_time: str
+
+
+class CertificateRow(SQLModel, table=True):
+    """A sample's certificate of analysis: its data, its PDF and the PDF's SHA-256."""
+
+    __tablename__ = "certificate"
+
+    sample_id: str = Field(primary_key=True)
+    home_site: str
+    batch_id: str = Field(index=True)
+    document: bytes  # twinline.releasetesting.v1.Certificate
+    pdf: bytes
+    pdf_sha256: str
+    issue_time: str
+
+
+class DispositionRow(SQLModel, table=True):
+    """A QA decision on a batch of this site."""
+
+    __tablename__ = "disposition"
+
+    batch_id: str = Field(primary_key=True)
+    number: int = Field(primary_key=True)
+    decision: str
+    document: bytes  # twinline.releasetesting.v1.Disposition
+    decide_time: str
