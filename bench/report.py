@@ -19,6 +19,9 @@ from services.devstack.processes import PROJECT_ROOT
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 RATIO_TARGET = 0.6
 P99_TARGET_MS = 25.0
+# Readings ingest: of the bare sink's points/s per stream, and points/s per stream when batched.
+READINGS_RATIO_TARGET = 0.5
+READINGS_RATE_TARGET = 50_000
 
 
 def commit() -> dict[str, object]:
@@ -74,6 +77,15 @@ def print_tables(console: Console, results: dict[str, Any], path: Path) -> None:
         f"nproc {host['nproc']} · Python {host['python']} · "
         f"SQLite synchronous={config['sqlite_synchronous']}"
     )
+    if "mbr_create_throughput" in results:
+        print_mbr_tables(console, results)
+    if "readings_ingest" in results:
+        print_readings_tables(console, results)
+    console.print(f"written {path.relative_to(PROJECT_ROOT)} and latest.json")
+
+
+def print_mbr_tables(console: Console, results: dict[str, Any]) -> None:
+    config = results["config"]
     throughput = results["mbr_create_throughput"]
     step_record = results["step_record_throughput"]
     table = Table(
@@ -149,7 +161,89 @@ def print_tables(console: Console, results: dict[str, Any], path: Path) -> None:
         f"{usage[key].get('cores_others', 0.0):.2f}" for key, _ in windows
     ))
     console.print(cpu)
-    console.print(f"written {path.relative_to(PROJECT_ROOT)} and latest.json")
+
+
+def print_readings_tables(console: Console, results: dict[str, Any]) -> None:
+    config = results["config"]
+    ingest = results["readings_ingest"]
+    table = Table(
+        title=f"Readings ingest, points/s per stream ({config['rounds']} runs of "
+        f"{config['duration_s']:g} s per case and server)"
+    )
+    for column in ("pts/msg", "streams", "sink", "service", "÷ sink", "≥ 0.5", "≥ 50k/s",
+                   "mismatches"):
+        table.add_column(column, justify="right")
+    for case in ingest["cases"]:
+        sink, service = case["sink"], case["service"]
+        table.add_row(
+            str(case["points_per_message"]), str(case["streams"]),
+            f"{sink['points_per_s_per_stream']:,.0f}",
+            f"{service['points_per_s_per_stream']:,.0f}", f"{case['ratio']:.3f}",
+            _verdict(case["ratio_met"]),
+            "" if case["rate_met"] is None else _verdict(case["rate_met"]),
+            str(service["mismatches"] + sink["mismatches"]),
+        )
+    table.caption = (
+        f"StreamReadings to {ingest['run']} (a tag per stream, strictly later times) and to a "
+        f"bare grpc.aio sink, by the same client; targets ≥ {READINGS_RATIO_TARGET} of the "
+        f"sink, ≥ {READINGS_RATE_TARGET:,} points/s per stream in batched messages (reported, "
+        "not pass/fail)"
+    )
+    console.print(table)
+
+    run_write = results["run_write_cpu"]
+    cost = run_write["cpu_cost"]
+    table = Table(title="Run write: CreateRun, CPU of all our processes per call")
+    for column in ("server", "req/s", "CPU ms / call", "in echo calls"):
+        table.add_column(column, justify="left" if column == "server" else "right")
+    table.add_row("CreateRun", f"{run_write['requests_per_s']:.0f}",
+                  _figure(cost["ms_per_request"], 3), _figure(run_write["cpu_in_echo_calls"], 1))
+    table.add_row("bare echo", f"{run_write['echo_requests_per_s']:.0f}",
+                  _figure(cost["echo_ms_per_request"], 3), "1")
+    table.caption = f"{config['concurrency']} in flight, runs of {run_write['batch']}"
+    console.print(table)
+
+    cpu = Table(title="CPU while ingesting (cores, averaged over the measured windows)")
+    for column in ("pts/msg", "streams", "against", "client", "server", "nats", "views",
+                   "rest ours", "others", "µs/pt"):
+        cpu.add_column(column, justify="left" if column == "against" else "right")
+    for case in ingest["cases"]:
+        for target in ("sink", "service"):
+            figures = case[target]
+            shares = _ingest_shares(figures["cpu"])
+            cpu.add_row(
+                str(case["points_per_message"]), str(case["streams"]), target,
+                *(f"{shares[group]:.2f}" for group in INGEST_GROUPS),
+                f"{figures['cpu'].get('cores_others', 0.0):.2f}",
+                _figure(figures["cpu_us_per_point"], 1),
+            )
+    cpu.caption = (
+        "client: bench.readings; server: the sink or conjugation; µs/pt: all our processes' "
+        "CPU per point written; others: the rest of the machine"
+    )
+    console.print(cpu)
+
+
+INGEST_GROUPS = ("client", "server", "nats", "views", "rest")
+
+
+def _ingest_shares(usage: dict[str, Any]) -> dict[str, float]:
+    """Cores per group of our processes: the load client, the server under test, the
+    nats-servers, the site views, the rest."""
+    shares = dict.fromkeys(INGEST_GROUPS, 0.0)
+    for label, cores in usage.get("cores_by_process", {}).items():
+        if label == "bench.readings":
+            group = "client"
+        elif label == "bench.readings_sink" or label.startswith("conjugation@"):
+            group = "server"
+        elif label.startswith("nats-server@"):
+            group = "nats"
+        elif label.startswith("site_view@"):
+            group = "views"
+        else:
+            group = "rest"
+        shares[group] += cores
+    return shares
 
 
 def cost_table(throughput: dict[str, Any], step_record: dict[str, Any]) -> Table:
