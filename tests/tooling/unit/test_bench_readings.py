@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from bench.__main__ import READINGS_CASES, in_echo_calls, readings_case
@@ -16,7 +18,7 @@ def test_a_tags_times_rise_strictly_across_its_messages() -> None:
     times = [point.time_us for point in points]
     assert len(points) == source.sent == 501
     assert times[0] == 1_000
-    assert all(later > earlier for earlier, later in zip(times, times[1:], strict=False))
+    assert all(later > earlier for earlier, later in itertools.pairwise(times))
     assert {point.tag for point in points} == {"bench.s1"}
     assert all(LOW_LIMIT < point.value < HIGH_LIMIT and point.unit == "Cel" for point in points)
     assert {message.run for message in messages} == {"conjugationRuns/SYR-R-000001"}
