@@ -314,9 +314,9 @@ def in_echo_calls(cost: dict[str, Any]) -> float | None:
 
 
 def readings_case(runs: list[dict[str, Any]], per_message: int, streams: int) -> dict[str, Any]:
-    """One readings case over its rounds: points/s per stream of the service and of the sink,
-    their ratio and the verdicts (the rate target is for batched messages only; a stream whose
-    answer did not match what it wrote gives its case no verdict)."""
+    """One readings case over its rounds: points ingested per second per stream by the service
+    and by the sink, their ratio and the verdicts (the rate target is for batched messages
+    only; a stream whose answer did not match what it wrote gives its case no verdict)."""
     def mine(target: str) -> dict[str, Any]:
         return _combined_readings([
             run for run in runs if run["target"] == target
@@ -324,13 +324,14 @@ def readings_case(runs: list[dict[str, Any]], per_message: int, streams: int) ->
         ])
 
     sink, service = mine("sink"), mine("service")
-    ratio = (service["points_per_s_per_stream"] / sink["points_per_s_per_stream"]
-             if sink["points_per_s_per_stream"] else 0.0)
+    ratio = (service["ingested_points_per_s_per_stream"]
+             / sink["ingested_points_per_s_per_stream"]
+             if sink["ingested_points_per_s_per_stream"] else 0.0)
     rate_target = report.READINGS_RATE_TARGET if per_message > 1 else None
     clean = service["mismatches"] == 0 and sink["mismatches"] == 0
     ratio_met = ratio >= report.READINGS_RATIO_TARGET and clean
     rate_met = None if rate_target is None else (
-        service["points_per_s_per_stream"] >= rate_target and clean
+        service["ingested_points_per_s_per_stream"] >= rate_target and clean
     )
     return {
         "points_per_message": per_message, "streams": streams, "ratio": round(ratio, 3),
@@ -341,19 +342,25 @@ def readings_case(runs: list[dict[str, Any]], per_message: int, streams: int) ->
 
 
 def _combined_readings(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Every round of one readings case at one server as one: points written in the windows
-    over the windows' time, per stream; CPU per point, every process of ours counted."""
-    seconds = sum(run["duration_s"] for run in runs)
-    points = sum(run["points_in_window"] for run in runs)
+    """Every round of one readings case at one server as one: points stored over the calls'
+    time (first write to answer), per stream; beside it the points written in the windows over
+    the windows' time; CPU per point ingested, every process of ours counted."""
     streams = runs[0]["streams"] if runs else 1
+    stored = sum(run["points_stored"] for run in runs)
+    ingest_s = sum(run["ingest_s"] for run in runs)  # summed over the streams too
+    ingested = stored / ingest_s * streams if ingest_s else 0.0  # all streams together
+    seconds = sum(run["duration_s"] for run in runs)
+    written = sum(run["points_in_window"] for run in runs) / seconds if seconds else 0.0
     usage = _mean_usage([run["cpu"] for run in runs])
-    rate = points / seconds if seconds else 0.0
     cores = usage.get("cores_ours")
     return {
-        "points_per_s_per_stream": round(rate / streams, 1),
-        "points_per_s": round(rate, 1),
-        "per_round_points_per_s_per_stream": [run["points_per_s_per_stream"] for run in runs],
-        "cpu_us_per_point": round(cores * 1e6 / rate, 2) if cores and rate else None,
+        "ingested_points_per_s_per_stream": round(ingested / streams, 1),
+        "ingested_points_per_s": round(ingested, 1),
+        "per_round_ingested_points_per_s_per_stream": [
+            run["ingested_points_per_s_per_stream"] for run in runs
+        ],
+        "written_points_per_s_per_stream": round(written / streams, 1),
+        "cpu_us_per_point": round(cores * 1e6 / ingested, 2) if cores and ingested else None,
         "mismatches": sum(run["mismatches"] for run in runs),
         "errors": [error for run in runs for error in run["errors"]],
         "longest_answer_s": max(

@@ -4,9 +4,12 @@ a warm-up, then a fixed measured window; prints JSON lines (see bench/reporting.
 code drives the conjugation service and the bare sink (bench/readings_sink.py): only the
 address differs.
 
-A call's points are acknowledged only by its answer, at its end: a point counts when its
-message was written inside the window, and the answer must say stored every point the call
-wrote (a mismatch is reported, per stream).
+A call's points are acknowledged only by its answer, at its end, and a server that falls behind
+holds a backlog in its read-ahead and HTTP/2 flow-control window that takes seconds to drain.
+So a stream's figure is its points *ingested*: those its answer says stored, over the time from
+its first write to that answer (warm-up included). The points written inside the window are
+reported beside it, and the answer must say stored every point the call wrote (a mismatch is
+reported, per stream).
 
     TWINLINE_BENCH_CONJUGATION_TOKEN=... python -m bench.readings --address 127.0.0.1:50053 \
         --run conjugationRuns/SYR-R-000001 --tags bench.s1,bench.s2 --points-per-message 100
@@ -72,6 +75,9 @@ class StreamFigures:
 
     tag: str
     sent: int = 0
+    # perf_counter() seconds: the call's first write, its answer
+    started: float | None = None
+    answered: float | None = None
     sent_in_window: int = 0
     messages_in_window: int = 0
     received: int | None = None
@@ -87,9 +93,24 @@ class StreamFigures:
             self.received == self.stored == self.sent and self.duplicates == 0
         )
 
+    @property
+    def ingest_s(self) -> float | None:
+        """From the first write to the answer, which says every point of the call stored."""
+        if self.started is None or self.answered is None:
+            return None
+        return self.answered - self.started
+
+    def ingested_per_s(self) -> float:
+        """Points stored per second over the call's life (0 without an answer)."""
+        seconds = self.ingest_s
+        return self.stored / seconds if self.stored and seconds else 0.0
+
     def as_dict(self, seconds: float) -> dict[str, Any]:
+        ingest_s = self.ingest_s
         return {
             "tag": self.tag, "sent": self.sent, "sent_in_window": self.sent_in_window,
+            "ingested_points_per_s": round(self.ingested_per_s(), 1),
+            "ingest_s": None if ingest_s is None else round(ingest_s, 3),
             "points_per_s": round(self.sent_in_window / seconds, 1) if seconds else 0.0,
             "messages_in_window": self.messages_in_window, "received": self.received,
             "stored": self.stored, "duplicates": self.duplicates,
@@ -111,6 +132,7 @@ async def stream(
     timeout = window_end - time.perf_counter() + ANSWER_TIMEOUT_S
     call = call_of(metadata=metadata, timeout=timeout)
     try:
+        figures.started = time.perf_counter()
         while time.perf_counter() < window_end:
             await call.write(source.message(per_message))
             figures.sent += per_message
@@ -120,7 +142,8 @@ async def stream(
         await call.done_writing()
         ended = time.perf_counter()
         answer = await call
-        figures.answer_s = time.perf_counter() - ended
+        figures.answered = time.perf_counter()
+        figures.answer_s = figures.answered - ended
     except grpc.aio.AioRpcError as exc:
         figures.error = f"{exc.code().name}: {exc.details()}"
         return figures
@@ -185,6 +208,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "points_per_message": args.points_per_message,
         "warmup_s": args.warmup,
         "duration_s": measured,
+        # The figure: points stored per second of each call's life, summed over the streams
+        # (points_stored, ingest_s: their totals over the streams, for merging rounds).
+        "points_stored": sum(figures.stored or 0 for figures in streams),
+        "ingest_s": round(sum(figures.ingest_s or 0.0 for figures in streams), 3),
+        "ingested_points_per_s_per_stream": round(
+            sum(figures.ingested_per_s() for figures in streams) / len(streams), 1
+        ),
         "points_in_window": in_window,
         "points_per_s": round(in_window / measured, 1),
         "points_per_s_per_stream": round(in_window / measured / len(streams), 1),

@@ -38,12 +38,23 @@ def test_an_answer_short_of_what_was_written_is_a_mismatch() -> None:
     assert StreamFigures("t", sent=500, error="UNAVAILABLE: gone").mismatch
 
 
+def test_a_streams_figure_is_what_its_answer_says_stored_over_the_calls_life() -> None:
+    answered = StreamFigures("t", sent=600, sent_in_window=500, received=600, stored=600,
+                             duplicates=0, started=10.0, answered=16.0)
+    assert answered.ingested_per_s() == pytest.approx(100.0)  # not 500 written / 5 s
+    assert StreamFigures("t", sent=600, started=10.0, error="UNAVAILABLE").ingested_per_s() == 0
+
+
 def run(target: str, per_message: int, streams: int, points: int, *, mismatches: int = 0,
         cores: float = 1.0) -> dict[str, object]:
+    """A run of ``streams`` calls, each storing points / streams in 6 s (1 s of warm-up and a
+    5 s window), in which they wrote ``points`` / 2."""
     return {
         "target": target, "points_per_message": per_message, "streams": streams,
-        "duration_s": 5.0, "points_in_window": points, "points_per_s_per_stream":
-        points / 5.0 / streams, "mismatches": mismatches, "errors": [],
+        "duration_s": 5.0, "points_stored": points, "ingest_s": 6.0 * streams,
+        "ingested_points_per_s_per_stream": points / 6.0 / streams,
+        "points_in_window": points // 2, "points_per_s_per_stream": points / 10.0 / streams,
+        "mismatches": mismatches, "errors": [],
         "client_cpu_cores": 0.5, "per_stream": [{"answer_s": 0.1}],
         "cpu": {"cores_by_process": {}, "cores_ours": cores, "cores_machine": cores,
                 "cores_others": 0.0},
@@ -51,11 +62,12 @@ def run(target: str, per_message: int, streams: int, points: int, *, mismatches:
 
 
 def test_a_batched_case_is_judged_on_its_ratio_and_its_rate_per_stream() -> None:
-    runs = [run("sink", 100, 4, 4 * 5 * 150_000), run("service", 100, 4, 4 * 5 * 60_000),
-            run("service", 1, 1, 5)]
+    runs = [run("sink", 100, 4, 4 * 6 * 150_000), run("service", 100, 4, 4 * 6 * 60_000),
+            run("service", 1, 1, 6)]
     case = readings_case(runs, 100, 4)
-    assert case["service"]["points_per_s_per_stream"] == pytest.approx(60_000)
-    assert case["sink"]["points_per_s_per_stream"] == pytest.approx(150_000)
+    assert case["service"]["ingested_points_per_s_per_stream"] == pytest.approx(60_000)
+    assert case["service"]["written_points_per_s_per_stream"] == pytest.approx(36_000)
+    assert case["sink"]["ingested_points_per_s_per_stream"] == pytest.approx(150_000)
     assert case["ratio"] == pytest.approx(0.4)
     assert case["ratio_met"] is False
     assert case["rate_met"] is True
@@ -64,12 +76,12 @@ def test_a_batched_case_is_judged_on_its_ratio_and_its_rate_per_stream() -> None
 
 
 def test_one_point_a_message_has_no_rate_target_and_a_mismatch_no_verdict() -> None:
-    unbatched = readings_case([run("sink", 1, 1, 50_000), run("service", 1, 1, 30_000)], 1, 1)
+    unbatched = readings_case([run("sink", 1, 1, 60_000), run("service", 1, 1, 36_000)], 1, 1)
     assert unbatched["ratio"] == pytest.approx(0.6)
     assert unbatched["ratio_met"] is True
     assert unbatched["rate_met"] is None
     mismatched = readings_case(
-        [run("sink", 1, 1, 50_000), run("service", 1, 1, 30_000, mismatches=1)], 1, 1
+        [run("sink", 1, 1, 60_000), run("service", 1, 1, 36_000, mismatches=1)], 1, 1
     )
     assert mismatched["ratio_met"] is False
 
