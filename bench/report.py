@@ -69,6 +69,10 @@ def _verdict(met: bool) -> str:
     return "[green]✔ met[/]" if met else "[red]✘ missed[/]"
 
 
+def _mark(met: bool) -> str:
+    return "[green]✔[/]" if met else "[red]✘[/]"
+
+
 def print_tables(console: Console, results: dict[str, Any], path: Path) -> None:
     config = results["config"]
     host = results["machine"]
@@ -170,28 +174,31 @@ def print_readings_tables(console: Console, results: dict[str, Any]) -> None:
         title=f"Readings ingested, points/s per stream ({config['rounds']} runs per case and "
         "server)"
     )
-    for column in ("pts/msg", "streams", "sink", "service", "÷ sink", "≥ 0.5", "≥ 50k/s",
-                   "written", "drain s", "mismatches"):
+    for column in ("pts", "streams", "sink", "service", "÷ sink", "≥ 0.5", "≥ 50k",
+                   "written", "drain"):
         table.add_column(column, justify="right")
+    mismatches = 0
     for case in ingest["cases"]:
         sink, service = case["sink"], case["service"]
         table.add_row(
             str(case["points_per_message"]), str(case["streams"]),
             f"{sink['ingested_points_per_s_per_stream']:,.0f}",
             f"{service['ingested_points_per_s_per_stream']:,.0f}", f"{case['ratio']:.3f}",
-            _verdict(case["ratio_met"]),
-            "" if case["rate_met"] is None else _verdict(case["rate_met"]),
+            _mark(case["ratio_met"]), "" if case["rate_met"] is None else _mark(case["rate_met"]),
             f"{service['written_points_per_s_per_stream']:,.0f}",
             _figure(service["longest_answer_s"], 1),
-            str(service["mismatches"] + sink["mismatches"]),
         )
+        mismatches += service["mismatches"] + sink["mismatches"]
     table.caption = (
-        f"StreamReadings to {ingest['run']} (a tag per stream, strictly later times) and to a "
-        f"bare grpc.aio sink, by the same client: points stored ÷ first write to answer, "
+        f"pts: points a message. StreamReadings to {ingest['run']} (a tag per stream, strictly "
+        f"later times) and to a bare grpc.aio sink, by the same client: points stored ÷ first "
+        f"write to answer, "
         f"{config['warmup_s']:g} + {config['duration_s']:g} s of writing; targets ≥ "
         f"{READINGS_RATIO_TARGET} of the sink, ≥ {READINGS_RATE_TARGET:,} points/s per stream "
         "in batched messages (reported, not pass/fail); written: the service's points/s per "
-        "stream written in the window; drain: its longest wait for an answer after the writing"
+        "stream written in the window; drain: its longest wait (s) for an answer after the "
+        f"writing. Answers short of the points written: {mismatches}"
+        + ("" if not mismatches else " [red](no verdict on their cases)[/]")
     )
     console.print(table)
 
@@ -208,9 +215,9 @@ def print_readings_tables(console: Console, results: dict[str, Any]) -> None:
     console.print(table)
 
     cpu = Table(title="CPU while ingesting (cores, averaged over the measured windows)")
-    for column in ("pts/msg", "streams", "against", "client", "server", "nats", "views",
-                   "rest ours", "others", "µs/pt"):
-        cpu.add_column(column, justify="left" if column == "against" else "right")
+    for column in ("pts", "streams", "to", "client", "server", "nats", "views",
+                   "rest", "others", "µs/pt"):
+        cpu.add_column(column, justify="left" if column == "to" else "right")
     for case in ingest["cases"]:
         for target in ("sink", "service"):
             figures = case[target]
@@ -222,8 +229,8 @@ def print_readings_tables(console: Console, results: dict[str, Any]) -> None:
                 _figure(figures["cpu_us_per_point"], 1),
             )
     cpu.caption = (
-        "client: bench.readings; server: the sink or conjugation; µs/pt: all our processes' "
-        "CPU per point ingested; others: the rest of the machine"
+        "client: bench.readings; server: the sink or conjugation; rest: our other processes; "
+        "others: the rest of the machine; µs/pt: all our processes' CPU per point ingested"
     )
     console.print(cpu)
 
