@@ -1,6 +1,7 @@
-"""``make bench``: starts both sites (and a bare echo server) on free ports with a temporary data
-directory, measures the MBR create and the step-record throughput ratios and the cross-site
-latency in one run, writes bench/results/<UTC time>-mbr.json and latest.json, and prints them.
+"""``make bench``: starts both sites (and a bare echo server and readings sink) on free ports with
+a temporary data directory, measures in one run the MBR create and the step-record throughput
+ratios, the cross-site latency, the readings ingest rates against the sink and the CPU of a
+run-write call, writes bench/results/<UTC time>-mbr.json and latest.json, and prints them.
 """
 
 from __future__ import annotations
@@ -27,11 +28,13 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from bench import batches, cpu, report
+from bench import batches, conjugation, cpu, report
 from bench.batches import PreparationError
 from bench.children import BenchChildError, run_child
-from bench.deployment import EchoServerProcess, bench_deployment
-from bench.reporting import MES_TOKEN_ENV, TOKEN_ENV, VIEW_TOKEN_ENV
+from bench.conjugation import PreparedRun, tag_name
+from bench.deployment import bench_deployment, echo_server, readings_sink
+from bench.readings import ANSWER_TIMEOUT_S
+from bench.reporting import CONJUGATION_TOKEN_ENV, MES_TOKEN_ENV, TOKEN_ENV, VIEW_TOKEN_ENV
 from bench.stats import latency_summary_ms
 from services.client.session import Session
 from services.common.settings import Settings
@@ -39,7 +42,7 @@ from services.devstack.demo_users import demo_password
 from services.devstack.launcher import Deployment
 from services.devstack.nats_server import NatsServerError
 from services.devstack.processes import PROJECT_ROOT, ServiceProcessError
-from services.devstack.topology import BATCH_RECORDS, SITE_VIEW
+from services.devstack.topology import BATCH_RECORDS, CONJUGATION, SITE_VIEW
 
 # Between runs, wait until our processes are this idle (the views have caught up).
 SETTLE_CORES = 0.15
@@ -48,6 +51,11 @@ SETTLE_MAX_S = 90.0
 CHILD_SLACK_S = 60.0
 # The first cross-site record waits for the sourcing to attach on a fresh deployment.
 READY_TIMEOUT_S = 60.0
+# The parts of a run (--only names one): the MBR figures (create, step record, cross-site) and
+# the readings figures (ingest against the sink, CPU of a run write).
+PARTS = ("mbr", "readings")
+# The readings measurements: (points per message, streams at once).
+READINGS_CASES = ((1, 1), (1, 4), (100, 1), (100, 4))
 
 
 class Bench:
@@ -59,25 +67,35 @@ class Bench:
         self.data_dir = data_dir
         self.settings = Settings()
         self.deployment: Deployment = bench_deployment(self.settings.registry, data_dir)
-        self.echo = EchoServerProcess(log_path=data_dir / "bench" / "echo.log")
+        self.parts = PARTS if args.only is None else (args.only,)
+        self.echo = echo_server(data_dir / "bench")
+        self.sink = readings_sink(data_dir / "bench")
         self.tokens: dict[str, str] = {}
         self.unsettled: list[str] = []
         self.batch_files: list[Path] = []
         self.preparation: dict[str, Any] = {}
+        self.prepared_run: PreparedRun | None = None
 
     async def start(self) -> None:
-        step = self.progress.add_task("starting nats-servers, services, echo server", total=None)
+        step = self.progress.add_task(
+            "starting nats-servers, services, echo server, readings sink", total=None
+        )
         await asyncio.to_thread(self.deployment.seed_demo_users)
         await self.deployment.start()
         await self.echo.start()
-        self.tokens[TOKEN_ENV] = await self._token(self.args.origin, BATCH_RECORDS.name, "author")
+        await self.sink.start()
+        origin = self.args.origin
+        self.tokens[TOKEN_ENV] = await self._token(origin, BATCH_RECORDS.name, "author")
         self.tokens[VIEW_TOKEN_ENV] = await self._token(self.args.other, SITE_VIEW.name, "author")
-        self.tokens[MES_TOKEN_ENV] = await self._token(self.args.origin, BATCH_RECORDS.name, "mes")
+        self.tokens[MES_TOKEN_ENV] = await self._token(origin, BATCH_RECORDS.name, "mes")
+        self.tokens[CONJUGATION_TOKEN_ENV] = await self._token(origin, CONJUGATION.name, "mes")
         self.progress.update(step, total=1, completed=1)
 
     async def stop(self) -> None:
         step = self.progress.add_task("stopping servers", total=None)
-        await asyncio.gather(self.echo.stop(), self.deployment.stop(), return_exceptions=True)
+        await asyncio.gather(
+            self.echo.stop(), self.sink.stop(), self.deployment.stop(), return_exceptions=True
+        )
         self.progress.update(step, total=1, completed=1)
 
     async def _token(self, site: str, service: str, job: str) -> str:
@@ -160,17 +178,44 @@ class Bench:
             "headroom": batches.HEADROOM, "seconds": prepared.seconds,
         }
 
-    async def throughput(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        """(MBR create, step record) figures, each over the echo rounds interleaved with them."""
+    async def prepare_run(self) -> None:
+        """A batch in progress at the origin, a run of it, and a tag per readings stream."""
+        step = self.progress.add_task(
+            "readings: batch in progress, a run of it, its tags", total=None
+        )
+        tags = [
+            tag_name(round_number, per_message, streams, stream)
+            for round_number in range(1, self.args.rounds + 1)
+            for per_message, streams in READINGS_CASES
+            for stream in range(1, streams + 1)
+        ]
+        await self.settle("run preparation")
+        self.prepared_run = await conjugation.prepare_run(self.deployment, self.args.origin, tags)
+        self.progress.update(step, total=1, completed=1)
+
+    async def throughput(self) -> list[dict[str, Any]]:
+        """Every round of the echo and of each unary target of the parts measured, interleaved:
+        (MBR create, step record) for the MBR figures, run write for the readings figures."""
         args = self.args
         service = self.deployment.address(args.origin, BATCH_RECORDS.name)
-        addresses = {"echo": self.echo.address, "create": service, "record": service}
+        addresses = {
+            "echo": self.echo.address, "create": service, "record": service,
+            "run": self.deployment.address(args.origin, CONJUGATION.name),
+        }
+        targets = ["echo"]
+        if "mbr" in self.parts:
+            targets += ["create", "record"]
+        if "readings" in self.parts:
+            targets.append("run")
         runs: list[dict[str, Any]] = []
         for round_number in range(1, args.rounds + 1):
-            for target in ("echo", "create", "record"):
+            for target in targets:
                 extra = []
                 if target == "record":
                     extra = ["--batches", str(self.batch_files[round_number - 1])]
+                if target == "run":
+                    assert self.prepared_run is not None
+                    extra = ["--batch", self.prepared_run.batch]
                 await self.settle(f"{target} round {round_number}")
                 result, usage = await self.child(
                     f"{target} round {round_number}/{args.rounds}", "bench.load",
@@ -183,13 +228,15 @@ class Bench:
                     budget=args.warmup + args.duration,
                 )
                 runs.append({**result, "round": round_number, "cpu": usage})
+        return runs
+
+    def mbr_figures(self, runs: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(MBR create, step record), each over the echo rounds interleaved with them."""
         echo = _combined(runs, "echo")
         create, record = _combined(runs, "create"), _combined(runs, "record")
-        for run in runs:
-            del run["latencies_us"]
         mbr_create = {
             **_ratio(create, echo), "create": create, "echo": echo,
-            "runs": [run for run in runs if run["target"] != "record"],
+            "runs": _without_latencies(runs, ("echo", "create")),
         }
         ran_out = any(run["ran_out_of_batches"] for run in runs if run["target"] == "record")
         step_record = _ratio(record, echo)
@@ -198,9 +245,132 @@ class Bench:
             "met": step_record["met"] and not ran_out, "ran_out_of_batches": ran_out,
             "record": record, "echo_requests_per_s": echo["requests_per_s"],
             "preparation": self.preparation,
-            "runs": [run for run in runs if run["target"] == "record"],
+            "runs": _without_latencies(runs, ("record",)),
         })
         return mbr_create, step_record
+
+    def run_write_figure(self, runs: list[dict[str, Any]]) -> dict[str, Any]:
+        """CreateRun's CPU per call, all processes, in bare echo calls' CPU."""
+        assert self.prepared_run is not None
+        echo, run_write = _combined(runs, "echo"), _combined(runs, "run")
+        cost = cpu_cost(run_write, echo, os.cpu_count() or 1)
+        return {
+            "cpu_in_echo_calls": in_echo_calls(cost), "cpu_cost": cost,
+            "requests_per_s": run_write["requests_per_s"],
+            "echo_requests_per_s": echo["requests_per_s"],
+            "ratio": round(run_write["requests_per_s"] / echo["requests_per_s"], 3)
+            if echo["requests_per_s"] else 0.0,
+            "run": run_write, "echo": echo, "batch": self.prepared_run.batch,
+            "runs": _without_latencies(runs, ("echo", "run")),
+        }
+
+    async def readings(self) -> dict[str, Any]:
+        """Each readings case against the sink and the service, interleaved, every round."""
+        args = self.args
+        assert self.prepared_run is not None
+        addresses = {
+            "sink": self.sink.address,
+            "service": self.deployment.address(args.origin, CONJUGATION.name),
+        }
+        runs: list[dict[str, Any]] = []
+        for round_number in range(1, args.rounds + 1):
+            for per_message, streams in READINGS_CASES:
+                tags = [tag_name(round_number, per_message, streams, stream)
+                        for stream in range(1, streams + 1)]
+                for target in ("sink", "service"):
+                    await self.settle(f"readings {target} {per_message}x{streams}")
+                    result, usage = await self.child(
+                        f"readings {target}: {per_message} pt/msg, {streams} streams, "
+                        f"round {round_number}/{args.rounds}", "bench.readings",
+                        [
+                            "--address", addresses[target], "--run", self.prepared_run.run,
+                            "--tags", ",".join(tags), "--points-per-message", str(per_message),
+                            "--warmup", str(args.warmup), "--duration", str(args.duration),
+                        ],
+                        budget=args.warmup + args.duration + ANSWER_TIMEOUT_S,
+                    )
+                    runs.append({**result, "target": target, "round": round_number,
+                                 "cpu": usage})
+        return {
+            "cases": [readings_case(runs, per_message, streams)
+                      for per_message, streams in READINGS_CASES],
+            "target_ratio_min": report.READINGS_RATIO_TARGET,
+            "target_batched_points_per_s_per_stream_min": report.READINGS_RATE_TARGET,
+            "run": self.prepared_run.run, "runs": runs,
+        }
+
+
+def _without_latencies(runs: list[dict[str, Any]], targets: tuple[str, ...]
+                       ) -> list[dict[str, Any]]:
+    """The runs of ``targets`` as the results file keeps them: every latency merged, not listed."""
+    return [{key: value for key, value in run.items() if key != "latencies_us"}
+            for run in runs if run["target"] in targets]
+
+
+def in_echo_calls(cost: dict[str, Any]) -> float | None:
+    """A call's CPU (all processes) in bare echo calls' CPU; None where either is missing."""
+    service_ms, echo_ms = cost["ms_per_request"], cost["echo_ms_per_request"]
+    return round(service_ms / echo_ms, 2) if service_ms and echo_ms else None
+
+
+def readings_case(runs: list[dict[str, Any]], per_message: int, streams: int) -> dict[str, Any]:
+    """One readings case over its rounds: points ingested per second per stream by the service
+    and by the sink, their ratio and the verdicts (the rate target is for batched messages
+    only; a stream whose answer did not match what it wrote gives its case no verdict)."""
+    def mine(target: str) -> dict[str, Any]:
+        return _combined_readings([
+            run for run in runs if run["target"] == target
+            and run["points_per_message"] == per_message and run["streams"] == streams
+        ])
+
+    sink, service = mine("sink"), mine("service")
+    ratio = (service["ingested_points_per_s_per_stream"]
+             / sink["ingested_points_per_s_per_stream"]
+             if sink["ingested_points_per_s_per_stream"] else 0.0)
+    rate_target = report.READINGS_RATE_TARGET if per_message > 1 else None
+    clean = service["mismatches"] == 0 and sink["mismatches"] == 0
+    ratio_met = ratio >= report.READINGS_RATIO_TARGET and clean
+    rate_met = None if rate_target is None else (
+        service["ingested_points_per_s_per_stream"] >= rate_target and clean
+    )
+    return {
+        "points_per_message": per_message, "streams": streams, "ratio": round(ratio, 3),
+        "target_ratio_min": report.READINGS_RATIO_TARGET, "ratio_met": ratio_met,
+        "target_points_per_s_per_stream_min": rate_target, "rate_met": rate_met,
+        "service": service, "sink": sink,
+    }
+
+
+def _combined_readings(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Every round of one readings case at one server as one: points stored over the calls'
+    time (first write to answer), per stream; beside it the points written in the windows over
+    the windows' time; CPU per point ingested, every process of ours counted."""
+    streams = runs[0]["streams"] if runs else 1
+    stored = sum(run["points_stored"] for run in runs)
+    ingest_s = sum(run["ingest_s"] for run in runs)  # summed over the streams too
+    ingested = stored / ingest_s * streams if ingest_s else 0.0  # all streams together
+    seconds = sum(run["duration_s"] for run in runs)
+    written = sum(run["points_in_window"] for run in runs) / seconds if seconds else 0.0
+    usage = _mean_usage([run["cpu"] for run in runs])
+    cores = usage.get("cores_ours")
+    return {
+        "ingested_points_per_s_per_stream": round(ingested / streams, 1),
+        "ingested_points_per_s": round(ingested, 1),
+        "per_round_ingested_points_per_s_per_stream": [
+            run["ingested_points_per_s_per_stream"] for run in runs
+        ],
+        "written_points_per_s_per_stream": round(written / streams, 1),
+        "cpu_us_per_point": round(cores * 1e6 / ingested, 2) if cores and ingested else None,
+        "mismatches": sum(run["mismatches"] for run in runs),
+        "errors": [error for run in runs for error in run["errors"]],
+        "longest_answer_s": max(
+            (stream["answer_s"] or 0.0 for run in runs for stream in run["per_stream"]),
+            default=None,
+        ),
+        "client_cpu_cores": round(sum(run["client_cpu_cores"] for run in runs) / len(runs), 3)
+        if runs else 0.0,
+        "cpu": usage,
+    }
 
 
 def _ratio(service: dict[str, Any], echo: dict[str, Any]) -> dict[str, Any]:
@@ -295,9 +465,20 @@ async def measure(args: argparse.Namespace, console: Console) -> dict[str, Any]:
         bench = Bench(args, progress, data_dir)
         try:
             await bench.start()
-            cross = await bench.cross_site()
-            await bench.prepare_batches()
-            mbr_create, step_record = await bench.throughput()
+            figures: dict[str, Any] = {}
+            if "mbr" in bench.parts:
+                figures["cross_site_latency"] = await bench.cross_site()
+                await bench.prepare_batches()
+            if "readings" in bench.parts:
+                await bench.prepare_run()
+            runs = await bench.throughput()
+            if "mbr" in bench.parts:
+                figures["mbr_create_throughput"], figures["step_record_throughput"] = (
+                    bench.mbr_figures(runs)
+                )
+            if "readings" in bench.parts:
+                figures["run_write_cpu"] = bench.run_write_figure(runs)
+                figures["readings_ingest"] = await bench.readings()
         except Exception:
             failed = True  # the logs say why: keep them
             raise
@@ -314,12 +495,14 @@ async def measure(args: argparse.Namespace, console: Console) -> dict[str, Any]:
             "concurrency": args.concurrency, "channels": args.channels,
             "warmup_s": args.warmup, "duration_s": args.duration, "rounds": args.rounds,
             "records": args.records, "poll_interval_ms": args.poll_interval * 1000,
-            "record_deadline_s": args.record_deadline,
+            "record_deadline_s": args.record_deadline, "parts": list(bench.parts),
+            "readings_cases": [
+                {"points_per_message": per_message, "streams": streams}
+                for per_message, streams in READINGS_CASES
+            ],
         },
         "unsettled_before": bench.unsettled,
-        "mbr_create_throughput": mbr_create,
-        "step_record_throughput": step_record,
-        "cross_site_latency": cross,
+        **figures,
     }
 
 
@@ -331,7 +514,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds before measuring")
     parser.add_argument("--duration", type=float, default=5.0, help="seconds measured per run")
     parser.add_argument("--rounds", type=int, default=2,
-                        help="echo/create/step-record triples, interleaved")
+                        help="rounds of each measurement (echo, create, step record, run "
+                        "write; each readings case against sink and service), interleaved")
     parser.add_argument("--max-calls", type=int, default=500_000, help="bound per run")
     parser.add_argument("--max-batches", type=int, default=20_000,
                         help="bound on the batches created for the step-record rounds")
@@ -345,6 +529,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--origin", default="syracuse", help="site where records are created")
     parser.add_argument("--other", default="songdo", help="site whose view is polled")
     parser.add_argument("--keep-data", action="store_true", help="keep the temporary data dir")
+    parser.add_argument("--only", choices=PARTS,
+                        help="measure one part: mbr (create, step record, cross-site) or "
+                        "readings (ingest against the sink, run-write CPU); default both")
     return parser.parse_args(argv)
 
 

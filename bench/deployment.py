@@ -1,5 +1,6 @@
 """The system under test on free loopback ports with its data in a fresh temporary directory
-(so ``make bench`` runs beside ``make run``), and the echo server started like a service.
+(so ``make bench`` runs beside ``make run``), and the bare servers (the echo, the readings sink)
+started like a service.
 """
 
 from __future__ import annotations
@@ -38,13 +39,22 @@ def bench_deployment(registry: SiteRegistry, data_dir: Path) -> Deployment:
     )
 
 
-class EchoServerProcess(ServiceProcess):
-    """``python -m bench.echo_server``, with the environment, readiness wait and SIGTERM stop
-    of a service process."""
+class YardstickProcess(ServiceProcess):
+    """A bare server the figures are divided by (``python -m bench.echo_server``,
+    ``bench.readings_sink``), with the environment, readiness wait and SIGTERM stop of a service
+    process."""
 
-    def __init__(self, *, log_path: Path) -> None:
+    def __init__(self, name: str, module: str, *, log_path: Path) -> None:
         (port,) = free_ports(1)
-        super().__init__(
-            "echo", site="bench", grpc_port=port, env={}, log_path=log_path,
-            module="bench.echo_server",
-        )
+        super().__init__(name, site="bench", grpc_port=port, env={}, log_path=log_path,
+                         module=module)
+
+
+def echo_server(log_dir: Path) -> YardstickProcess:
+    return YardstickProcess("echo", "bench.echo_server", log_path=log_dir / "echo.log")
+
+
+def readings_sink(log_dir: Path) -> YardstickProcess:
+    return YardstickProcess(
+        "readings-sink", "bench.readings_sink", log_path=log_dir / "readings-sink.log"
+    )

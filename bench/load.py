@@ -3,10 +3,13 @@ window; prints JSON lines (see bench/reporting.py). The same code drives the ser
 for ``create`` and ``echo`` only the method differs, the request (a fresh request_id each) and the
 metadata are the same. ``record`` records step S1 of a prepared batch per call (bench/batches.py),
 each batch once: when the batches run out, no call is started any more and the result says so.
+``run`` creates a conjugation run of one batch in progress per call (a batch hosts any number).
 
     TWINLINE_BENCH_TOKEN=... python -m bench.load --target create --address 127.0.0.1:50051
     TWINLINE_BENCH_MES_TOKEN=... python -m bench.load --target record --batches names.txt \
         --address 127.0.0.1:50051
+    TWINLINE_BENCH_CONJUGATION_TOKEN=... python -m bench.load --target run --batch batches/... \
+        --address 127.0.0.1:50053
 """
 
 from __future__ import annotations
@@ -26,17 +29,30 @@ import grpc
 from google.protobuf import message
 from twinline.batchrecords.v1 import batch_service_pb2 as batch_api
 from twinline.batchrecords.v1 import master_batch_record_service_pb2 as api
+from twinline.conjugation.v1 import run_service_pb2 as run_api
 
 from bench.batches import step_record
 from bench.echo_server import ECHO_METHOD
-from bench.reporting import MEASURE_END, MEASURE_START, MES_TOKEN_ENV, TOKEN_ENV, emit
+from bench.reporting import (
+    CONJUGATION_TOKEN_ENV,
+    MEASURE_END,
+    MEASURE_START,
+    MES_TOKEN_ENV,
+    TOKEN_ENV,
+    emit,
+)
 from bench.stats import latency_summary_ms
 from services.client.session import with_token
 from services.devstack.recipes import conjugation_recipe
 from tests.support.mbr import sign
+from tests.support.runs import create_request
 
 CREATE_METHOD = "/twinline.batchrecords.v1.MasterBatchRecordService/CreateMasterBatchRecord"
 RECORD_METHOD = "/twinline.batchrecords.v1.BatchRecordService/RecordStep"
+RUN_METHOD = "/twinline.conjugation.v1.ConjugationRunService/CreateRun"
+# Whose token each target's calls carry.
+TOKEN_OF = {"create": TOKEN_ENV, "echo": TOKEN_ENV, "record": MES_TOKEN_ENV,
+            "run": CONJUGATION_TOKEN_ENV}
 CALL_TIMEOUT_S = 10.0
 PROGRESS_EVERY_S = 0.25
 
@@ -49,6 +65,8 @@ class OutOfBatches(Exception):
 
 def requests_of(args: argparse.Namespace) -> Callable[[], message.Message]:
     """A new request per call: a fresh request_id, and for ``record`` a batch not used before."""
+    if args.target == "run":
+        return lambda: create_request(args.batch)
     if args.target != "record":
         recipe = conjugation_recipe()
         return lambda: api.CreateMasterBatchRecordRequest(
@@ -84,6 +102,12 @@ def method_of(channel: grpc.aio.Channel, target: str) -> tuple[Call, Callable[[A
             response_deserializer=batch_api.RecordStepResponse.FromString,
         )
         return record, lambda response: response.batch.name
+    if target == "run":
+        create_run = channel.unary_unary(
+            RUN_METHOD, request_serializer=run_api.CreateRunRequest.SerializeToString,
+            response_deserializer=run_api.CreateRunResponse.FromString,
+        )
+        return create_run, lambda response: response.run.name
     echo = channel.unary_unary(
         ECHO_METHOD,
         request_serializer=api.CreateMasterBatchRecordRequest.SerializeToString,
@@ -114,7 +138,7 @@ class Window:
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    metadata = with_token(os.environ[MES_TOKEN_ENV if args.target == "record" else TOKEN_ENV])
+    metadata = with_token(os.environ[TOKEN_OF[args.target]])
     next_request = requests_of(args)
     channels = [grpc.aio.insecure_channel(args.address) for _ in range(args.channels)]
     methods = [method_of(channel, args.target) for channel in channels]
@@ -199,7 +223,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__)
-    parser.add_argument("--target", choices=("create", "echo", "record"), required=True)
+    parser.add_argument("--target", choices=tuple(TOKEN_OF), required=True)
     parser.add_argument("--address", required=True, help="host:port of the server")
     parser.add_argument("--concurrency", type=int, default=32, help="calls in flight")
     parser.add_argument("--channels", type=int, default=1)
@@ -208,9 +232,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--max-calls", type=int, default=500_000, help="bound on calls issued")
     parser.add_argument("--batches", type=Path,
                         help="record: file of batch names, one per line, each used once")
+    parser.add_argument("--batch", help='run: the batch in progress ("batches/{id}") runs are of')
     args = parser.parse_args()
     if args.target == "record" and args.batches is None:
         parser.error("--target record needs --batches")
+    if args.target == "run" and args.batch is None:
+        parser.error("--target run needs --batch")
     return args
 
 

@@ -19,6 +19,9 @@ from services.devstack.processes import PROJECT_ROOT
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 RATIO_TARGET = 0.6
 P99_TARGET_MS = 25.0
+# Readings ingest: of the bare sink's points/s per stream, and points/s per stream when batched.
+READINGS_RATIO_TARGET = 0.5
+READINGS_RATE_TARGET = 50_000
 
 
 def commit() -> dict[str, object]:
@@ -66,6 +69,10 @@ def _verdict(met: bool) -> str:
     return "[green]✔ met[/]" if met else "[red]✘ missed[/]"
 
 
+def _mark(met: bool) -> str:
+    return "[green]✔[/]" if met else "[red]✘[/]"
+
+
 def print_tables(console: Console, results: dict[str, Any], path: Path) -> None:
     config = results["config"]
     host = results["machine"]
@@ -74,6 +81,15 @@ def print_tables(console: Console, results: dict[str, Any], path: Path) -> None:
         f"nproc {host['nproc']} · Python {host['python']} · "
         f"SQLite synchronous={config['sqlite_synchronous']}"
     )
+    if "mbr_create_throughput" in results:
+        print_mbr_tables(console, results)
+    if "readings_ingest" in results:
+        print_readings_tables(console, results)
+    console.print(f"written {path.relative_to(PROJECT_ROOT)} and latest.json")
+
+
+def print_mbr_tables(console: Console, results: dict[str, Any]) -> None:
+    config = results["config"]
     throughput = results["mbr_create_throughput"]
     step_record = results["step_record_throughput"]
     table = Table(
@@ -149,7 +165,96 @@ def print_tables(console: Console, results: dict[str, Any], path: Path) -> None:
         f"{usage[key].get('cores_others', 0.0):.2f}" for key, _ in windows
     ))
     console.print(cpu)
-    console.print(f"written {path.relative_to(PROJECT_ROOT)} and latest.json")
+
+
+def print_readings_tables(console: Console, results: dict[str, Any]) -> None:
+    config = results["config"]
+    ingest = results["readings_ingest"]
+    table = Table(
+        title=f"Readings ingested, points/s per stream ({config['rounds']} runs per case and "
+        "server)"
+    )
+    for column in ("pts", "streams", "sink", "service", "÷ sink", "≥ 0.5", "≥ 50k",
+                   "written", "drain"):
+        table.add_column(column, justify="right")
+    mismatches = 0
+    for case in ingest["cases"]:
+        sink, service = case["sink"], case["service"]
+        table.add_row(
+            str(case["points_per_message"]), str(case["streams"]),
+            f"{sink['ingested_points_per_s_per_stream']:,.0f}",
+            f"{service['ingested_points_per_s_per_stream']:,.0f}", f"{case['ratio']:.3f}",
+            _mark(case["ratio_met"]), "" if case["rate_met"] is None else _mark(case["rate_met"]),
+            f"{service['written_points_per_s_per_stream']:,.0f}",
+            _figure(service["longest_answer_s"], 1),
+        )
+        mismatches += service["mismatches"] + sink["mismatches"]
+    table.caption = (
+        f"pts: points a message. StreamReadings to {ingest['run']} (a tag per stream, strictly "
+        f"later times) and to a bare grpc.aio sink, by the same client: points stored ÷ first "
+        f"write to answer, "
+        f"{config['warmup_s']:g} + {config['duration_s']:g} s of writing; targets ≥ "
+        f"{READINGS_RATIO_TARGET} of the sink, ≥ {READINGS_RATE_TARGET:,} points/s per stream "
+        "in batched messages (reported, not pass/fail); written: the service's points/s per "
+        "stream written in the window; drain: its longest wait (s) for an answer after the "
+        f"writing. Answers short of the points written: {mismatches}"
+        + ("" if not mismatches else " [red](no verdict on their cases)[/]")
+    )
+    console.print(table)
+
+    run_write = results["run_write_cpu"]
+    cost = run_write["cpu_cost"]
+    table = Table(title="Run write: CreateRun, CPU of all our processes per call")
+    for column in ("server", "req/s", "CPU ms / call", "in echo calls"):
+        table.add_column(column, justify="left" if column == "server" else "right")
+    table.add_row("CreateRun", f"{run_write['requests_per_s']:.0f}",
+                  _figure(cost["ms_per_request"], 3), _figure(run_write["cpu_in_echo_calls"], 1))
+    table.add_row("bare echo", f"{run_write['echo_requests_per_s']:.0f}",
+                  _figure(cost["echo_ms_per_request"], 3), "1")
+    table.caption = f"{config['concurrency']} in flight, runs of {run_write['batch']}"
+    console.print(table)
+
+    cpu = Table(title="CPU while ingesting (cores, averaged over the measured windows)")
+    for column in ("pts", "streams", "to", "client", "server", "nats", "views",
+                   "rest", "others", "µs/pt"):
+        cpu.add_column(column, justify="left" if column == "to" else "right")
+    for case in ingest["cases"]:
+        for target in ("sink", "service"):
+            figures = case[target]
+            shares = _ingest_shares(figures["cpu"])
+            cpu.add_row(
+                str(case["points_per_message"]), str(case["streams"]), target,
+                *(f"{shares[group]:.2f}" for group in INGEST_GROUPS),
+                f"{figures['cpu'].get('cores_others', 0.0):.2f}",
+                _figure(figures["cpu_us_per_point"], 1),
+            )
+    cpu.caption = (
+        "client: bench.readings; server: the sink or conjugation; rest: our other processes; "
+        "others: the rest of the machine; µs/pt: all our processes' CPU per point ingested"
+    )
+    console.print(cpu)
+
+
+INGEST_GROUPS = ("client", "server", "nats", "views", "rest")
+
+
+def _ingest_shares(usage: dict[str, Any]) -> dict[str, float]:
+    """Cores per group of our processes: the load client, the server under test, the
+    nats-servers, the site views, the rest."""
+    shares = dict.fromkeys(INGEST_GROUPS, 0.0)
+    for label, cores in usage.get("cores_by_process", {}).items():
+        if label == "bench.readings":
+            group = "client"
+        elif label == "bench.readings_sink" or label.startswith("conjugation@"):
+            group = "server"
+        elif label.startswith("nats-server@"):
+            group = "nats"
+        elif label.startswith("site_view@"):
+            group = "views"
+        else:
+            group = "rest"
+        shares[group] += cores
+    return shares
 
 
 def cost_table(throughput: dict[str, Any], step_record: dict[str, Any]) -> Table:

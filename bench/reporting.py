@@ -12,6 +12,8 @@ TOKEN_ENV = "TWINLINE_BENCH_TOKEN"
 VIEW_TOKEN_ENV = "TWINLINE_BENCH_VIEW_TOKEN"
 # The MES integration account, which records steps.
 MES_TOKEN_ENV = "TWINLINE_BENCH_MES_TOKEN"
+# The MES account again, signed in at the conjugation service: it streams readings, creates runs.
+CONJUGATION_TOKEN_ENV = "TWINLINE_BENCH_CONJUGATION_TOKEN"
 MEASURE_START = "measure-start"
 MEASURE_END = "measure-end"
 

@@ -11,7 +11,7 @@ from twinline.common.v1 import quantity_pb2
 
 from services.client.session import Session
 from tests.support.mbr import request_id, sign, take_to_effective
-from tests.support.stack import Stack
+from tests.support.stack import Logins
 
 
 def q(value: str, unit: str) -> quantity_pb2.Quantity:
@@ -118,7 +118,7 @@ async def approve(qa: Session, batch: pb.Batch, job: str = "qa") -> pb.Batch:
     return answer.batch
 
 
-async def effective_master(stack: Stack, site: str = "syracuse") -> str:
+async def effective_master(stack: Logins, site: str = "syracuse") -> str:
     """The conjugation recipe made effective at ``site``, its reactor R-201 CLEAN: its name."""
     author = await stack.login(site, "author")
     reviewer = await stack.login(site, "reviewer")

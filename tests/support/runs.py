@@ -17,7 +17,7 @@ from services.devstack.topology import CONJUGATION
 from tests.support import batches
 from tests.support.batches import effective_master, q
 from tests.support.mbr import request_id
-from tests.support.stack import Stack
+from tests.support.stack import Logins
 from tests.support.waiting import wait_until
 
 SITE = "syracuse"
@@ -70,7 +70,7 @@ def create_request(batch_name: str, **input_changes: object) -> api.CreateRunReq
     )
 
 
-async def batch_in_progress(stack: Stack, site: str = SITE) -> batch_pb2.Batch:
+async def batch_in_progress(stack: Logins, site: str = SITE) -> batch_pb2.Batch:
     """A batch of ``site`` on the conjugation recipe, S1 recorded: in progress."""
     master = await effective_master(stack, site)
     mes = await stack.login(site, "mes")
@@ -79,7 +79,7 @@ async def batch_in_progress(stack: Stack, site: str = SITE) -> batch_pb2.Batch:
     return (await batches.record(operator, batch, batches.s1())).batch
 
 
-async def create_run(stack: Stack, batch: batch_pb2.Batch, site: str = SITE) -> pb.Run:
+async def create_run(stack: Logins, batch: batch_pb2.Batch, site: str = SITE) -> pb.Run:
     """A run for ``batch`` (of ``site``), retried until the batch's events reached the
     projection."""
     engineer = await stack.login(site, "author", CONJUGATION.name)
@@ -104,7 +104,7 @@ async def _step(session: Session, method: str, request: object) -> pb.Run:
     return answer.run  # type: ignore[no-any-return]
 
 
-async def through_purification(stack: Stack, run: pb.Run, site: str = SITE) -> pb.Run:
+async def through_purification(stack: Logins, run: pb.Run, site: str = SITE) -> pb.Run:
     """``run`` taken through reduction, conjugation and quench, each charge as computed and the
     reduction's parameters in their limits, to purification running."""
     operator = await stack.login(site, "operator", CONJUGATION.name)
@@ -149,7 +149,7 @@ def results_request(run: pb.Run, protein_out: str, monomer: str = "97.5",
     )
 
 
-async def record_results(stack: Stack, run: pb.Run, protein_out: str, site: str = SITE) -> pb.Run:
+async def record_results(stack: Logins, run: pb.Run, protein_out: str, site: str = SITE) -> pb.Run:
     analyst = await stack.login(site, "analyst", CONJUGATION.name)
     return await _step(analyst, "RecordResults", results_request(run, protein_out))
 
@@ -158,7 +158,7 @@ def readings_stub(session: Session) -> ProcessReadingsServiceStub:
     return session.stub(ProcessReadingsServiceStub)
 
 
-async def declare_tag(stack: Stack, run: pb.Run, tag: str, *, unit: str = "Cel",
+async def declare_tag(stack: Logins, run: pb.Run, tag: str, *, unit: str = "Cel",
                       low: float | None = None, high: float | None = None,
                       dwell_s: int = 0, site: str = SITE) -> readings_pb2.Tag:
     engineer = await stack.login(site, "author", CONJUGATION.name)
@@ -176,7 +176,7 @@ async def declare_tag(stack: Stack, run: pb.Run, tag: str, *, unit: str = "Cel",
 
 
 async def stream_points(
-    stack: Stack, run: pb.Run, tag: str, points: list[tuple[int, float]], *,
+    stack: Logins, run: pb.Run, tag: str, points: list[tuple[int, float]], *,
     unit: str = "Cel", site: str = SITE, per_message: int = 100,
 ) -> readings_pb2.StreamReadingsResponse:
     """``points`` (time in µs, value) of one tag, in one client-streaming call."""

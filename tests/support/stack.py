@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest_asyncio
 
@@ -28,6 +28,12 @@ from tests.support.nats_harness import NatsSites, free_port
 
 HEARTBEAT_SECONDS = 0.5
 SECRET = "test-secret-for-tokens-0123456789abcdef"
+
+
+class Logins(Protocol):
+    """Signs a site's demo user in at one of its services: the Stack, or the bench's servers."""
+
+    async def login(self, site: str, job: str, service: str = BATCH_RECORDS.name) -> Session: ...
 
 
 @dataclass
