@@ -21,6 +21,11 @@ def _parser() -> Any:
     return get_ucum_parser()
 
 
+# Parsing a code costs milliseconds and requests repeat a few codes: each is parsed once.
+CACHED_CODES = 4096
+
+
+@functools.lru_cache(maxsize=CACHED_CODES)
 def is_ucum(code: str) -> bool:
     """True if code is a case-sensitive UCUM code such as 'Cel', 'mg/mL', 'h', '[pH]', '%'."""
     if not code or len(code) > MAX_UNIT_LENGTH or code != code.strip():
@@ -38,16 +43,22 @@ def registry() -> Any:
     return PintUcumRegistry(non_int_type=Decimal)
 
 
+@functools.lru_cache(maxsize=CACHED_CODES)
+def _from_ucum(code: str) -> Any:
+    """pint's reading of a UCUM code: a Quantity, a factor (often 1) and pint units."""
+    return registry().from_ucum(code)
+
+
 def quantity(value: Decimal, code: str) -> Quantity:
     """``value`` in the UCUM unit ``code`` (a valid code: check it with ``is_ucum`` first)."""
-    parsed = registry().from_ucum(code)  # a Quantity: a factor (often 1) and pint units
+    parsed = _from_ucum(code)
     return registry().Quantity(value * _decimal(parsed.magnitude), parsed.units)  # type: ignore[no-any-return]
 
 
 def converts(code: str, to_code: str) -> bool:
     """Whether a quantity in ``code`` can be expressed in ``to_code`` (same dimension)."""
     try:
-        quantity(Decimal(1), code).to(registry().from_ucum(to_code).units)
+        quantity(Decimal(1), code).to(_from_ucum(to_code).units)
     except (DimensionalityError, PintError, LarkError, ValueError):
         return False
     return True
@@ -55,7 +66,7 @@ def converts(code: str, to_code: str) -> bool:
 
 def in_unit(value: Quantity, code: str) -> Decimal:
     """The magnitude of ``value`` in the UCUM unit ``code``."""
-    target = registry().from_ucum(code)
+    target = _from_ucum(code)
     return _decimal(value.to(target.units).magnitude) / _decimal(target.magnitude)
 
 
