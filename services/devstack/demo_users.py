@@ -28,6 +28,8 @@ DEMO_JOBS: tuple[tuple[str, str, tuple[Role, ...]], ...] = (
     ("reviewer", "Marcus Okafor", (Role.SUPERVISOR,)),
     ("qa", "Priya Raman", (Role.QA,)),
     ("analyst", "Tomás Herrera", (Role.QC_ANALYST,)),
+    # A second analyst, because a result is reviewed by one who did not enter it.
+    ("analyst2", "Aisha Rahman", (Role.QC_ANALYST,)),
     ("operator", "Jin-woo Park", (Role.OPERATOR,)),
     # A second operator, because the verifier of a step may not be the one who executed it.
     ("verifier", "Elena Novak", (Role.OPERATOR,)),

@@ -9,7 +9,6 @@ import pytest
 from twinline.releasetesting.v1 import investigation_pb2 as inv
 from twinline.releasetesting.v1 import sample_pb2 as pb
 
-from services.common.domain.roles import Role
 from services.common.grpc.status import details_of
 from services.devstack.topology import BATCH_RECORDS, RELEASE_TESTING
 from tests.support import samples
@@ -135,7 +134,6 @@ async def test_phase_two_confirms_the_oos_and_the_original_result_stands(stack: 
 async def test_phase_two_invalidates_the_original_result_for_an_assignable_cause(
     stack: Stack,
 ) -> None:
-    stack.add_user(SITE, "analyst2", (Role.QC_ANALYST,))
     original, investigation = await phase_two_with_a_retest(stack, ("4.01", "4.03"))
     qa = await stack.login(SITE, "qa", RELEASE_TESTING.name)
     assert await reason_of(investigation_step(

@@ -8,7 +8,6 @@ import grpc
 import pytest
 from twinline.releasetesting.v1 import sample_pb2 as pb
 
-from services.common.domain.roles import Role
 from services.common.grpc.status import details_of
 from services.devstack.topology import BATCH_RECORDS, RELEASE_TESTING
 from tests.support import samples
@@ -28,7 +27,6 @@ async def refusal(call: object) -> tuple[grpc.StatusCode, dict[str, object]]:
 async def test_a_sample_is_judged_against_each_specification_and_reviewed_by_another(
     stack: Stack,
 ) -> None:
-    stack.add_user(SITE, "analyst2", (Role.QC_ANALYST,))
     release = await specs.effective(stack, SITE, specs.release_specification())
     # An EU market specification, tighter on DAR: the same result passes one and fails the
     # other's alert limits.
@@ -74,7 +72,6 @@ async def test_a_sample_is_judged_against_each_specification_and_reviewed_by_ano
 async def test_alert_limits_flag_a_passing_result_and_a_complete_sample_says_so(
     stack: Stack,
 ) -> None:
-    stack.add_user(SITE, "analyst2", (Role.QC_ANALYST,))
     await specs.effective(stack, SITE, specs.release_specification())
     sample = await samples.create_sample(stack, SITE, await samples.batch_at(stack, SITE))
     analyst = await stack.login(SITE, "analyst", RELEASE_TESTING.name)

@@ -125,3 +125,13 @@ async def effective_master(stack: Logins, site: str = "syracuse") -> str:
     qa = await stack.login(site, "qa")
     await set_equipment(reviewer, "R-201", "CLEAN")
     return (await take_to_effective(author, reviewer, qa)).name
+
+
+async def approved(stack: Logins, site: str, batch: pb.Batch) -> pb.Batch:
+    """``batch`` (of tests.support.mbr's recipe) recorded, verified, reviewed and approved."""
+    operator = await stack.login(site, "operator")
+    await record(operator, batch, s1())
+    await verify(await stack.login(site, "verifier"), batch, "S1")
+    await record(operator, batch, s2())
+    await complete_and_submit(await stack.login(site, "reviewer"), batch)
+    return await approve(await stack.login(site, "qa"), batch)
