@@ -14,6 +14,7 @@ from twinline.batchrecords.v1 import master_batch_record_service_pb2 as api
 from twinline.batchrecords.v1 import master_batch_record_service_pb2_grpc as api_grpc
 
 from services.batch_records.batches.servicer import BatchRecordServicer
+from services.batch_records.dispositions import DispositionConsumer
 from services.batch_records.equipment.servicer import EquipmentServicer
 from services.batch_records.master.servicer import MasterBatchRecordServicer
 from services.batch_records.process_exceptions import ProcessExceptionConsumer
@@ -48,11 +49,12 @@ def register(server: grpc.aio.Server, kernel: Kernel) -> Sequence[str]:
 
 
 def background(kernel: Kernel) -> Sequence[Background]:
-    """The consumer that raises other contexts' exceptions on this site's batches."""
+    """The consumers of other contexts' events about this site's batches: the exceptions
+    they raise, and QA's dispositions."""
+    site = kernel.settings.home_site
     return [
-        ProcessExceptionConsumer(
-            bus=kernel.bus, writer=kernel.writer, site=kernel.settings.home_site
-        )
+        ProcessExceptionConsumer(bus=kernel.bus, writer=kernel.writer, site=site),
+        DispositionConsumer(bus=kernel.bus, writer=kernel.writer, site=site),
     ]
 
 

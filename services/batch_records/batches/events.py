@@ -34,6 +34,11 @@ EXCEPTION_RAISED = declare(
     "Another context's event raised an exception on the batch (kind PROCESS, e.g. a "
     "conjugation charge out of tolerance); a major one puts the batch on hold.",
 )
+DISPOSITIONED = declare(
+    AGGREGATE, "dispositioned", events.BatchDispositioned,
+    "QA's disposition of the batch (released, rejected or on hold), decided in release "
+    "testing at the batch's home site, recorded on the batch once.",
+)
 DEVIATION_RAISED = declare(
     AGGREGATE, "deviation_raised", events.BatchDeviationChanged,
     "A deviation was raised against the batch.",
@@ -65,6 +70,7 @@ REJECTED = declare(
 
 DECLARED: tuple[EventSpec, ...] = (
     CREATED, STEP_RECORDED, STEP_VERIFIED, VALUE_CORRECTED, EXCEPTION_DISPOSITIONED,
-    EXCEPTION_RAISED, DEVIATION_RAISED, DEVIATION_UPDATED, DEVIATION_CLOSED, COMPLETED,
+    EXCEPTION_RAISED, DISPOSITIONED, DEVIATION_RAISED, DEVIATION_UPDATED, DEVIATION_CLOSED,
+    COMPLETED,
     SUBMITTED, APPROVED, REJECTED,
 )

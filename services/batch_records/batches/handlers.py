@@ -216,3 +216,17 @@ def raise_process_exception(
     return Saved(_save(uow, events.EXCEPTION_RAISED, actor=raised_by, before=before,
                        after=after, reason=f"event {event_id} from {source}",
                        exception_id=raised.id, source_event_id=event_id), (raised,))
+
+
+def record_disposition(
+    uow: UnitOfWork, *, batch_id: str, disposition: domain.BatchDisposition, event_id: str,
+) -> Batch:
+    """QA's disposition that release testing's event announces, recorded on the batch once;
+    the audit entry's actor is release testing, its reason the event."""
+    before = repository.get(uow.session, batch_id)
+    after = domain.record_disposition(before, disposition, now=uow.now)
+    if after is before:
+        return before
+    return _save(uow, events.DISPOSITIONED, actor="release_testing", before=before,
+                 after=after, reason=f"event {event_id}: {disposition.decision.value} by "
+                 f"{disposition.signature.signer}", disposition=disposition.name)

@@ -13,10 +13,12 @@ from twinline.common.v1 import quantity_pb2
 
 from services.batch_records.batches.domain import (
     Batch,
+    BatchDisposition,
     BatchException,
     BatchState,
     Deviation,
     DeviationState,
+    DispositionDecision,
     EquipmentUse,
     ExceptionKind,
     MaterialAddition,
@@ -51,6 +53,9 @@ SEVERITY_TO_PROTO = enum_map(Severity, pb.Severity, "SEVERITY")
 SEVERITY_FROM_PROTO = {value: severity for severity, value in SEVERITY_TO_PROTO.items()}
 DEVIATION_TO_PROTO = enum_map(DeviationState, pb.DeviationState, "DEVIATION_STATE")
 DEVIATION_FROM_PROTO = {value: state for state, value in DEVIATION_TO_PROTO.items()}
+DECISION_TO_PROTO = enum_map(DispositionDecision, pb.BatchDispositionDecision,
+                             "BATCH_DISPOSITION_DECISION")
+DECISION_FROM_PROTO = {value: decision for decision, value in DECISION_TO_PROTO.items()}
 
 
 def quantity_to_proto(quantity: Quantity) -> quantity_pb2.Quantity:
@@ -264,6 +269,9 @@ def _batch_to_proto(batch: Batch) -> pb.Batch:
         signatures=[signature_to_proto(signature) for signature in batch.signatures],
         created_by=batch.created_by, create_time=timestamp(batch.create_time),
         update_time=timestamp(batch.update_time), etag=batch.etag,
+        dispositions=[pb.BatchDisposition(
+            name=d.name, decision=DECISION_TO_PROTO[d.decision],
+            signature=signature_to_proto(d.signature)) for d in batch.dispositions],
     )
 
 
@@ -288,6 +296,10 @@ def batch_from_proto(message: pb.Batch) -> Batch:
         deviations=tuple(_deviation_from_proto(d) for d in message.deviations),
         signatures=tuple(signature_from_proto(s) for s in message.signatures),
         revision=int(message.etag),
+        dispositions=tuple(
+            BatchDisposition(d.name, DECISION_FROM_PROTO[d.decision],
+                             signature_from_proto(d.signature))
+            for d in message.dispositions),
     )
     batch_to_proto.remember(batch, message)
     return batch

@@ -363,3 +363,18 @@ def test_a_step_record_out_of_bounds_is_refused_naming_each_field() -> None:
         "step.comment", "step.equipment[0].equipment_id", "step.materials[0].lot_id",
     ]
     assert all(len(v.description) < 200 for v in raised.value.violations)
+
+
+def test_a_disposition_is_recorded_once_by_its_name_and_kept_in_order() -> None:
+    held = bd.BatchDisposition("batches/SYR-B-2026-00001/dispositions/1",
+                               bd.DispositionDecision.ON_HOLD, sig("qa", SignatureMeaning.APPROVED))
+    released = bd.BatchDisposition("batches/SYR-B-2026-00001/dispositions/2",
+                                   bd.DispositionDecision.RELEASED,
+                                   sig("qa", SignatureMeaning.RELEASED))
+    now = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
+    once = bd.record_disposition(batch(), held, now=now)
+    assert bd.record_disposition(once, held, now=now) is once  # a repeated event: no change
+    both = bd.record_disposition(once, released, now=now)
+    assert [d.decision for d in both.dispositions] == [bd.DispositionDecision.ON_HOLD,
+                                                       bd.DispositionDecision.RELEASED]
+    assert both.revision == batch().revision + 2

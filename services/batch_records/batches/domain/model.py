@@ -136,6 +136,21 @@ class BatchException:
         return self.disposition is None
 
 
+class DispositionDecision(StrEnum):
+    RELEASED = "released"
+    REJECTED = "rejected"
+    ON_HOLD = "on_hold"
+
+
+@dataclass(frozen=True)
+class BatchDisposition:
+    """QA's decision on the batch, which release testing made and announced."""
+
+    name: str  # "batches/{batch_id}/dispositions/{n}"
+    decision: DispositionDecision
+    signature: SignatureRecord
+
+
 @dataclass(frozen=True)
 class Deviation:
     id: str
@@ -166,6 +181,7 @@ class Batch:
     deviations: tuple[Deviation, ...] = ()
     signatures: tuple[SignatureRecord, ...] = ()
     revision: int = 1
+    dispositions: tuple[BatchDisposition, ...] = ()
 
     @property
     def name(self) -> str:

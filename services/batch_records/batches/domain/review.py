@@ -8,6 +8,7 @@ from datetime import datetime
 
 from services.batch_records.batches.domain.model import (
     Batch,
+    BatchDisposition,
     BatchException,
     BatchState,
     Deviation,
@@ -226,3 +227,11 @@ def reject(batch: Batch, *, signature: SignatureRecord, now: datetime) -> Batch:
     return changed(
         batch, now, state=BatchState.REJECTED, signatures=(*batch.signatures, signature)
     )
+
+
+def record_disposition(batch: Batch, disposition: BatchDisposition, *,
+                       now: datetime) -> Batch:
+    """QA's disposition as release testing announced it, recorded once (by its name)."""
+    if any(held.name == disposition.name for held in batch.dispositions):
+        return batch
+    return changed(batch, now, dispositions=(*batch.dispositions, disposition))
