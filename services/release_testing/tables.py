@@ -91,3 +91,20 @@ class DispositionRow(SQLModel, table=True):
     decision: str
     document: bytes  # twinline.releasetesting.v1.Disposition
     decide_time: str
+
+
+class ResultTrendRow(SQLModel, table=True):
+    """Every site's reviewed results by product and attribute, in review order: the history
+    a new result is charted against (out of trend). An index, rebuilt from the samples."""
+
+    __tablename__ = "result_trend"
+
+    result_name: str = Field(primary_key=True)  # "samples/{id}/results/{n}"
+    batch_id: str
+    product: str = Field(index=True)
+    attribute: str
+    method_id: str
+    home_site: str
+    value: str  # the reportable value, a decimal
+    review_time: str
+    valid: bool  # False once an investigation invalidated it

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import grpc
 import pytest
+from twinline.releasetesting.v1 import disposition_pb2 as dpb
 from twinline.releasetesting.v1 import investigation_pb2 as inv
+from twinline.releasetesting.v1 import release_testing_service_pb2 as api
 from twinline.releasetesting.v1 import sample_pb2 as pb
+from twinline.releasetesting.v1.release_testing_service_pb2_grpc import DispositionServiceStub
 
 from services.common.grpc.status import details_of
 from services.devstack.topology import BATCH_RECORDS, RELEASE_TESTING
 from tests.support import samples
 from tests.support import specifications as specs
+from tests.support.mbr import request_id, sign
 from tests.support.samples import investigation_step
 from tests.support.stack import Stack, stack_fixture
 
@@ -37,7 +41,19 @@ async def an_oos(stack: Stack) -> tuple[pb.Sample, pb.Result, inv.Investigation]
     assert entered.result.judgements[0].verdict == pb.VERDICT_FAIL
     assert (entered.investigation.state, entered.investigation.result) == (
         inv.INVESTIGATION_STATE_PHASE_ONE, entered.result.name)
+    assert "INVESTIGATION_OPEN" in await release_refusals(stack, sample.batch)
     return entered.sample, entered.result, entered.investigation
+
+
+async def release_refusals(stack: Stack, batch: str) -> set[str]:
+    """The kinds of condition that keep QA from releasing ``batch`` now (its state as a
+    disposition sees it): a release is never allowed here, the record is not approved."""
+    qa = await stack.login(SITE, "qa", RELEASE_TESTING.name)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await qa.stub(DispositionServiceStub).DisposeBatch(api.DisposeBatchRequest(
+            request_id=request_id(), batch=batch, decision=dpb.DISPOSITION_DECISION_RELEASED,
+            signature=sign("qa")), metadata=qa.metadata)
+    return {kind for kind, _ in details_of(refused.value)["preconditions"]}  # type: ignore[attr-defined]
 
 
 def cause(category: int, description: str) -> inv.Cause:
@@ -79,10 +95,13 @@ async def test_phase_one_finds_a_laboratory_cause_the_result_is_invalidated_and_
         original.name, pb.VERDICT_PASS)
     assert not retest.HasField("investigation")
     closed = (await samples.investigation_stub(qa).GetInvestigation(
-        samples.api.GetInvestigationRequest(name=investigation.name),
+        api.GetInvestigationRequest(name=investigation.name),
         metadata=qa.metadata)).investigation
     assert (closed.state, list(closed.follow_up_results)) == (
         inv.INVESTIGATION_STATE_CLOSED_INVALIDATED, [retest.result.name])
+    # The batch is releasable as far as the OOS goes: its DAR now rests on the retest.
+    assert await release_refusals(stack, sample.batch) & {
+        "INVESTIGATION_OPEN", "OOS_CONFIRMED", "RESULT_FAILED"} == set()
 
 
 async def phase_two_with_a_retest(stack: Stack, retest: tuple[str, ...]) -> tuple[
@@ -112,7 +131,7 @@ async def phase_two_with_a_retest(stack: Stack, retest: tuple[str, ...]) -> tupl
     # A plan's results are judged within its investigation: no second one is opened.
     assert not entered.HasField("investigation")
     investigation = (await samples.investigation_stub(qa).GetInvestigation(
-        samples.api.GetInvestigationRequest(name=investigation.name),
+        api.GetInvestigationRequest(name=investigation.name),
         metadata=qa.metadata)).investigation
     assert list(investigation.follow_up_results) == [entered.result.name]
     return original, investigation
@@ -129,6 +148,7 @@ async def test_phase_two_confirms_the_oos_and_the_original_result_stands(stack: 
         inv.INVESTIGATION_STATE_CLOSED_CONFIRMED, True)
     sample = await samples.get_sample(qa, original.name.rsplit("/results/", 1)[0])
     assert samples.assignment(sample, "average DAR").results[0].state == pb.RESULT_STATE_ENTERED
+    assert "OOS_CONFIRMED" in await release_refusals(stack, sample.batch)
 
 
 async def test_phase_two_invalidates_the_original_result_for_an_assignable_cause(
@@ -149,3 +169,5 @@ async def test_phase_two_invalidates_the_original_result_for_an_assignable_cause
     results = samples.assignment(sample, "average DAR").results
     assert [r.state for r in results] == [pb.RESULT_STATE_INVALIDATED, pb.RESULT_STATE_ENTERED]
     assert results[0].invalidation_reason.startswith(f"{investigation.name}: instrument")
+    assert await release_refusals(stack, sample.batch) & {
+        "INVESTIGATION_OPEN", "OOS_CONFIRMED", "RESULT_FAILED"} == set()

@@ -86,3 +86,26 @@ async def test_alert_limits_flag_a_passing_result_and_a_complete_sample_says_so(
         sample = (await samples.review(second, entered.sample, entered.result,
                                        "analyst2")).sample
     assert sample.complete
+
+
+async def test_a_passing_result_out_of_trend_with_earlier_batches_is_flagged_not_failed(
+    stack: Stack,
+) -> None:
+    await specs.effective(stack, SITE, specs.release_specification())
+    master = await samples.batches.effective_master(stack, SITE)
+    mes = await stack.login(SITE, "mes")
+    analyst = await stack.login(SITE, "analyst", RELEASE_TESTING.name)
+    second = await stack.login(SITE, "analyst2", RELEASE_TESTING.name)
+    for value in ("98.0", "98.2", "97.9", "98.1", "98.0", "97.8", "98.1", "98.0"):
+        batch = await samples.batches.create_batch(mes, master)
+        sample = await samples.create_sample(stack, SITE, batch)
+        entered = await samples.enter(analyst, sample, "monomer", replicates=(value,))
+        assert list(entered.result.judgements[0].flags) == []
+        await samples.review(second, entered.sample, entered.result, "analyst2")
+    sample = await samples.create_sample(stack, SITE, await samples.batches.create_batch(
+        mes, master))
+    entered = await samples.enter(analyst, sample, "monomer", replicates=("96.5",))
+    judged = entered.result.judgements[0]
+    assert (judged.verdict, list(judged.flags), list(judged.trend_rules)) == (
+        pb.VERDICT_PASS, [pb.FLAG_OUT_OF_TREND], ["N1"])
+    assert not entered.HasField("investigation")

@@ -16,6 +16,7 @@ from services.common.persistence.inbox import new_events
 from services.common.persistence.unit_of_work import UnitOfWork
 from services.release_testing.projection import repository
 from services.release_testing.projection.domain import KnownBatch, newer
+from services.release_testing.samples import repository as samples
 
 
 @dataclass(frozen=True)
@@ -82,12 +83,13 @@ def apply(uow: UnitOfWork, items: Sequence[Seen]) -> int:
                 update_time=to_text(moment(replica.update_time)),
             )
         elif isinstance(replica, sample_pb2.Sample) and replica.home_site != uow.site:
-            repository.put_sample_replica(
+            if repository.put_sample_replica(
                 uow.session, sample_id=replica.name.removeprefix("samples/"),
                 home_site=replica.home_site, batch_id=replica.batch.removeprefix("batches/"),
                 revision=int(replica.etag), document=replica.SerializeToString(),
                 update_time=to_text(moment(replica.update_time)),
-            )
+            ):
+                samples.index_trend(uow.session, replica)
         elif isinstance(replica, investigation_pb2.Investigation) and \
                 replica.home_site != uow.site:
             repository.put_investigation_replica(uow.session, replica)

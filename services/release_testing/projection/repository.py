@@ -76,8 +76,8 @@ def put_specification_replica(session: Session, *, spec_id: str, version: int, h
 
 
 def put_sample_replica(session: Session, *, sample_id: str, home_site: str, batch_id: str,
-                       revision: int, document: bytes, update_time: str) -> None:
-    """Another site's sample, kept at its newest revision."""
+                       revision: int, document: bytes, update_time: str) -> bool:
+    """Another site's sample, kept at its newest revision; True when this one was newer."""
     held = session.execute(select(SAMPLE.c.revision).where(
         SAMPLE.c.sample_id == sample_id)).scalar()
     row = {"home_site": home_site, "batch_id": batch_id, "revision": revision,
@@ -86,8 +86,11 @@ def put_sample_replica(session: Session, *, sample_id: str, home_site: str, batc
         session.execute(insert(SAMPLE).values(
             sample_id=sample_id, number=int(sample_id.rsplit("-", 1)[1]), created_by="",
             **row))
-    elif revision > held:
+        return True
+    if revision > held:
         session.execute(update(SAMPLE).where(SAMPLE.c.sample_id == sample_id).values(**row))
+        return True
+    return False
 
 
 def put_investigation_replica(session: Session, replica: investigation_pb2.Investigation) -> None:

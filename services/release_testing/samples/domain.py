@@ -14,13 +14,14 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from services.common.domain import bounds, etags
+from services.common.domain import bounds, etags, spc
 from services.common.domain.errors import FailedPrecondition, NotFound, Violations
 from services.common.domain.roles import Role
 from services.common.domain.signatures import SignatureRecord
 from services.release_testing.samples.names import result_name, sample_name
 from services.release_testing.specifications.criteria import (
     Entered,
+    Flag,
     Judgement,
     Rule,
     Verdict,
@@ -29,6 +30,11 @@ from services.release_testing.specifications.criteria import (
 from services.release_testing.specifications.domain import Purpose, Specification, SpecTest
 
 SAMPLER_ROLES = (Role.QC_ANALYST, Role.QA, Role.SUPERVISOR)
+# Out of trend: the individuals chart of earlier batches' reviewed results of the product and
+# attribute (every site's), its limits from the first TREND_BASELINE of them, then frozen; no
+# judgement before TREND_MIN_HISTORY results. Nelson's eight rules.
+TREND_BASELINE = 20
+TREND_MIN_HISTORY = 8
 ANALYST_ROLES = (Role.QC_ANALYST,)
 MAX_RESULTS = 1_000
 
@@ -266,12 +272,33 @@ def check_entry(sample: Sample, entry: Entry) -> Assignment:
     return assignment
 
 
+def trend_rules(history: Sequence[Decimal], value: Decimal) -> tuple[str, ...]:
+    """The SPC rules ``value`` breaks after the earlier results ``history`` (in order)."""
+    if len(history) < TREND_MIN_HISTORY:
+        return ()
+    try:
+        limits = spc.baseline_limits(history[:TREND_BASELINE])
+    except ValueError:  # a history without variation has no sigma to judge against
+        return ()
+    points = spc.evaluate([*history, value], limits, spc.RuleSet(spc.NELSON))
+    return tuple(rule.value for rule in points[-1].broken)
+
+
+def _with_trend(verdicts: Verdicts, rules: tuple[str, ...]) -> Verdicts:
+    judgement = verdicts.judgement
+    if not rules or judgement.verdict is not Verdict.PASS:
+        return verdicts
+    flagged = replace(judgement, flags=(*judgement.flags, Flag.OUT_OF_TREND))
+    return replace(verdicts, judgement=flagged, trend_rules=rules)
+
+
 def enter_result(
     sample: Sample, entry: Entry, *, signature: SignatureRecord, retest_permitted: bool,
-    now: datetime,
+    now: datetime, history: Sequence[Decimal] = (),
 ) -> tuple[Sample, Result]:
     """The sample with the result judged and added; a second result of an assignment only as
-    a retest that an investigation permits (``retest_permitted``)."""
+    a retest that an investigation permits (``retest_permitted``). ``history``: the earlier
+    reviewed results of the product's attribute, for out of trend (flagged, never failed)."""
     assignment = check_entry(sample, entry)
     if len(sample.results) >= MAX_RESULTS:
         raise FailedPrecondition("TOO_MANY_RESULTS", f"{sample.name} holds {MAX_RESULTS} results")
@@ -298,6 +325,10 @@ def enter_result(
         Verdicts(test.specification, test.test_id, _judged(test, entered))
         for test in assignment.applied
     )
+    reportable = verdicts[0].judgement.reportable if verdicts else None
+    if reportable is not None:
+        rules = trend_rules(history, reportable)
+        verdicts = tuple(_with_trend(v, rules) for v in verdicts)
     result = Result(
         number=len(sample.results) + 1, assignment_id=assignment.assignment_id,
         replicates=entry.replicates, outcome=entry.outcome, below_loq=entry.below_loq,

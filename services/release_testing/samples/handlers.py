@@ -28,6 +28,7 @@ def save(uow: UnitOfWork, spec: EventSpec, *, actor: str, before: Sample | None,
     change is about)."""
     stored = sample_to_proto(after)
     repository.put(uow.session, after, stored, new=before is None)
+    repository.index_trend(uow.session, stored)
     record_change(
         uow, spec, actor=actor, aggregate_id=after.sample_id, resource_name=after.name,
         old_state=None if before is None else sample_to_proto(before), new_state=stored,
@@ -90,8 +91,13 @@ def enter_result(uow: UnitOfWork, *, principal: Principal, sample_id: str, etag:
     """The result judged and stored; ``retest_permitted``: an investigation of the result it
     retests allows one (release testing's investigations decide, and call this)."""
     before = load(uow, sample_id, etag)
+    assignment = before.assignment(entry.assignment_id)
+    history = [] if assignment is None else repository.trend_history(
+        uow.session, product=before.product, attribute=assignment.attribute,
+        method_id=assignment.method_id, other_than=before.batch_id)
     after, result = domain.enter_result(before, entry, signature=signature,
-                                        retest_permitted=retest_permitted, now=uow.now)
+                                        retest_permitted=retest_permitted, now=uow.now,
+                                        history=history)
     save(uow, events.RESULT_ENTERED, actor=principal.username, before=before, after=after,
          result=result)
     return Entered(after, result)

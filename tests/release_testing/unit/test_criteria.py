@@ -132,3 +132,4 @@ def test_a_criterion_reads_as_a_certificate_prints_it(
     criterion: Criterion, unit: str, text: str
 ) -> None:
     assert criterion.text(unit) == text
+
