@@ -63,6 +63,11 @@ async def test_a_sample_is_judged_against_each_specification_and_reviewed_by_ano
     assert [s.signer for s in reviewed.result.signatures] == ["syracuse.analyst",
                                                                "syracuse.analyst2"]
     assert not reviewed.sample.complete
+    # A verdict per specification, so per purpose: the market's (DAR only) conforms, the
+    # release one waits for its other tests.
+    assert [(v.specification, v.purpose, v.verdict) for v in reviewed.sample.verdicts] == [
+        (release.name, specs.pb.PURPOSE_RELEASE, pb.SAMPLE_VERDICT_PENDING),
+        (market.name, specs.pb.PURPOSE_MARKET, pb.SAMPLE_VERDICT_CONFORMS)]
 
     code, details = await refusal(samples.enter(analyst, reviewed.sample, "average DAR",
                                                 replicates=("4.0", "4.0")))

@@ -169,6 +169,37 @@ class Sample:
         )
 
 
+class SampleVerdict(StrEnum):
+    PENDING = "pending"
+    CONFORMS = "conforms"
+    DOES_NOT_CONFORM = "does_not_conform"
+
+
+def verdicts(sample: Sample) -> list[tuple[str, Purpose, SampleVerdict]]:
+    """The sample's verdict per specification (and so per purpose), in assignment order:
+    any current result outside that specification → does not conform; every test with a
+    current reviewed result inside it → conforms; otherwise pending."""
+    found: dict[str, tuple[Purpose, list[SampleVerdict]]] = {}
+    for assignment in sample.assignments:
+        current = sample.current(assignment.assignment_id)
+        for applied in assignment.applied:
+            verdict = SampleVerdict.PENDING
+            if current is not None:
+                judged = next(v for v in current.verdicts if v.specification ==
+                              applied.specification and v.test_id == applied.test_id)
+                if judged.judgement.verdict is Verdict.FAIL:
+                    verdict = SampleVerdict.DOES_NOT_CONFORM
+                elif current.state is ResultState.REVIEWED:
+                    verdict = SampleVerdict.CONFORMS
+            found.setdefault(applied.specification, (applied.purpose, []))[1].append(verdict)
+    return [
+        (name, purpose, SampleVerdict.DOES_NOT_CONFORM if SampleVerdict.DOES_NOT_CONFORM in
+         tests else SampleVerdict.CONFORMS if all(t is SampleVerdict.CONFORMS for t in tests)
+         else SampleVerdict.PENDING)
+        for name, (purpose, tests) in found.items()
+    ]
+
+
 def assignments_from(specifications: Sequence[Specification]) -> tuple[Assignment, ...]:
     """One assignment per (attribute, method) of the specifications' tests, in their order;
     FailedPrecondition when two specifications test one attribute by one method differently

@@ -21,7 +21,9 @@ from services.release_testing.samples.domain import (
     Result,
     ResultState,
     Sample,
+    SampleVerdict,
     Verdicts,
+    verdicts,
 )
 from services.release_testing.samples.names import result_name
 from services.release_testing.specifications.criteria import Flag, Judgement, Verdict
@@ -36,6 +38,7 @@ RESULT_STATE_TO_PROTO = enum_map(ResultState, pb.ResultState, "RESULT_STATE")
 RESULT_STATE_FROM_PROTO = inverse(RESULT_STATE_TO_PROTO)
 VERDICT_TO_PROTO = enum_map(Verdict, pb.Verdict, "VERDICT")
 VERDICT_FROM_PROTO = inverse(VERDICT_TO_PROTO)
+SAMPLE_VERDICT_TO_PROTO = enum_map(SampleVerdict, pb.SampleVerdict, "SAMPLE_VERDICT")
 FLAG_TO_PROTO = enum_map(Flag, pb.Flag, "FLAG")
 FLAG_FROM_PROTO = inverse(FLAG_TO_PROTO)
 
@@ -109,6 +112,10 @@ def sample_to_proto(sample: Sample) -> pb.Sample:
         complete=sample.complete, create_time=timestamp(sample.create_time),
         update_time=timestamp(sample.update_time), etag=sample.etag,
         resample_of=sample.resample_of,
+        verdicts=[pb.SpecificationVerdict(
+            specification=name, purpose=PURPOSE_TO_PROTO[purpose],
+            verdict=SAMPLE_VERDICT_TO_PROTO[verdict],
+        ) for name, purpose, verdict in verdicts(sample)],
     )
 
 
