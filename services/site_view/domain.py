@@ -1,5 +1,6 @@
-"""The rules of the replica: which state of a record version, a batch or a conjugation run the
-view keeps, which latest reading of a run's tag, and how far the view is.
+"""The rules of the replica: which state of a record version, a batch, a conjugation run, a
+sample or an investigation the view keeps, which latest reading of a run's tag, that a
+disposition is kept as first taken in, and how far the view is.
 
 Pure: no database, no bus, no clock. Events arrive at least once and, across the sourcing of
 two streams, not necessarily in the order they were made; these rules make that harmless.
@@ -74,6 +75,49 @@ class ReplicaRun:
 def run_revision_of(etag: str) -> int:
     """The revision a run's etag "<revision>" carries; ValueError if the etag is not one."""
     return batch_revision_of(etag)
+
+
+@dataclass(frozen=True)
+class ReplicaSample:
+    """What the view knows of one sample (with its results) of any site's lab."""
+
+    sample_id: str
+    home_site: str
+    batch_id: str
+    # Counts the changes of the sample at its home site; the etag is this number in decimal.
+    revision: int
+
+
+@dataclass(frozen=True)
+class ReplicaInvestigation:
+    """What the view knows of one OOS investigation of any site."""
+
+    investigation_id: str
+    home_site: str
+    batch_id: str
+    state: str
+    # Counts the changes of the investigation at its home site; the etag is this number.
+    revision: int
+
+
+def release_testing_revision_of(etag: str) -> int:
+    """The revision a sample's or investigation's etag "<revision>" carries; ValueError if
+    the etag is not one."""
+    return batch_revision_of(etag)
+
+
+@dataclass(frozen=True)
+class ReplicaDisposition:
+    """One decision of QA on a batch, at the batch's home site.
+
+    Decided once and never changed (a later decision is another number): the view keeps the
+    first copy it takes in, and a repeat of the event changes nothing.
+    """
+
+    batch_id: str
+    number: int
+    home_site: str
+    decision: str
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,8 @@
-"""The one use case of the site view: take in a fetched batch of events from the site's stream."""
+"""The one use case of the site view: take in a fetched batch of events from the site's stream.
+
+Specifications and certificates of analysis are not replicated (yet): their events only move
+their site's watermark.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
+from google.protobuf import message
 from sqlalchemy import Executable, bindparam, delete, insert, select, update
 from twinline.batchrecords.v1 import batch_pb2
 from twinline.batchrecords.v1 import master_batch_record_pb2 as pb
@@ -14,7 +19,9 @@ from twinline.conjugation.v1 import run_pb2
 from twinline.events.v1 import batch_events_pb2 as batch_events
 from twinline.events.v1 import conjugation_events_pb2 as conjugation_events
 from twinline.events.v1 import master_batch_record_events_pb2 as mbr_events
+from twinline.events.v1 import release_testing_events_pb2 as release_testing_events
 from twinline.events.v1 import site_events_pb2 as site_events
+from twinline.releasetesting.v1 import disposition_pb2, investigation_pb2, sample_pb2
 
 from services.batch_records.master.names import version_key
 from services.common.domain.clock import to_text
@@ -23,17 +30,29 @@ from services.common.messaging.events import ReceivedEvent
 from services.common.persistence.inbox import new_events
 from services.common.persistence.unit_of_work import UnitOfWork
 from services.conjugation.runs.names import run_id_of
+from services.release_testing.dispositions.names import disposition_of
+from services.release_testing.investigations.names import investigation_id_of
+from services.release_testing.samples.names import sample_id_of
 from services.site_view import domain
 from services.site_view.queries import watermark_of
 from services.site_view.tables import (
     ReplicaBatchMaterialRow,
     ReplicaBatchRow,
+    ReplicaDispositionRow,
+    ReplicaInvestigationRow,
     ReplicaLatestRow,
     ReplicaMasterBatchRecordRow,
     ReplicaRunRow,
+    ReplicaSampleRow,
     WatermarkRow,
 )
-from services.site_view.translate import batch_state_text, phase_text, record_state_text
+from services.site_view.translate import (
+    batch_state_text,
+    decision_text,
+    investigation_state_text,
+    phase_text,
+    record_state_text,
+)
 
 REPLICA = ReplicaMasterBatchRecordRow.__table__  # type: ignore[attr-defined]
 UPDATE_REPLICA = (
@@ -129,6 +148,55 @@ LATEST_TYPE = conjugation_events.LatestReading.DESCRIPTOR.full_name
 MAX_RUN_ID = 64
 BATCH_PREFIX = "batches/"
 
+SAMPLE = ReplicaSampleRow.__table__  # type: ignore[attr-defined]
+STORED_SAMPLES = select(
+    SAMPLE.c.sample_id, SAMPLE.c.home_site, SAMPLE.c.batch_id, SAMPLE.c.revision
+).where(SAMPLE.c.sample_id.in_(bindparam("sample_ids", expanding=True)))
+INSERT_SAMPLE = insert(SAMPLE)
+UPDATE_SAMPLE = (
+    update(SAMPLE)
+    .where(SAMPLE.c.sample_id == bindparam("row_sample_id"))
+    .values({column: bindparam(column) for column in (
+        "home_site", "batch_id", "revision", "document", "last_event_time", "stream_sequence",
+    )})
+)
+INVESTIGATION = ReplicaInvestigationRow.__table__  # type: ignore[attr-defined]
+STORED_INVESTIGATIONS = select(
+    INVESTIGATION.c.investigation_id, INVESTIGATION.c.home_site, INVESTIGATION.c.batch_id,
+    INVESTIGATION.c.state, INVESTIGATION.c.revision,
+).where(INVESTIGATION.c.investigation_id.in_(bindparam("investigation_ids", expanding=True)))
+INSERT_INVESTIGATION = insert(INVESTIGATION)
+UPDATE_INVESTIGATION = (
+    update(INVESTIGATION)
+    .where(INVESTIGATION.c.investigation_id == bindparam("row_investigation_id"))
+    .values({column: bindparam(column) for column in (
+        "home_site", "batch_id", "state", "revision", "document", "last_event_time",
+        "stream_sequence",
+    )})
+)
+DISPOSITION = ReplicaDispositionRow.__table__  # type: ignore[attr-defined]
+STORED_DISPOSITIONS = select(DISPOSITION.c.batch_id, DISPOSITION.c.number).where(
+    DISPOSITION.c.batch_id.in_(bindparam("batch_ids", expanding=True))
+)
+INSERT_DISPOSITION = insert(DISPOSITION)
+
+
+def _carrying(field: str, resource: type[message.Message]) -> frozenset[str]:
+    """The release testing events whose payload carries ``resource`` in ``field``."""
+    return frozenset(
+        event.full_name
+        for event in release_testing_events.DESCRIPTOR.message_types_by_name.values()
+        if field in event.fields_by_name
+        and event.fields_by_name[field].message_type is resource.DESCRIPTOR
+    )
+
+
+# Each carries the whole sample (with its results) or investigation after the change, and
+# each disposition event the decision, made once.
+SAMPLE_EVENT_TYPES = _carrying("sample", sample_pb2.Sample)
+INVESTIGATION_EVENT_TYPES = _carrying("investigation", investigation_pb2.Investigation)
+DISPOSITION_EVENT_TYPES = _carrying("disposition", disposition_pb2.Disposition)
+
 
 @dataclass(frozen=True)
 class ReplicaEvent:
@@ -144,6 +212,12 @@ class ReplicaEvent:
     run: run_pb2.Run | None = None
     replica_run: domain.ReplicaRun | None = None
     latest: domain.LatestReading | None = None
+    sample: sample_pb2.Sample | None = None
+    replica_sample: domain.ReplicaSample | None = None
+    investigation: investigation_pb2.Investigation | None = None
+    replica_investigation: domain.ReplicaInvestigation | None = None
+    disposition: disposition_pb2.Disposition | None = None
+    replica_disposition: domain.ReplicaDisposition | None = None
 
 
 def replica_event(event: ReceivedEvent) -> ReplicaEvent:
@@ -159,6 +233,12 @@ def replica_event(event: ReceivedEvent) -> ReplicaEvent:
         return _run_event(event)
     if event.event_type == LATEST_TYPE:
         return _latest_event(event)
+    if event.event_type in SAMPLE_EVENT_TYPES:
+        return _sample_event(event)
+    if event.event_type in INVESTIGATION_EVENT_TYPES:
+        return _investigation_event(event)
+    if event.event_type in DISPOSITION_EVENT_TYPES:
+        return _disposition_event(event)
     if event.event_type not in REPLICATED_EVENT_TYPES:
         return ReplicaEvent(event)
     record: pb.MasterBatchRecord = event.payload.master_batch_record  # type: ignore[attr-defined]
@@ -196,18 +276,77 @@ def _run_event(event: ReceivedEvent) -> ReplicaEvent:
         raise ValueError(f"{event.subject} {event.event_id}: the run has no id/site")
     if len(run.run_id) > MAX_RUN_ID:
         raise ValueError(f"{event.subject} {event.event_id}: run id longer than {MAX_RUN_ID}")
-    batch_id = run.batch.removeprefix(BATCH_PREFIX)
-    if not run.batch.startswith(BATCH_PREFIX) or not batch_id or len(batch_id) > MAX_BATCH_ID:
-        raise ValueError(f"{event.subject} {event.event_id}: the run names no batch")
     replica = domain.ReplicaRun(
         run_id=run.run_id,
         home_site=run.home_site,
-        batch_id=batch_id,
+        batch_id=_batch_id_named(event, run.batch, "run"),
         # A phase this release does not know (a newer origin) is kept, not refused.
         phase=phase_text(run.phase),
         revision=domain.run_revision_of(run.etag),
     )
     return ReplicaEvent(event, run=run, replica_run=replica)
+
+
+def _batch_id_named(event: ReceivedEvent, batch: str, what: str) -> str:
+    """The id in "batches/{batch_id}" that a replicated resource names; ValueError if none."""
+    batch_id = batch.removeprefix(BATCH_PREFIX)
+    if not batch.startswith(BATCH_PREFIX) or not batch_id or len(batch_id) > MAX_BATCH_ID:
+        raise ValueError(f"{event.subject} {event.event_id}: the {what} names no batch")
+    return batch_id
+
+
+def _sample_event(event: ReceivedEvent) -> ReplicaEvent:
+    sample: sample_pb2.Sample = event.payload.sample  # type: ignore[attr-defined]
+    try:
+        sample_id = sample_id_of(sample.name)
+    except InvalidArgument:
+        raise ValueError(f"{event.subject} {event.event_id}: names no sample") from None
+    if not sample.home_site:
+        raise ValueError(f"{event.subject} {event.event_id}: the sample has no site")
+    replica = domain.ReplicaSample(
+        sample_id=sample_id,
+        home_site=sample.home_site,
+        batch_id=_batch_id_named(event, sample.batch, "sample"),
+        revision=domain.release_testing_revision_of(sample.etag),
+    )
+    return ReplicaEvent(event, sample=sample, replica_sample=replica)
+
+
+def _investigation_event(event: ReceivedEvent) -> ReplicaEvent:
+    found: investigation_pb2.Investigation = event.payload.investigation  # type: ignore[attr-defined]
+    try:
+        investigation_id = investigation_id_of(found.name)
+    except InvalidArgument:
+        raise ValueError(f"{event.subject} {event.event_id}: names no investigation") from None
+    if not found.home_site:
+        raise ValueError(f"{event.subject} {event.event_id}: the investigation has no site")
+    replica = domain.ReplicaInvestigation(
+        investigation_id=investigation_id,
+        home_site=found.home_site,
+        batch_id=_batch_id_named(event, found.batch, "investigation"),
+        # A state this release does not know (a newer origin) is kept, not refused.
+        state=investigation_state_text(found.state),
+        revision=domain.release_testing_revision_of(found.etag),
+    )
+    return ReplicaEvent(event, investigation=found, replica_investigation=replica)
+
+
+def _disposition_event(event: ReceivedEvent) -> ReplicaEvent:
+    decided: disposition_pb2.Disposition = event.payload.disposition  # type: ignore[attr-defined]
+    try:
+        batch_id, number = disposition_of(decided.name)
+    except InvalidArgument:
+        raise ValueError(f"{event.subject} {event.event_id}: names no disposition") from None
+    if _batch_id_named(event, decided.batch, "disposition") != batch_id:
+        raise ValueError(f"{event.subject} {event.event_id}: its name is of another batch")
+    if not decided.home_site:
+        raise ValueError(f"{event.subject} {event.event_id}: the disposition has no site")
+    replica = domain.ReplicaDisposition(
+        batch_id=batch_id, number=number, home_site=decided.home_site,
+        # A decision this release does not know (a newer origin) is kept, not refused.
+        decision=decision_text(decided.decision),
+    )
+    return ReplicaEvent(event, disposition=decided, replica_disposition=replica)
 
 
 def _latest_event(event: ReceivedEvent) -> ReplicaEvent:
@@ -250,6 +389,9 @@ def apply_events(uow: UnitOfWork, events: Sequence[ReplicaEvent]) -> int:
     newest: dict[str, ReplicaEvent] = {}
     newest_batches: dict[str, ReplicaEvent] = {}
     newest_runs: dict[str, ReplicaEvent] = {}
+    newest_samples: dict[str, ReplicaEvent] = {}
+    newest_investigations: dict[str, ReplicaEvent] = {}
+    dispositions: dict[tuple[str, int], ReplicaEvent] = {}
     for item in fresh:
         if item.replica is not None:
             key = version_key(item.replica.record_id, item.replica.version)
@@ -264,12 +406,33 @@ def apply_events(uow: UnitOfWork, events: Sequence[ReplicaEvent]) -> int:
             held = newest_runs.get(item.replica_run.run_id)
             if held is None or domain.supersedes(item.replica_run, held.replica_run):
                 newest_runs[item.replica_run.run_id] = item
+        elif item.replica_sample is not None:
+            held = newest_samples.get(item.replica_sample.sample_id)
+            if held is None or domain.supersedes(item.replica_sample, held.replica_sample):
+                newest_samples[item.replica_sample.sample_id] = item
+        elif item.replica_investigation is not None:
+            key = item.replica_investigation.investigation_id
+            held = newest_investigations.get(key)
+            if held is None or domain.supersedes(
+                item.replica_investigation, held.replica_investigation
+            ):
+                newest_investigations[key] = item
+        elif item.replica_disposition is not None:
+            decided = item.replica_disposition
+            # Decided once: the first copy stays.
+            dispositions.setdefault((decided.batch_id, decided.number), item)
     if newest:
         _apply_records(uow, newest)
     if newest_batches:
         _apply_batches(uow, newest_batches)
     if newest_runs:
         _apply_runs(uow, newest_runs)
+    if newest_samples:
+        _apply_samples(uow, newest_samples)
+    if newest_investigations:
+        _apply_investigations(uow, newest_investigations)
+    if dispositions:
+        _apply_dispositions(uow, dispositions)
     if readings:
         _apply_latest(uow, [item.latest for item in readings if item.latest is not None])
     return len(fresh)
@@ -296,6 +459,83 @@ def _apply_runs(uow: UnitOfWork, newest: dict[str, ReplicaEvent]) -> None:
             "stream_sequence": item.event.stream_sequence,
         }
     _upsert(uow, INSERT_RUN, UPDATE_RUN, "run_id", rows, stored)
+
+
+def _apply_samples(uow: UnitOfWork, newest: dict[str, ReplicaEvent]) -> None:
+    stored = {
+        row.sample_id: domain.ReplicaSample(
+            sample_id=row.sample_id, home_site=row.home_site, batch_id=row.batch_id,
+            revision=row.revision,
+        )
+        for row in uow.session.execute(STORED_SAMPLES, {"sample_ids": list(newest)})
+    }
+    rows: dict[str, dict[str, object]] = {}
+    for sample_id, item in newest.items():
+        assert item.replica_sample is not None and item.sample is not None
+        if not domain.supersedes(item.replica_sample, stored.get(sample_id)):
+            continue  # stale or repeated: the view already holds this state or a newer one
+        rows[sample_id] = {
+            "home_site": item.replica_sample.home_site,
+            "batch_id": item.replica_sample.batch_id, "revision": item.replica_sample.revision,
+            "document": item.sample.SerializeToString(deterministic=True),
+            "last_event_time": to_text(item.event.time),
+            "stream_sequence": item.event.stream_sequence,
+        }
+    _upsert(uow, INSERT_SAMPLE, UPDATE_SAMPLE, "sample_id", rows, stored)
+
+
+def _apply_investigations(uow: UnitOfWork, newest: dict[str, ReplicaEvent]) -> None:
+    stored = {
+        row.investigation_id: domain.ReplicaInvestigation(
+            investigation_id=row.investigation_id, home_site=row.home_site,
+            batch_id=row.batch_id, state=row.state, revision=row.revision,
+        )
+        for row in uow.session.execute(
+            STORED_INVESTIGATIONS, {"investigation_ids": list(newest)}
+        )
+    }
+    rows: dict[str, dict[str, object]] = {}
+    for investigation_id, item in newest.items():
+        assert item.replica_investigation is not None and item.investigation is not None
+        if not domain.supersedes(item.replica_investigation, stored.get(investigation_id)):
+            continue  # stale or repeated: the view already holds this state or a newer one
+        replica = item.replica_investigation
+        rows[investigation_id] = {
+            "home_site": replica.home_site, "batch_id": replica.batch_id,
+            "state": replica.state, "revision": replica.revision,
+            "document": item.investigation.SerializeToString(deterministic=True),
+            "last_event_time": to_text(item.event.time),
+            "stream_sequence": item.event.stream_sequence,
+        }
+    _upsert(
+        uow, INSERT_INVESTIGATION, UPDATE_INVESTIGATION, "investigation_id", rows, stored
+    )
+
+
+def _apply_dispositions(uow: UnitOfWork, decided: dict[tuple[str, int], ReplicaEvent]) -> None:
+    """Inserts the decisions the view holds no copy of; a held one is never rewritten."""
+    stored = {
+        (row.batch_id, row.number)
+        for row in uow.session.execute(
+            STORED_DISPOSITIONS, {"batch_ids": sorted({batch_id for batch_id, _ in decided})}
+        )
+    }
+    inserts = []
+    for key, item in decided.items():
+        assert item.replica_disposition is not None and item.disposition is not None
+        if key in stored:
+            continue
+        inserts.append({
+            "batch_id": item.replica_disposition.batch_id,
+            "number": item.replica_disposition.number,
+            "home_site": item.replica_disposition.home_site,
+            "decision": item.replica_disposition.decision,
+            "document": item.disposition.SerializeToString(deterministic=True),
+            "last_event_time": to_text(item.event.time),
+            "stream_sequence": item.event.stream_sequence,
+        })
+    if inserts:
+        uow.session.execute(INSERT_DISPOSITION, inserts)
 
 
 def _apply_latest(uow: UnitOfWork, readings: Sequence[domain.LatestReading]) -> None:

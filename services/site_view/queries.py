@@ -11,6 +11,7 @@ from sqlmodel import Session, col
 from twinline.batchrecords.v1 import batch_pb2
 from twinline.batchrecords.v1 import master_batch_record_pb2 as pb
 from twinline.conjugation.v1 import run_pb2
+from twinline.releasetesting.v1 import sample_pb2
 
 from services.batch_records.master.names import version_key
 from services.common.domain.clock import from_text
@@ -19,9 +20,12 @@ from services.site_view import domain
 from services.site_view.tables import (
     ReplicaBatchMaterialRow,
     ReplicaBatchRow,
+    ReplicaDispositionRow,
+    ReplicaInvestigationRow,
     ReplicaLatestRow,
     ReplicaMasterBatchRecordRow,
     ReplicaRunRow,
+    ReplicaSampleRow,
     WatermarkRow,
 )
 
@@ -233,6 +237,96 @@ def run_page(
         query = query.where(tuple_(*order) > tuple_(*after))
     return [
         ((home_site, run_id), document) for home_site, run_id, document in session.execute(query)
+    ]
+
+
+@dataclass(frozen=True)
+class BatchScopeFilter:
+    """Of samples, investigations or dispositions: by home site and by batch."""
+
+    site: str = ""  # home site; empty: all
+    batch_id: str = ""  # empty: all
+
+
+# Where a page of samples or investigations ends: (home site, id) of its last one.
+ReleaseTestingPosition = tuple[str, str]
+# Where a page of dispositions ends: (home site, batch id, number) of its last one.
+DispositionPosition = tuple[str, str, int]
+
+SAMPLE = ReplicaSampleRow.__table__  # type: ignore[attr-defined]
+DOCUMENT_OF_SAMPLE = select(SAMPLE.c.document).where(SAMPLE.c.sample_id == bindparam("sample_id"))
+INVESTIGATION = ReplicaInvestigationRow.__table__  # type: ignore[attr-defined]
+DISPOSITION = ReplicaDispositionRow.__table__  # type: ignore[attr-defined]
+
+
+def get_sample(session: Session, sample_id: str) -> sample_pb2.Sample:
+    """One sample with its results, as the view holds it."""
+    row = session.execute(DOCUMENT_OF_SAMPLE, {"sample_id": sample_id}).first()
+    if row is None:
+        raise NotFound(
+            "SAMPLE_NOT_FOUND", f"this site's view holds no samples/{sample_id}",
+            sampleId=sample_id,
+        )
+    return sample_pb2.Sample.FromString(row.document)
+
+
+def sample_page(
+    session: Session, filters: BatchScopeFilter, *, after: ReleaseTestingPosition | None,
+    size: int,
+) -> list[tuple[ReleaseTestingPosition, bytes]]:
+    """Up to ``size`` samples after ``after``, by home site and sample id, as stored (the
+    serialized Sample), so that the caller can weigh them before decoding."""
+    order = (SAMPLE.c.home_site, SAMPLE.c.sample_id)
+    query = select(*order, SAMPLE.c.document).order_by(*order).limit(size)
+    if filters.site:
+        query = query.where(SAMPLE.c.home_site == filters.site)
+    if filters.batch_id:
+        query = query.where(SAMPLE.c.batch_id == filters.batch_id)
+    if after is not None:
+        query = query.where(tuple_(*order) > tuple_(*after))
+    return [
+        ((home_site, sample_id), document)
+        for home_site, sample_id, document in session.execute(query)
+    ]
+
+
+def investigation_page(
+    session: Session, filters: BatchScopeFilter, *, after: ReleaseTestingPosition | None,
+    size: int,
+) -> list[tuple[ReleaseTestingPosition, bytes]]:
+    """Up to ``size`` investigations after ``after``, by home site and investigation id, as
+    stored (the serialized Investigation)."""
+    order = (INVESTIGATION.c.home_site, INVESTIGATION.c.investigation_id)
+    query = select(*order, INVESTIGATION.c.document).order_by(*order).limit(size)
+    if filters.site:
+        query = query.where(INVESTIGATION.c.home_site == filters.site)
+    if filters.batch_id:
+        query = query.where(INVESTIGATION.c.batch_id == filters.batch_id)
+    if after is not None:
+        query = query.where(tuple_(*order) > tuple_(*after))
+    return [
+        ((home_site, investigation_id), document)
+        for home_site, investigation_id, document in session.execute(query)
+    ]
+
+
+def disposition_page(
+    session: Session, filters: BatchScopeFilter, *, after: DispositionPosition | None,
+    size: int,
+) -> list[tuple[DispositionPosition, bytes]]:
+    """Up to ``size`` dispositions after ``after``, by home site, batch id and number, as
+    stored (the serialized Disposition)."""
+    order = (DISPOSITION.c.home_site, DISPOSITION.c.batch_id, DISPOSITION.c.number)
+    query = select(*order, DISPOSITION.c.document).order_by(*order).limit(size)
+    if filters.site:
+        query = query.where(DISPOSITION.c.home_site == filters.site)
+    if filters.batch_id:
+        query = query.where(DISPOSITION.c.batch_id == filters.batch_id)
+    if after is not None:
+        query = query.where(tuple_(*order) > tuple_(*after))
+    return [
+        ((home_site, batch_id, number), document)
+        for home_site, batch_id, number, document in session.execute(query)
     ]
 
 

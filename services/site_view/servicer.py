@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from twinline.batchrecords.v1 import batch_pb2
 from twinline.common.v1 import quantity_pb2
 from twinline.conjugation.v1 import run_pb2
+from twinline.releasetesting.v1 import disposition_pb2, investigation_pb2, sample_pb2
 from twinline.siteview.v1 import site_view_service_pb2 as api
 from twinline.siteview.v1 import site_view_service_pb2_grpc as api_grpc
 
@@ -30,6 +31,7 @@ from services.common.grpc.rpc import enum_filter, rpc_method
 from services.common.persistence.database import read, read_session
 from services.common.sites import SiteRegistry
 from services.conjugation.runs.names import run_id_of
+from services.release_testing.samples.names import sample_id_of
 from services.site_view import domain, queries
 from services.site_view.translate import KNOWN_BATCH_STATES, batch_state_value
 
@@ -50,6 +52,23 @@ def _batch_position(token: str) -> queries.BatchPosition | None:
 
 def _run_position(token: str) -> queries.RunPosition | None:
     return decode_position(token, str, str)  # type: ignore[return-value]
+
+
+def _release_testing_position(token: str) -> queries.ReleaseTestingPosition | None:
+    return decode_position(token, str, str)  # type: ignore[return-value]
+
+
+def _disposition_position(token: str) -> queries.DispositionPosition | None:
+    return decode_position(token, str, str, int)  # type: ignore[return-value]
+
+
+def _batch_scope(site: str, batch: str) -> queries.BatchScopeFilter:
+    """The filter of a listing of samples, investigations or dispositions; InvalidArgument
+    for a site too long or a batch not named "batches/{batch_id}"."""
+    bounds.text("site", site, bounds.ID_LEN)
+    return queries.BatchScopeFilter(
+        site=site, batch_id=batch_id_of(batch, "batch") if batch else ""
+    )
 
 
 def _latest_to_proto(reading: domain.LatestReading) -> api.LatestReading:
@@ -229,4 +248,65 @@ class SiteViewServicer(api_grpc.SiteViewServiceServicer):
         return api.GetRunResponse(
             run=held.run, home_site=held.home_site,
             latest_readings=[_latest_to_proto(reading) for reading in held.latest],
+        )
+
+    @rpc_method
+    async def ListSamples(
+        self, request: api.ListSamplesRequest, context: grpc.aio.ServicerContext
+    ) -> api.ListSamplesResponse:
+        current_principal()
+        size = page_size_of(request.page_size, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
+        after = _release_testing_position(request.page_token)
+        filters = _batch_scope(request.site, request.batch)
+        with read_session(self._engine) as session:
+            found = queries.sample_page(session, filters, after=after, size=size + 1)
+        page, token = page_of(found, size, lambda item: len(item[1]), lambda item: list(item[0]))
+        return api.ListSamplesResponse(
+            samples=[sample_pb2.Sample.FromString(document) for _, document in page],
+            next_page_token=token,
+        )
+
+    @rpc_method
+    async def GetSample(
+        self, request: api.GetSampleRequest, context: grpc.aio.ServicerContext
+    ) -> api.GetSampleResponse:
+        current_principal()
+        sample_id = sample_id_of(request.name, "name")
+        sample = read(self._engine, queries.get_sample, sample_id)
+        return api.GetSampleResponse(sample=sample)
+
+    @rpc_method
+    async def ListInvestigations(
+        self, request: api.ListInvestigationsRequest, context: grpc.aio.ServicerContext
+    ) -> api.ListInvestigationsResponse:
+        current_principal()
+        size = page_size_of(request.page_size, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
+        after = _release_testing_position(request.page_token)
+        filters = _batch_scope(request.site, request.batch)
+        with read_session(self._engine) as session:
+            found = queries.investigation_page(session, filters, after=after, size=size + 1)
+        page, token = page_of(found, size, lambda item: len(item[1]), lambda item: list(item[0]))
+        return api.ListInvestigationsResponse(
+            investigations=[
+                investigation_pb2.Investigation.FromString(document) for _, document in page
+            ],
+            next_page_token=token,
+        )
+
+    @rpc_method
+    async def ListDispositions(
+        self, request: api.ListDispositionsRequest, context: grpc.aio.ServicerContext
+    ) -> api.ListDispositionsResponse:
+        current_principal()
+        size = page_size_of(request.page_size, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
+        after = _disposition_position(request.page_token)
+        filters = _batch_scope(request.site, request.batch)
+        with read_session(self._engine) as session:
+            found = queries.disposition_page(session, filters, after=after, size=size + 1)
+        page, token = page_of(found, size, lambda item: len(item[1]), lambda item: list(item[0]))
+        return api.ListDispositionsResponse(
+            dispositions=[
+                disposition_pb2.Disposition.FromString(document) for _, document in page
+            ],
+            next_page_token=token,
         )

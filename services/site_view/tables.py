@@ -100,3 +100,49 @@ class ReplicaLatestRow(SQLModel, table=True):
     time_us: int = Field(sa_type=BigInteger)
     value: float
     unit: str  # UCUM
+
+
+class ReplicaSampleRow(SQLModel, table=True):
+    """The newest known state of one sample, with its results, of any site's lab."""
+
+    __tablename__ = "replica_sample"
+
+    sample_id: str = Field(primary_key=True)  # "SYR-S-2026-00001"
+    home_site: str  # the lab's site
+    batch_id: str  # "SYR-B-2026-00042": the batch may be of another site
+    revision: int = Field(sa_type=BigInteger)
+    # The Sample proto (with its results) as the last applied event carried it.
+    document: bytes
+    last_event_time: str
+    stream_sequence: int = Field(sa_type=BigInteger)
+
+
+class ReplicaInvestigationRow(SQLModel, table=True):
+    """The newest known state of one OOS investigation of any site."""
+
+    __tablename__ = "replica_investigation"
+
+    investigation_id: str = Field(primary_key=True)  # "SYR-OOS-2026-00001"
+    home_site: str
+    batch_id: str  # of the sample investigated
+    state: str  # "phase_one"; "unknown_<n>" for a state of a newer release
+    revision: int = Field(sa_type=BigInteger)
+    # The Investigation proto as the last applied event carried it.
+    document: bytes
+    last_event_time: str
+    stream_sequence: int = Field(sa_type=BigInteger)
+
+
+class ReplicaDispositionRow(SQLModel, table=True):
+    """One decision of QA on a batch of any site: written once, never changed."""
+
+    __tablename__ = "replica_disposition"
+
+    batch_id: str = Field(primary_key=True)  # "SYR-B-2026-00042"
+    number: int = Field(primary_key=True)  # the n-th decision on the batch
+    home_site: str
+    decision: str  # "released"; "unknown_<n>" for a decision of a newer release
+    # The Disposition proto as its event carried it.
+    document: bytes
+    last_event_time: str
+    stream_sequence: int = Field(sa_type=BigInteger)

@@ -1,11 +1,12 @@
-"""The view's text for a record's or batch's state and a run's phase: how the replica stores and
-filters them."""
+"""The view's text for a record's or batch's state, a run's phase, an investigation's state and a
+disposition's decision: how the replica stores and filters them."""
 
 from __future__ import annotations
 
 from twinline.batchrecords.v1 import batch_pb2
 from twinline.batchrecords.v1 import master_batch_record_pb2 as mbr_pb2
 from twinline.conjugation.v1 import run_pb2
+from twinline.releasetesting.v1 import disposition_pb2, investigation_pb2
 
 PREFIX = "BATCH_STATE_"
 RECORD_PREFIX = "MASTER_BATCH_RECORD_STATE_"
@@ -52,3 +53,31 @@ def phase_text(value: int) -> str:
     if not value or value not in run_pb2.Phase.values():
         return f"{UNKNOWN}{value}"
     return run_pb2.Phase.Name(run_pb2.Phase.ValueType(value)).removeprefix(PHASE_PREFIX).lower()
+
+
+INVESTIGATION_PREFIX = "INVESTIGATION_STATE_"
+
+
+def investigation_state_text(value: int) -> str:
+    """The text of an investigation's state: "phase_one" for INVESTIGATION_STATE_PHASE_ONE;
+    "unknown_<n>" for one this release does not know (a newer origin): kept, not refused."""
+    if not value or value not in investigation_pb2.InvestigationState.values():
+        return f"{UNKNOWN}{value}"
+    name = investigation_pb2.InvestigationState.Name(
+        investigation_pb2.InvestigationState.ValueType(value)
+    )
+    return name.removeprefix(INVESTIGATION_PREFIX).lower()
+
+
+DECISION_PREFIX = "DISPOSITION_DECISION_"
+
+
+def decision_text(value: int) -> str:
+    """The text of a disposition's decision: "released" for DISPOSITION_DECISION_RELEASED;
+    "unknown_<n>" for one this release does not know (a newer origin): kept, not refused."""
+    if not value or value not in disposition_pb2.DispositionDecision.values():
+        return f"{UNKNOWN}{value}"
+    name = disposition_pb2.DispositionDecision.Name(
+        disposition_pb2.DispositionDecision.ValueType(value)
+    )
+    return name.removeprefix(DECISION_PREFIX).lower()

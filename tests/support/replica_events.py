@@ -1,6 +1,6 @@
-"""Events as batch_records and conjugation publish them, built by hand for the site view's
-tests: master record, batch and run revisions, latest readings, and the received form the
-view's handler takes in."""
+"""Events as batch_records, conjugation and release testing publish them, built by hand for the
+site view's tests: master record, batch, run, sample and investigation revisions, latest
+readings, dispositions, and the received form the view's handler takes in."""
 
 from __future__ import annotations
 
@@ -16,10 +16,16 @@ from twinline.conjugation.v1 import run_pb2
 from twinline.events.v1 import batch_events_pb2 as batch_events
 from twinline.events.v1 import conjugation_events_pb2 as conjugation_events
 from twinline.events.v1 import master_batch_record_events_pb2 as mbr_events
+from twinline.events.v1 import release_testing_events_pb2 as release_testing_events
+from twinline.releasetesting.v1 import disposition_pb2 as disposition_pb
+from twinline.releasetesting.v1 import investigation_pb2 as investigation_pb
+from twinline.releasetesting.v1 import sample_pb2 as sample_pb
 
 from services.common.messaging.events import OutboxEvent, ReceivedEvent, decode, new_event
 from services.common.messaging.subjects import event_subject
 from services.conjugation.runs.names import run_name
+from services.release_testing.investigations.names import investigation_name
+from services.release_testing.samples.names import sample_name
 
 SITE = "syracuse"
 RECORD_ID = "SYR-MBR-000001"
@@ -213,4 +219,93 @@ def latest_reading(
     )
     return conjugation_event(
         payload, "readings", "latest", time, site=site, ce_subject=run_name(run_id)
+    )
+
+
+# --- release testing -----------------------------------------------------------------------
+
+SAMPLE_ID = "SYR-S-2026-00001"
+INVESTIGATION_ID = "SYR-OOS-2026-00001"
+
+
+def release_testing_event(
+    payload: message.Message, aggregate: str, suffix: str, time: datetime, *, site: str,
+    ce_subject: str,
+) -> OutboxEvent:
+    return new_event(
+        subject=event_subject(site, "release_testing", aggregate, suffix), payload=payload,
+        source=f"twinline/{site}/release_testing", ce_subject=ce_subject, time=time,
+    )
+
+
+def sample_at(
+    revision: int, *results: sample_pb.ResultState.ValueType, sample_id: str = SAMPLE_ID,
+    home_site: str = SITE, batch_id: str = BATCH_ID,
+) -> sample_pb.Sample:
+    """A sample of one assignment (pH), with a result in each of ``results``, in order."""
+    name = sample_name(sample_id)
+    assignment = sample_pb.Assignment(
+        assignment_id="A1", attribute="pH", method_id="USP-791", unit="[pH]",
+        results=[
+            sample_pb.Result(
+                name=f"{name}/results/{number}", assignment_id="A1", replicates=["7.1"],
+                unit="[pH]", state=state,
+            )
+            for number, state in enumerate(results, start=1)
+        ],
+    )
+    return sample_pb.Sample(
+        name=name, batch=f"batches/{batch_id}", product="ADC-7 drug substance",
+        home_site=home_site, assignments=[assignment], etag=str(revision),
+    )
+
+
+def sample_changed(
+    sample: sample_pb.Sample, suffix: str = "created", time: datetime = T0
+) -> OutboxEvent:
+    payload = release_testing_events.SampleChanged(sample=sample)
+    return release_testing_event(
+        payload, "sample", suffix, time, site=sample.home_site, ce_subject=sample.name
+    )
+
+
+def investigation_at(
+    revision: int, state: investigation_pb.InvestigationState.ValueType, *,
+    investigation_id: str = INVESTIGATION_ID, home_site: str = SITE, batch_id: str = BATCH_ID,
+    sample_id: str = SAMPLE_ID,
+) -> investigation_pb.Investigation:
+    return investigation_pb.Investigation(
+        name=investigation_name(investigation_id), sample=sample_name(sample_id),
+        result=f"{sample_name(sample_id)}/results/1", batch=f"batches/{batch_id}",
+        state=state, home_site=home_site, etag=str(revision),
+    )
+
+
+def investigation_changed(
+    investigation: investigation_pb.Investigation, suffix: str = "opened", time: datetime = T0
+) -> OutboxEvent:
+    payload = release_testing_events.InvestigationChanged(investigation=investigation)
+    return release_testing_event(
+        payload, "investigation", suffix, time, site=investigation.home_site,
+        ce_subject=investigation.name,
+    )
+
+
+def disposition_of_batch(
+    number: int, decision: disposition_pb.DispositionDecision.ValueType, *,
+    batch_id: str = BATCH_ID, home_site: str = SITE, reason: str = "",
+) -> disposition_pb.Disposition:
+    return disposition_pb.Disposition(
+        name=f"batches/{batch_id}/dispositions/{number}", batch=f"batches/{batch_id}",
+        decision=decision, reason=reason, home_site=home_site,
+    )
+
+
+def disposition_decided(
+    disposition: disposition_pb.Disposition, time: datetime = T0
+) -> OutboxEvent:
+    payload = release_testing_events.DispositionDecided(disposition=disposition)
+    return release_testing_event(
+        payload, "disposition", "decided", time, site=disposition.home_site,
+        ce_subject=disposition.name,
     )

@@ -22,6 +22,7 @@ from services.common.domain.errors import (
 )
 from services.common.domain.roles import Role
 from services.common.domain.signatures import SignatureRecord
+from services.release_testing.dispositions.names import disposition_name
 from services.release_testing.investigations.domain import Investigation, InvestigationState
 from services.release_testing.projection.domain import KnownBatch
 from services.release_testing.samples.domain import ResultState, Sample
@@ -54,7 +55,7 @@ class Disposition:
 
     @property
     def name(self) -> str:
-        return f"batches/{self.batch_id}/dispositions/{self.number}"
+        return disposition_name(self.batch_id, self.number)
 
 
 def release_evidence(
