@@ -12,10 +12,13 @@ from twinline.batchrecords.v1 import batch_pb2
 from twinline.batchrecords.v1 import batch_service_pb2 as batch_api
 from twinline.releasetesting.v1 import disposition_pb2 as dpb
 from twinline.releasetesting.v1 import release_testing_service_pb2 as api
+from twinline.releasetesting.v1 import sample_pb2
 from twinline.releasetesting.v1.release_testing_service_pb2_grpc import DispositionServiceStub
+from twinline.siteview.v1 import site_view_service_pb2 as view_api
+from twinline.siteview.v1.site_view_service_pb2_grpc import SiteViewServiceStub
 
 from services.common.grpc.status import details_of
-from services.devstack.topology import BATCH_RECORDS, RELEASE_TESTING
+from services.devstack.topology import BATCH_RECORDS, RELEASE_TESTING, SITE_VIEW
 from tests.support import batches, samples
 from tests.support import specifications as specs
 from tests.support.mbr import request_id, sign
@@ -23,7 +26,7 @@ from tests.support.stack import Stack, stack_fixture
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(420)
-stack = stack_fixture(services=[BATCH_RECORDS.name, RELEASE_TESTING.name])
+stack = stack_fixture(services=[BATCH_RECORDS.name, RELEASE_TESTING.name, SITE_VIEW.name])
 LAB, HOME = "syracuse", "songdo"
 DEADLINE_S = 90
 
@@ -99,3 +102,24 @@ async def test_a_songdo_batch_tested_in_syracuse_is_released_by_songdo_after_con
     shown = await wait_until(recorded_on_the_batch, DEADLINE_S, interval=0.2)
     assert [(d.name, d.decision) for d in shown.dispositions] == [
         (decided.name, batch_pb2.BATCH_DISPOSITION_DECISION_RELEASED)]
+
+    # Each site's view shows the other's part: Songdo's the lab's sample and its results,
+    # Syracuse's the Songdo decision.
+    songdo_view = await stack.login(HOME, "qa", SITE_VIEW.name)
+    syracuse_view = await stack.login(LAB, "qa", SITE_VIEW.name)
+
+    async def songdo_sees_the_results() -> bool:
+        answer = await songdo_view.stub(SiteViewServiceStub).GetSample(
+            view_api.GetSampleRequest(name=sample.name), metadata=songdo_view.metadata)
+        return [r.state for a in answer.sample.assignments for r in a.results] == [
+            sample_pb2.RESULT_STATE_REVIEWED] * 4
+
+    async def syracuse_sees_the_release() -> bool:
+        answer = await syracuse_view.stub(SiteViewServiceStub).ListDispositions(
+            view_api.ListDispositionsRequest(batch=batch.name), metadata=syracuse_view.metadata)
+        return [(d.name, d.decision) for d in answer.dispositions] == [
+            (decided.name, dpb.DISPOSITION_DECISION_RELEASED)]
+
+    await wait_until(songdo_sees_the_results, DEADLINE_S, interval=0.2,
+                     ignore=(grpc.aio.AioRpcError,))
+    await wait_until(syracuse_sees_the_release, DEADLINE_S, interval=0.2)
