@@ -171,3 +171,38 @@ async def test_phase_two_invalidates_the_original_result_for_an_assignable_cause
     assert results[0].invalidation_reason.startswith(f"{investigation.name}: instrument")
     assert await release_refusals(stack, sample.batch) & {
         "INVESTIGATION_OPEN", "OOS_CONFIRMED", "RESULT_FAILED"} == set()
+
+
+async def test_a_resample_the_plan_calls_for_links_to_the_original_and_serves_the_plan(
+    stack: Stack,
+) -> None:
+    sample, original, investigation = await an_oos(stack)
+    analyst = await stack.login(SITE, "analyst", RELEASE_TESTING.name)
+    qa = await stack.login(SITE, "qa", RELEASE_TESTING.name)
+
+    async def resample() -> pb.Sample:
+        answer = await samples.stub(analyst).CreateSample(api.CreateSampleRequest(
+            request_id=request_id(), batch=sample.batch, description="resample, retain 2",
+            investigation=investigation.name), metadata=analyst.metadata)
+        return answer.sample
+
+    assert await reason_of(resample()) == "RESAMPLE_NOT_ALLOWED"  # no plan approved yet
+    investigation = await investigation_step(
+        analyst, "ConcludePhaseOne", investigation, "analyst", summary="No laboratory error")
+    investigation = await investigation_step(
+        qa, "RecordManufacturingReview", investigation, "qa", review="No manufacturing cause")
+    investigation = await investigation_step(
+        qa, "ApproveTestPlan", investigation, "qa", plan=inv.PLAN_KIND_RESAMPLE, replicates=2)
+    second = await resample()
+    assert (second.resample_of, second.batch) == (sample.name, sample.batch)
+    entered = await samples.enter(analyst, second, "average DAR", replicates=("4.01", "3.99"))
+    assert not entered.HasField("investigation")
+    followed = (await samples.investigation_stub(qa).GetInvestigation(
+        api.GetInvestigationRequest(name=investigation.name), metadata=qa.metadata)
+    ).investigation
+    assert list(followed.follow_up_results) == [entered.result.name]
+    closed = await investigation_step(
+        qa, "ConcludePhaseTwo", followed, "qa", oos_confirmed=False,
+        conclusion="The resample conforms; the first aliquot was contaminated",
+        causes=[cause(inv.CAUSE_CATEGORY_SAMPLE_PREPARATION, "aliquot tube not sterile")])
+    assert closed.state == inv.INVESTIGATION_STATE_CLOSED_INVALIDATED

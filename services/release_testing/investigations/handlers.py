@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlmodel import Session
 from twinline.releasetesting.v1 import investigation_pb2 as pb
 
-from services.common.domain.errors import FailedPrecondition
+from services.common.domain.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from services.common.domain.roles import Principal
 from services.common.domain.signatures import SignatureRecord
 from services.common.persistence.event_spec import EventSpec, record_change
@@ -26,8 +26,10 @@ from services.release_testing.investigations.translate import (
     investigation_to_proto,
 )
 from services.release_testing.samples import handlers as samples
+from services.release_testing.samples import repository as sample_repository
 from services.release_testing.samples.domain import Entry, Result, Sample
 from services.release_testing.samples.names import result_name, result_of
+from services.release_testing.samples.translate import sample_from_proto
 
 
 def _save(uow: UnitOfWork, spec: EventSpec, *, actor: str, before: Investigation | None,
@@ -65,14 +67,61 @@ def _open(uow: UnitOfWork, actor: str, site_code: str, sample: Sample,
     return _save(uow, events.OPENED, actor=actor, before=None, after=opened)
 
 
+def create_sample(uow: UnitOfWork, *, principal: Principal, site_code: str, batch_id: str,
+                  description: str, investigation: str | None) -> Sample:
+    """A sample of a batch; with ``investigation``, the resample its approved plan calls for."""
+    if investigation is None:
+        return samples.create(uow, principal=principal, site_code=site_code,
+                              batch_id=batch_id, description=description)
+    planned = _load(uow, investigation)
+    plan = planned.phase_two.plan if planned.phase_two is not None else None
+    if planned.state is not InvestigationState.PLAN_APPROVED or plan is not PlanKind.RESAMPLE:
+        raise FailedPrecondition(
+            "RESAMPLE_NOT_ALLOWED", f"{planned.name} is {planned.state.value}"
+            f"{'' if plan is None else f' with a {plan.value} plan'}: a resample needs its "
+            "approved resample plan", name=planned.name)
+    if batch_id != planned.batch_id:
+        raise InvalidArgument([FieldViolation(
+            "batch", f"a resample for {planned.name} is of its batch, batches/"
+            f"{planned.batch_id}")])
+    return samples.create(uow, principal=principal, site_code=site_code, batch_id=batch_id,
+                          description=description, resample_of=f"samples/{planned.sample_id}")
+
+
+def _plan_of_resample(uow: UnitOfWork, sample: Sample,
+                      assignment_id: str) -> Investigation | None:
+    """The investigation whose resample plan this sample's result of the assignment serves:
+    of the sample it resamples, open with a resample plan, and about the same test."""
+    if not sample.resample_of:
+        return None
+    assignment = sample.assignment(assignment_id)
+    original_id = sample.resample_of.removeprefix("samples/")
+    for found in repository.open_of_sample(uow.session, original_id):
+        investigation = investigation_from_proto(found)
+        plan = investigation.phase_two.plan if investigation.phase_two is not None else None
+        if plan is not PlanKind.RESAMPLE or not investigation.retest_permitted:
+            continue
+        original = sample_from_proto(sample_repository.stored(uow.session, original_id)[0])
+        investigated = original.result(result_of(investigation.result_name)[1])
+        tested = original.assignment(investigated.assignment_id)
+        if assignment is not None and tested is not None and \
+                (tested.attribute, tested.method_id) == (assignment.attribute,
+                                                         assignment.method_id):
+            return investigation
+    return None
+
+
 def enter_result(uow: UnitOfWork, *, principal: Principal, site_code: str, sample_id: str,
                  etag: str, entry: Entry, signature: SignatureRecord) -> samples.Entered:
-    """The result entered and judged; an OOS opens an investigation; a retest is recorded
-    under the investigation that allowed it."""
+    """The result entered and judged; an OOS opens an investigation; a retest, or a
+    resample's result, is recorded under the investigation whose plan called for it."""
     investigation = None
     if entry.retest_of is not None:
         found = repository.of_result(uow.session, result_name(sample_id, entry.retest_of))
         investigation = None if found is None else investigation_from_proto(found)
+    else:
+        investigation = _plan_of_resample(uow, samples.load(uow, sample_id),
+                                          entry.assignment_id)
     permitted = investigation is not None and investigation.retest_permitted
     entered = samples.enter_result(uow, principal=principal, sample_id=sample_id, etag=etag,
                                    entry=entry, signature=signature, retest_permitted=permitted)

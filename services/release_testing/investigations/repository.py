@@ -33,6 +33,15 @@ def of_result(session: Session, result_name: str) -> pb.Investigation | None:
     return None if document is None else pb.Investigation.FromString(document)
 
 
+def open_of_sample(session: Session, sample_id: str) -> list[pb.Investigation]:
+    """This site's investigations of a sample's results that are open, oldest first."""
+    rows = session.execute(select(INVESTIGATION.c.document).where(
+        INVESTIGATION.c.result_name.startswith(f"samples/{sample_id}/results/"),
+        INVESTIGATION.c.state.not_in(("closed_invalidated", "closed_confirmed")),
+    ).order_by(INVESTIGATION.c.investigation_id))
+    return [pb.Investigation.FromString(row.document) for row in rows]
+
+
 def of_batch(session: Session, batch_id: str) -> list[pb.Investigation]:
     """Every site's investigations of a batch's samples."""
     rows = session.execute(select(INVESTIGATION.c.document).where(

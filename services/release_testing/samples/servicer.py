@@ -24,6 +24,7 @@ from services.common.grpc.transitions import Checked, SignedTransitions, Transit
 from services.common.persistence.database import read_session
 from services.common.persistence.unit_of_work import UnitOfWork
 from services.release_testing.investigations import handlers as investigations
+from services.release_testing.investigations.names import investigation_id_of
 from services.release_testing.samples import domain, handlers, repository
 from services.release_testing.samples.domain import Entry
 from services.release_testing.samples.names import result_of, sample_id_of
@@ -68,12 +69,15 @@ class SampleServicer(SignedTransitions, api_grpc.SampleServiceServicer):
         principal = self._writer_principal(*domain.SAMPLER_ROLES)
         batch_id = batch_id_of(request.batch)
         bounds.text("description", request.description, bounds.NAME_LEN, None)
+        investigation = investigation_id_of(request.investigation, "investigation") if \
+            request.investigation else None
         return await mutate(
             self._writer, request=request, response_type=api.CreateSampleResponse,
-            command=lambda uow: api.CreateSampleResponse(sample=sample_to_proto(handlers.create(
-                uow, principal=principal, site_code=self._site.code, batch_id=batch_id,
-                description=request.description,
-            ))),
+            command=lambda uow: api.CreateSampleResponse(sample=sample_to_proto(
+                investigations.create_sample(
+                    uow, principal=principal, site_code=self._site.code, batch_id=batch_id,
+                    description=request.description, investigation=investigation,
+                ))),
         )
 
     @rpc_method
