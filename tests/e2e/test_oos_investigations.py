@@ -176,7 +176,7 @@ async def test_phase_two_invalidates_the_original_result_for_an_assignable_cause
 async def test_a_resample_the_plan_calls_for_links_to_the_original_and_serves_the_plan(
     stack: Stack,
 ) -> None:
-    sample, original, investigation = await an_oos(stack)
+    sample, _, investigation = await an_oos(stack)
     analyst = await stack.login(SITE, "analyst", RELEASE_TESTING.name)
     qa = await stack.login(SITE, "qa", RELEASE_TESTING.name)
 
