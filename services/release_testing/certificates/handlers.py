@@ -5,12 +5,17 @@ from __future__ import annotations
 from sqlmodel import Session
 from twinline.releasetesting.v1 import disposition_pb2 as pb
 
+from services.common.domain.errors import FailedPrecondition
 from services.common.domain.roles import Principal
 from services.common.domain.signatures import SignatureRecord
 from services.common.persistence.event_spec import record_change
 from services.common.persistence.unit_of_work import UnitOfWork
 from services.release_testing.certificates import domain, events, repository
-from services.release_testing.certificates.pdf import certificate_sha256, render_certificate
+from services.release_testing.certificates.pdf import (
+    UnprintableText,
+    certificate_sha256,
+    render_certificate,
+)
 from services.release_testing.certificates.translate import certificate_to_proto
 from services.release_testing.investigations import repository as investigations
 from services.release_testing.investigations.translate import investigation_from_proto
@@ -25,7 +30,11 @@ def issue(uow: UnitOfWork, *, principal: Principal, key: str, signature: Signatu
     found = [investigation_from_proto(message)
              for message in investigations.of_batch(uow.session, sample.batch_id)]
     certificate = domain.issue(sample, found, signature=signature, now=uow.now)
-    pdf = render_certificate(certificate_to_proto(certificate), site_name=site_name)
+    try:
+        pdf = render_certificate(certificate_to_proto(certificate), site_name=site_name)
+    except UnprintableText as error:
+        raise FailedPrecondition("CERTIFICATE_UNPRINTABLE", str(error),
+                                 sample=sample.name) from error
     stored = certificate_to_proto(certificate, certificate_sha256(pdf))
     repository.add(uow.session, certificate, stored, pdf)
     record_change(uow, events.ISSUED, actor=principal.username, aggregate_id=sample.sample_id,

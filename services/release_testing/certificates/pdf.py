@@ -71,6 +71,10 @@ _GRID = TableStyle([
 ])
 
 
+class UnprintableText(ValueError):
+    """Text with characters the certificate's font has no glyph for (it says which)."""
+
+
 def render_certificate(certificate: disposition_pb2.Certificate, *, site_name: str) -> bytes:
     """The certificate as PDF bytes; ``site_name`` is the issuing site as printed."""
     if not certificate.HasField("signature"):
@@ -211,7 +215,7 @@ def _text(text: str) -> str:
     missing = sorted({c for c in text if ord(c) not in _GLYPHS and not c.isspace()})
     if missing:
         shown = ", ".join(f"U+{ord(c):04X} {c!r}" for c in missing)
-        raise ValueError(f"the certificate's font cannot print {shown} (in {text!r})")
+        raise UnprintableText(f"the certificate's font cannot print {shown} (in {text!r})")
     return escape(text)
 
 
