@@ -18,6 +18,7 @@ from services.batch_records.dispositions import DispositionConsumer
 from services.batch_records.equipment.servicer import EquipmentServicer
 from services.batch_records.master.servicer import MasterBatchRecordServicer
 from services.batch_records.process_exceptions import ProcessExceptionConsumer
+from services.batch_records.transfers import TransferConsumer
 from services.common.grpc.server import Background, Kernel, run_service
 
 SERVICE_NAME = "batch_records"
@@ -49,12 +50,13 @@ def register(server: grpc.aio.Server, kernel: Kernel) -> Sequence[str]:
 
 
 def background(kernel: Kernel) -> Sequence[Background]:
-    """The consumers of other contexts' events about this site's batches: the exceptions
-    they raise, and QA's dispositions."""
+    """The consumers of other contexts' events about this site's records: the exceptions
+    they raise, QA's dispositions, and the transfers this site's QA accepted."""
     site = kernel.settings.home_site
     return [
         ProcessExceptionConsumer(bus=kernel.bus, writer=kernel.writer, site=site),
         DispositionConsumer(bus=kernel.bus, writer=kernel.writer, site=site),
+        TransferConsumer(bus=kernel.bus, writer=kernel.writer, site=site),
     ]
 
 

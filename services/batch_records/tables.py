@@ -42,3 +42,16 @@ class EquipmentRow(SQLModel, table=True):
     equipment_id: str = Field(primary_key=True)
     description: str
     status: str
+
+
+class TransferredMasterRow(SQLModel, table=True):
+    """A master record version of another site, effective at this one because this site's QA
+    accepted its transfer package (tech transfer's event); the version as it was sent."""
+
+    __tablename__ = "transferred_master"
+
+    key: str = Field(primary_key=True)  # "SYR-MBR-000001/v1"
+    home_site: str  # the sending site, the record's own
+    package: str  # "transferPackages/{id}"
+    document: bytes
+    effective_time: str

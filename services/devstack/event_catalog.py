@@ -26,6 +26,7 @@ from services.release_testing.dispositions import events as disposition_events
 from services.release_testing.investigations import events as investigation_events
 from services.release_testing.samples import events as sample_events
 from services.release_testing.specifications import events as specification_events
+from services.tech_transfer.packages import events as package_events
 
 ASYNCAPI_FILE = Path(__file__).resolve().parents[2] / "docs" / "asyncapi.json"
 
@@ -64,6 +65,7 @@ CATALOG: tuple[EventSpec, ...] = (
     *_listed(investigation_events.DECLARED),
     *_listed(certificate_events.DECLARED),
     *_listed(disposition_events.DECLARED),
+    *_listed(package_events.DECLARED),
     EventSpec("siteview", "site", "heartbeat", site_events.SiteHeartbeat.DESCRIPTOR,
               "site_view", "The site is up; its stream held everything before this up to "
               "last_sequence. Sent every few seconds: a remote view that hears none for three "

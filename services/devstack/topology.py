@@ -61,10 +61,14 @@ RELEASE_TESTING = ServiceSpec(
             "twinline.releasetesting.v1.InvestigationService",
             "twinline.releasetesting.v1.DispositionService"),
 )
+TECH_TRANSFER = ServiceSpec(
+    name="tech_transfer", module="services.tech_transfer", port_offset=5,
+    serves=("twinline.techtransfer.v1.TechTransferService",),
+)
 
 # Every site runs one process of each, started in this order.
 SERVICES: tuple[ServiceSpec, ...] = (
-    BATCH_RECORDS, SITE_VIEW, CONJUGATION, RELEASE_TESTING,
+    BATCH_RECORDS, SITE_VIEW, CONJUGATION, RELEASE_TESTING, TECH_TRANSFER,
 )
 SERVICE_NAMES: tuple[str, ...] = tuple(service.name for service in SERVICES)
 

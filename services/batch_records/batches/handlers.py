@@ -64,12 +64,16 @@ def create(
     uow: UnitOfWork, *, principal: Principal, site_code: str, record_id: str, version: int,
     planned_quantity: Quantity | None,
 ) -> Saved:
-    recipe = master.get(uow.session, version_key(record_id, version))
+    key = version_key(record_id, version)
+    # Another site's version is followed here once its transfer to this site was accepted.
+    transferred = master.transferred(uow.session, key)
+    recipe = transferred if transferred is not None else master.get(uow.session, key)
     year = uow.now.year
     number = repository.next_number(uow.session, year, uow.group_memo)
     batch = domain.create_batch(
         batch_id=batch_id_for(site_code, year, number), recipe=recipe, site=uow.site,
         created_by=principal.username, now=uow.now, planned_quantity=planned_quantity,
+        transferred=transferred is not None,
     )
     return Saved(_save(uow, events.CREATED, actor=principal.username, before=None, after=batch,
                        year=year, number=number))

@@ -33,11 +33,17 @@ MADE_EFFECTIVE = declare(
     AGGREGATE, "made_effective", events.MasterBatchRecordMadeEffective,
     "In force at its home site; batches may follow it.",
 )
+EFFECTIVE_BY_TRANSFER = declare(
+    AGGREGATE, "effective_by_transfer", events.MasterBatchRecordEffectiveByTransfer,
+    "Another site's version became effective at this site: this site's QA accepted its "
+    "transfer package. Batches of this site may follow it from now on.",
+)
 SUPERSEDED = declare(
     AGGREGATE, "superseded", events.MasterBatchRecordSuperseded,
     "A later version became effective.",
 )
 
 DECLARED: tuple[EventSpec, ...] = (
-    CREATED, UPDATED, SUBMITTED, REVIEWED, APPROVED, REJECTED, MADE_EFFECTIVE, SUPERSEDED,
+    CREATED, UPDATED, SUBMITTED, REVIEWED, APPROVED, REJECTED, MADE_EFFECTIVE,
+    EFFECTIVE_BY_TRANSFER, SUPERSEDED,
 )

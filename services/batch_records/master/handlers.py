@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+from twinline.batchrecords.v1 import master_batch_record_pb2 as pb
+
 from services.batch_records.master import domain, events, repository
 from services.batch_records.master.domain import MasterBatchRecord, RecipeContent
-from services.batch_records.master.names import record_id_for
+from services.batch_records.master.names import record_id_for, version_key
 from services.batch_records.master.translate import record_to_proto
+from services.common.domain.clock import to_text
 from services.common.domain.roles import Principal
 from services.common.domain.signatures import SignatureRecord
 from services.common.grpc.translate import signature_to_proto
@@ -120,3 +123,22 @@ def make_effective(
     _save(uow, events.MADE_EFFECTIVE, actor=principal.username, before=before, after=after,
           reason=signature.reason, signature=signature)
     return after, superseded
+
+
+def make_effective_by_transfer(
+    uow: UnitOfWork, *, record: pb.MasterBatchRecord, package: str,
+    signature: SignatureRecord, event_id: str,
+) -> bool:
+    """Another site's version effective here, once: this site's QA accepted its transfer
+    (the event ``event_id`` of tech transfer says so). True when it was not yet."""
+    key = version_key(record.record_id, record.version)
+    if not repository.put_transferred(uow.session, key, record, package=package,
+                                      effective_time=to_text(uow.now)):
+        return False
+    record_change(
+        uow, events.EFFECTIVE_BY_TRANSFER, actor="tech_transfer", aggregate_id=key,
+        resource_name=record.name, old_state=None, new_state=record,
+        reason=f"event {event_id}: {package} accepted by {signature.signer}",
+        master_batch_record=record, package=package, signature=signature_to_proto(signature),
+    )
+    return True

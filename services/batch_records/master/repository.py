@@ -10,13 +10,14 @@ from twinline.batchrecords.v1 import master_batch_record_pb2 as pb
 
 from services.batch_records.master.domain import ListFilter, MasterBatchRecord, MbrState
 from services.batch_records.master.translate import record_from_proto
-from services.batch_records.tables import MasterBatchRecordRow
+from services.batch_records.tables import MasterBatchRecordRow, TransferredMasterRow
 from services.common.domain.clock import to_text
 from services.common.domain.errors import NotFound
 
 # SQLAlchemy Core, not the ORM unit of work: one statement per read or write, nothing to flush.
 TABLE = MasterBatchRecordRow.__table__  # type: ignore[attr-defined]
 INSERT = insert(TABLE)
+TRANSFERRED = TransferredMasterRow.__table__  # type: ignore[attr-defined]
 
 
 def _load(row: Any) -> MasterBatchRecord:
@@ -137,3 +138,20 @@ def page(
         col(MasterBatchRecordRow.record_number), col(MasterBatchRecordRow.version)
     ).limit(size)
     return [_load(row) for row in session.execute(query).scalars()]
+
+
+def transferred(session: Session, key: str) -> MasterBatchRecord | None:
+    """Another site's version effective here by an accepted transfer, if it is."""
+    row = session.execute(select(TRANSFERRED.c.document).where(TRANSFERRED.c.key == key)).first()
+    return None if row is None else _load(row)
+
+
+def put_transferred(session: Session, key: str, record: pb.MasterBatchRecord, *, package: str,
+                    effective_time: str) -> bool:
+    """Records the version effective here (once: True when it was not yet)."""
+    if session.execute(select(TRANSFERRED.c.key).where(TRANSFERRED.c.key == key)).first():
+        return False
+    session.execute(insert(TRANSFERRED).values(
+        key=key, home_site=record.home_site, package=package,
+        document=record.SerializeToString(), effective_time=effective_time))
+    return True

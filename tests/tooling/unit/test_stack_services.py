@@ -36,8 +36,8 @@ def test_named_services_run_in_the_topology_order(tmp_path: Path) -> None:
 
 
 def test_an_unknown_service_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(UnknownServiceError, match="tech_transfer"):
-        stack(tmp_path, "tech_transfer")
+    with pytest.raises(UnknownServiceError, match="no_such_service"):
+        stack(tmp_path, "no_such_service")
 
 
 def test_a_service_the_stack_does_not_run_is_refused_naming_the_fix(tmp_path: Path) -> None:

@@ -42,7 +42,7 @@ def test_the_base_variable_moves_every_port(monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_an_unknown_service_is_refused_naming_the_known_ones() -> None:
     with pytest.raises(UnknownServiceError, match="batch_records, site_view"):
-        topology.service("tech_transfer")
+        topology.service("no_such_service")
 
 
 def test_names_and_port_offsets_are_unique_and_fit_a_site_block() -> None:

@@ -44,10 +44,12 @@ from services.common.domain.signatures import SignatureRecord
 
 def create_batch(
     *, batch_id: str, recipe: MasterBatchRecord, site: str, created_by: str, now: datetime,
-    planned_quantity: Quantity | None = None,
+    planned_quantity: Quantity | None = None, transferred: bool = False,
 ) -> Batch:
-    """A batch following ``recipe``, which must be effective at ``site``; it keeps a frozen copy."""
-    if recipe.state != MbrState.EFFECTIVE or recipe.home_site != site:
+    """A batch following ``recipe``, which must be effective at ``site``: its own, or another
+    site's version whose transfer here was accepted (``transferred``, as it was sent). The
+    batch keeps a frozen copy."""
+    if recipe.state != MbrState.EFFECTIVE or (recipe.home_site != site and not transferred):
         raise FailedPrecondition(
             "MASTER_RECORD_NOT_EFFECTIVE_AT_SITE",
             f"{recipe.name} is {recipe.state.value} at {recipe.home_site}; a batch at {site} "
