@@ -1,0 +1,1 @@
+"""Tech transfer between the sites: transfer packages, recipe differences, comparability."""
