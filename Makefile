@@ -44,7 +44,7 @@ test: setup ## the whole suite (real nats-servers, gRPC servers, SQLite)
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: setup ## ruff, mypy, the architecture contracts and buf lint
-	$(VENV)/bin/ruff check services tests bench
+	$(VENV)/bin/ruff check services tests bench docs/examples
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 	node_modules/.bin/buf lint
