@@ -11,7 +11,7 @@ PROTOS := $(shell find protos -name '*.proto')
 help:
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z]+):.*## /  make \1\t/' | expand -t 16
 
-setup: .stamp-gen ## create .venv, install the dependencies, generate the protobuf code
+setup: .stamp-gen .stamp-node ## create .venv and node_modules, generate the protobuf code
 
 # The virtual environment and the project installed editable into it (gen/ holds the generated package).
 .stamp-venv: pyproject.toml
@@ -21,15 +21,18 @@ setup: .stamp-gen ## create .venv, install the dependencies, generate the protob
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
-# Python code and typed stubs from protos/, never edited by hand.
+# Python code, typed stubs and a descriptor set with the comments (for docs/asyncapi.json)
+# from protos/, never edited by hand.
 .stamp-gen: .stamp-venv $(PROTOS)
 	rm -rf gen/twinline && mkdir -p gen/twinline
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m grpc_tools.protoc -Iprotos \
-	  --python_out=gen --grpc_python_out=gen --mypy_out=gen --mypy_grpc_out=gen $(PROTOS)
+	  --python_out=gen --grpc_python_out=gen --mypy_out=gen --mypy_grpc_out=gen \
+	  --descriptor_set_out=gen/twinline.binpb --include_source_info $(PROTOS)
 	find gen/twinline -type d -exec touch {}/__init__.py {}/py.typed \;
 	touch $@
 
-node_modules/.bin/buf: package.json
+# Node tools from package-lock.json: buf (make lint) and the AsyncAPI schemas (a test).
+.stamp-node: package.json package-lock.json
 	npm install --no-audit --no-fund --silent
 	touch $@
 
@@ -40,8 +43,8 @@ run: setup ## both sites on loopback (Ctrl-C stops them); data in var/
 test: setup ## the whole suite (real nats-servers, gRPC servers, SQLite)
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
-lint: setup node_modules/.bin/buf ## ruff, mypy, the architecture contracts and buf lint
-	$(VENV)/bin/ruff check services tests bench
+lint: setup ## ruff, mypy, the architecture contracts and buf lint
+	$(VENV)/bin/ruff check services tests bench docs/examples
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 	node_modules/.bin/buf lint

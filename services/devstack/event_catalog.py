@@ -6,12 +6,14 @@ payload protos and the producers in step.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
-from google.protobuf import descriptor
+import twinline
+from google.protobuf import descriptor, descriptor_pb2
 from twinline.events.v1 import site_events_pb2 as site_events
 
 from services.batch_records.batches import events as batch_events
@@ -29,6 +31,8 @@ from services.release_testing.specifications import events as specification_even
 from services.tech_transfer.packages import events as package_events
 
 ASYNCAPI_FILE = Path(__file__).resolve().parents[2] / "docs" / "asyncapi.json"
+# The protos compiled with their comments (the generated modules carry none): `make setup`.
+DESCRIPTOR_SET_FILE = Path(twinline.__file__).resolve().parents[1] / "twinline.binpb"
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,93 @@ CLOUDEVENT_HEADERS = {
 }
 
 
+# FileDescriptorProto and DescriptorProto field numbers, as SourceCodeInfo paths spell them.
+_MESSAGE_TYPE, _NESTED_TYPE, _FIELD, _ENUM_TYPE = 4, 3, 2, 5
+
+
+@dataclass(frozen=True)
+class FieldDoc:
+    name: str
+    number: int
+    type: str
+    repeated: bool
+    description: str
+
+
+@functools.cache
+def proto_comments() -> dict[str, str]:
+    """Each message, enum and field of the protos (by full name) and its leading comment."""
+    files = descriptor_pb2.FileDescriptorSet.FromString(DESCRIPTOR_SET_FILE.read_bytes()).file
+    comments: dict[str, str] = {}
+    for file in files:
+        by_path = {
+            tuple(location.path): _one_paragraph(location.leading_comments)
+            for location in file.source_code_info.location
+        }
+        _collect(comments, by_path, file.package, (), list(file.message_type),
+                 list(file.enum_type), nested=_MESSAGE_TYPE)
+    return comments
+
+
+def _collect(
+    comments: dict[str, str], by_path: dict[tuple[int, ...], str], scope: str,
+    path: tuple[int, ...], messages: list[descriptor_pb2.DescriptorProto],
+    enums: list[descriptor_pb2.EnumDescriptorProto], *, nested: int,
+) -> None:
+    """The comments of `messages` and `enums` declared at `path` (a file or a message)."""
+    # A file numbers its enums 5, a message too; their messages 4 (file) and 3 (message).
+    for index, enum in enumerate(enums):
+        comments[f"{scope}.{enum.name}"] = by_path.get((*path, _ENUM_TYPE, index), "")
+    for index, message in enumerate(messages):
+        here, full_name = (*path, nested, index), f"{scope}.{message.name}"
+        comments[full_name] = by_path.get(here, "")
+        for number, field in enumerate(message.field):
+            comments[f"{full_name}.{field.name}"] = by_path.get((*here, _FIELD, number), "")
+        _collect(comments, by_path, full_name, here, list(message.nested_type),
+                 list(message.enum_type), nested=_NESTED_TYPE)
+
+
+def _one_paragraph(comment: str) -> str:
+    return " ".join(line.strip() for line in comment.splitlines() if line.strip())
+
+
+def payload_fields(payload: descriptor.Descriptor) -> list[FieldDoc]:
+    """The payload's fields in number order, each described by its comment in the proto or,
+    when it has none, by its message or enum type's comment."""
+    comments = proto_comments()
+    fields = []
+    for field in sorted(payload.fields, key=lambda field: field.number):
+        named = field.message_type or field.enum_type
+        kind = named.full_name if named is not None else _SCALARS[field.type]
+        description = comments.get(field.full_name) or (
+            comments.get(named.full_name, "") if named is not None else ""
+        )
+        fields.append(FieldDoc(field.name, field.number, kind, field.is_repeated, description))
+    return fields
+
+
+_SCALARS: dict[int, str] = {
+    int(value): name.removeprefix("TYPE_").lower()
+    for name, value in descriptor_pb2.FieldDescriptorProto.Type.items()
+}
+
+
+def _described(spec: EventSpec) -> str:
+    """The message's Markdown description: its protobuf type, its comment and its fields."""
+    payload = spec.payload
+    lines = [
+        f"Protobuf message `{payload.full_name}` (`protos/{payload.file.name}`), "
+        "serialized in binary.",
+    ]
+    if comment := proto_comments().get(payload.full_name):
+        lines += ["", comment]
+    lines += ["", "Fields:"]
+    for field in payload_fields(payload):
+        kind = f"repeated {field.type}" if field.repeated else field.type
+        lines.append(f"- `{field.name}` = {field.number} (`{kind}`): {field.description}")
+    return "\n".join(lines)
+
+
 def asyncapi() -> dict[str, object]:
     """The catalog as an AsyncAPI 3.0 document (payloads named by their protobuf type)."""
     channels: dict[str, object] = {}
@@ -96,10 +187,21 @@ def asyncapi() -> dict[str, object]:
         messages.setdefault(name, {
             "name": name,
             "summary": spec.meaning,
+            "description": _described(spec),
             "contentType": "application/protobuf",
             "payload": {
                 "schemaFormat": "application/vnd.google.protobuf;version=3",
                 "schema": {"$ref": f"protos/{spec.payload.file.name}#{spec.payload.full_name}"},
+            },
+            # The fields again, for tools: `description` says the same in Markdown.
+            "x-protobuf": {
+                "message": spec.payload.full_name,
+                "file": f"protos/{spec.payload.file.name}",
+                "fields": [
+                    {"name": field.name, "number": field.number, "type": field.type,
+                     "repeated": field.repeated, "description": field.description}
+                    for field in payload_fields(spec.payload)
+                ],
             },
             "headers": {
                 "type": "object",

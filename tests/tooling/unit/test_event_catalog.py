@@ -3,8 +3,11 @@ committed AsyncAPI document is what the catalog renders."""
 
 from __future__ import annotations
 
-from twinline.events.v1 import batch_events_pb2, conjugation_events_pb2
-from twinline.events.v1 import master_batch_record_events_pb2 as mbr_events
+import importlib
+import pkgutil
+
+import twinline.events.v1
+from twinline.events.v1 import conjugation_events_pb2
 from twinline.events.v1 import site_events_pb2 as site_events
 
 from services.batch_records.batches import events as batch_events
@@ -35,7 +38,16 @@ def test_every_payload_message_is_in_the_catalog() -> None:
     listed = {spec.payload.full_name for spec in CATALOG}
     # ProcessException is a part of the events that raise one, not an event of its own.
     parts = {conjugation_events_pb2.ProcessException.DESCRIPTOR.full_name}
-    for module in (mbr_events, batch_events_pb2, site_events, conjugation_events_pb2):
+    modules = [
+        importlib.import_module(f"twinline.events.v1.{found.name}")
+        for found in pkgutil.iter_modules(twinline.events.v1.__path__)
+        if found.name.endswith("_events_pb2")
+    ]
+    assert {module.__name__.rsplit(".", 1)[1] for module in modules} == {
+        "batch_events_pb2", "conjugation_events_pb2", "master_batch_record_events_pb2",
+        "release_testing_events_pb2", "site_events_pb2",
+    }
+    for module in modules:
         defined = {m.full_name for m in module.DESCRIPTOR.message_types_by_name.values()}
         assert defined - parts <= listed
 
