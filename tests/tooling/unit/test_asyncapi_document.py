@@ -108,7 +108,8 @@ def test_every_event_of_every_context_has_a_channel(document: dict[str, Any]) ->
     addresses = {channel["address"] for channel in document["channels"].values()}
     assert addresses == {spec.subject() for spec in CATALOG}
     contexts = {address.split(".")[2] for address in addresses}
-    assert contexts == {"batchrecords", "conjugation", "release_testing", "siteview"}
+    assert contexts == {"batchrecords", "conjugation", "release_testing", "siteview",
+                        "tech_transfer"}
 
 
 def test_each_message_names_its_protobuf_message_and_describes_every_field(

@@ -45,7 +45,7 @@ def test_every_payload_message_is_in_the_catalog() -> None:
     ]
     assert {module.__name__.rsplit(".", 1)[1] for module in modules} == {
         "batch_events_pb2", "conjugation_events_pb2", "master_batch_record_events_pb2",
-        "release_testing_events_pb2", "site_events_pb2",
+        "release_testing_events_pb2", "site_events_pb2", "tech_transfer_events_pb2",
     }
     for module in modules:
         defined = {m.full_name for m in module.DESCRIPTOR.message_types_by_name.values()}
