@@ -154,7 +154,8 @@ class ChangeLogRow(SQLModel, table=True):
 
     __tablename__ = "change_log"
 
-    # Commit order, assigned by the one writer: the order WatchChanges serves.
+    # Commit order, assigned by the one writer: the order WatchChanges serves (an integer
+    # key, like the outbox's position: SQLite's rowid, PostgreSQL's SERIAL).
     position: int | None = Field(default=None, primary_key=True)
     # The event's sequence in this site's stream: the token a client resumes from.
     stream_sequence: int = Field(sa_type=BigInteger, unique=True)

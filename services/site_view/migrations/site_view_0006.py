@@ -17,11 +17,9 @@ def upgrade() -> None:
         "change_log",
         # Commit order: the one writer assigns it as it inserts, so a watcher that has read up
         # to a position never sees a lower one commit later (a stream sequence might: an event
-        # whose transaction failed is taken in again after later ones). SQLite's rowid.
-        sa.Column(
-            "position", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
-            autoincrement=True,
-        ),
+        # whose transaction failed is taken in again after later ones). SQLite's rowid, as the
+        # outbox's position.
+        sa.Column("position", sa.Integer, primary_key=True, autoincrement=True),
         # The event's sequence in this site's stream: the token clients resume from.
         sa.Column("stream_sequence", sa.BigInteger, nullable=False, unique=True),
         sa.Column("kind", sa.String(32), nullable=False),
