@@ -1,5 +1,6 @@
 """The operator CLI: ``twinline users …`` (a site's users), ``twinline audit verify``,
-``twinline review …`` (QA's review by exception of batch records), ``twinline outbox status``."""
+``twinline review …`` (QA's review by exception of batch records), ``twinline outbox status``,
+``twinline view rebuild|checksum`` (the site view replayed from its stream, and its checksum)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ from services.cli.audit import audit_app
 from services.cli.outbox import outbox_app
 from services.cli.review import review_app
 from services.cli.users import users_app
+from services.cli.view import view_app
 
 app = typer.Typer(help="Twinline operator tooling.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.add_typer(review_app, name="review")
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(view_app, name="view")
 
 if __name__ == "__main__":
     app()

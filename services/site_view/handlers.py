@@ -36,6 +36,7 @@ from services.release_testing.samples.names import sample_id_of
 from services.site_view import domain
 from services.site_view.queries import watermark_of
 from services.site_view.tables import (
+    ChangeLogRow,
     ReplicaBatchMaterialRow,
     ReplicaBatchRow,
     ReplicaDispositionRow,
@@ -179,6 +180,12 @@ STORED_DISPOSITIONS = select(DISPOSITION.c.batch_id, DISPOSITION.c.number).where
     DISPOSITION.c.batch_id.in_(bindparam("batch_ids", expanding=True))
 )
 INSERT_DISPOSITION = insert(DISPOSITION)
+CHANGE_LOG = ChangeLogRow.__table__  # type: ignore[attr-defined]
+INSERT_CHANGES = insert(CHANGE_LOG)
+# The kinds of resource a change is of: what WatchChanges may filter on.
+CHANGE_KINDS = (
+    "master_batch_record", "batch", "run", "sample", "investigation", "disposition",
+)
 
 
 def _carrying(field: str, resource: type[message.Message]) -> frozenset[str]:
@@ -386,6 +393,7 @@ def apply_events(uow: UnitOfWork, events: Sequence[ReplicaEvent]) -> int:
     if not fresh and not heartbeats and not readings:
         return 0
     _advance_watermarks(uow, fresh, heartbeats, readings)
+    _log_changes(uow, fresh)
     newest: dict[str, ReplicaEvent] = {}
     newest_batches: dict[str, ReplicaEvent] = {}
     newest_runs: dict[str, ReplicaEvent] = {}
@@ -436,6 +444,47 @@ def apply_events(uow: UnitOfWork, events: Sequence[ReplicaEvent]) -> int:
     if readings:
         _apply_latest(uow, [item.latest for item in readings if item.latest is not None])
     return len(fresh)
+
+
+def _log_changes(uow: UnitOfWork, fresh: Sequence[ReplicaEvent]) -> None:
+    """One change log row per replicated event taken in for the first time, in stream order,
+    whether or not it superseded what the view held: which rows there are then depends only on
+    the stream, never on how its events were fetched together."""
+    rows = [row for row in map(_change_row, fresh) if row is not None]
+    if rows:
+        uow.session.execute(INSERT_CHANGES, rows)
+
+
+def _change_row(item: ReplicaEvent) -> dict[str, object] | None:
+    found: tuple[str, str, str, int, str] | None = None
+    if item.record is not None and item.replica is not None:
+        found = ("master_batch_record", item.record.name, item.replica.home_site,
+                 item.replica.revision, item.record.etag)
+    elif item.batch is not None and item.replica_batch is not None:
+        found = ("batch", item.batch.name, item.replica_batch.home_site,
+                 item.replica_batch.revision, item.batch.etag)
+    elif item.run is not None and item.replica_run is not None:
+        found = ("run", item.run.name, item.replica_run.home_site, item.replica_run.revision,
+                 item.run.etag)
+    elif item.sample is not None and item.replica_sample is not None:
+        found = ("sample", item.sample.name, item.replica_sample.home_site,
+                 item.replica_sample.revision, item.sample.etag)
+    elif item.investigation is not None and item.replica_investigation is not None:
+        found = ("investigation", item.investigation.name,
+                 item.replica_investigation.home_site, item.replica_investigation.revision,
+                 item.investigation.etag)
+    elif item.disposition is not None and item.replica_disposition is not None:
+        # Decided once: no revision, no etag.
+        found = ("disposition", item.disposition.name, item.replica_disposition.home_site,
+                 0, "")
+    if found is None:
+        return None  # not replicated (a specification, a certificate): no change of the view
+    kind, name, home_site, revision, etag = found
+    return {
+        "stream_sequence": item.event.stream_sequence, "kind": kind, "name": name,
+        "home_site": home_site, "revision": revision, "etag": etag,
+        "event_type": item.event.event_type, "event_time": to_text(item.event.time),
+    }
 
 
 def _apply_runs(uow: UnitOfWork, newest: dict[str, ReplicaEvent]) -> None:

@@ -18,6 +18,7 @@ from services.common.domain.clock import from_text
 from services.common.domain.errors import NotFound
 from services.site_view import domain
 from services.site_view.tables import (
+    ChangeLogRow,
     ReplicaBatchMaterialRow,
     ReplicaBatchRow,
     ReplicaDispositionRow,
@@ -353,3 +354,67 @@ def watermark_of(row: Any) -> domain.Watermark:
             else timedelta(microseconds=row.heartbeat_interval_us)
         ),
     )
+
+
+@dataclass(frozen=True)
+class ChangeFilter:
+    site: str = ""  # home site; empty: all
+    kind: str = ""  # "batch"; empty: all
+
+
+@dataclass(frozen=True)
+class LoggedChange:
+    """One row of the change log: a replicated event the view took in."""
+
+    position: int  # commit order in this view
+    stream_sequence: int  # the token
+    kind: str
+    name: str
+    home_site: str
+    revision: int
+    etag: str
+    event_type: str
+    event_time: str
+
+
+CHANGES = ChangeLogRow.__table__  # type: ignore[attr-defined]
+POSITION_OF_SEQUENCE = select(CHANGES.c.position).where(
+    CHANGES.c.stream_sequence == bindparam("stream_sequence")
+)
+NEWEST_CHANGE = select(CHANGES.c.position, CHANGES.c.stream_sequence).order_by(
+    CHANGES.c.position.desc()
+).limit(1)
+
+
+def change_position(session: Session, stream_sequence: int) -> int | None:
+    """Where in commit order the change of the event at ``stream_sequence`` is; None if the
+    view took in no change from it."""
+    found = session.execute(POSITION_OF_SEQUENCE, {"stream_sequence": stream_sequence})
+    position: int | None = found.scalar_one_or_none()
+    return position
+
+
+def newest_change(session: Session) -> tuple[int, int] | None:
+    """(position, stream sequence) of the last change committed; None before the first."""
+    row = session.execute(NEWEST_CHANGE).first()
+    return None if row is None else (row.position, row.stream_sequence)
+
+
+def changes_after(
+    session: Session, position: int, filters: ChangeFilter, *, size: int
+) -> list[LoggedChange]:
+    """Up to ``size`` changes committed after ``position``, in commit order."""
+    query = select(CHANGES).where(CHANGES.c.position > position)
+    if filters.site:
+        query = query.where(CHANGES.c.home_site == filters.site)
+    if filters.kind:
+        query = query.where(CHANGES.c.kind == filters.kind)
+    query = query.order_by(CHANGES.c.position).limit(size)
+    return [
+        LoggedChange(
+            position=row.position, stream_sequence=row.stream_sequence, kind=row.kind,
+            name=row.name, home_site=row.home_site, revision=row.revision, etag=row.etag,
+            event_type=row.event_type, event_time=row.event_time,
+        )
+        for row in session.execute(query)
+    ]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import AsyncIterator
 from datetime import datetime
 
 import grpc
@@ -17,8 +20,8 @@ from twinline.siteview.v1 import site_view_service_pb2_grpc as api_grpc
 from services.batch_records.batches.names import batch_id_of
 from services.batch_records.master.names import parse_name
 from services.common.domain import bounds
-from services.common.domain.clock import Clock, utc_now
-from services.common.domain.errors import FieldViolation, InvalidArgument
+from services.common.domain.clock import Clock, from_text, utc_now
+from services.common.domain.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from services.common.grpc.auth import current_principal
 from services.common.grpc.paging import (
     decode_position,
@@ -27,12 +30,16 @@ from services.common.grpc.paging import (
     page_of_messages,
     page_size_of,
 )
+from services.common.grpc.request_bounds import request_violations
 from services.common.grpc.rpc import enum_filter, rpc_method
+from services.common.grpc.status import abort_with
 from services.common.persistence.database import read, read_session
 from services.common.sites import SiteRegistry
 from services.conjugation.runs.names import run_id_of
 from services.release_testing.samples.names import sample_id_of
 from services.site_view import domain, queries
+from services.site_view.checksum import view_checksum
+from services.site_view.handlers import CHANGE_KINDS
 from services.site_view.translate import KNOWN_BATCH_STATES, batch_state_value
 
 DEFAULT_PAGE_SIZE = 50
@@ -40,6 +47,14 @@ MAX_PAGE_SIZE = 500
 DEFAULT_CONSUMPTION_PAGE_SIZE = 100
 MAX_CONSUMPTION_PAGE_SIZE = 1000
 # The view does not judge the home site's numbering; it only needs a plain id.
+# WatchChanges: at most this many changes per message (and per read of the change log).
+CHANGES_PER_MESSAGE = 200
+# How often a caught-up watch looks for new changes, and after how long without a message it
+# sends a keep-alive.
+WATCH_POLL_S = 0.2
+KEEP_ALIVE_S = 15.0
+# A stream sequence in decimal fits a signed 64-bit column.
+MAX_TOKEN_DIGITS = 19
 
 
 def _position(token: str) -> queries.Position | None:
@@ -121,15 +136,126 @@ def _watermark_to_proto(mark: domain.Watermark, now: datetime) -> api.Watermark:
     return message
 
 
+def _change_filter(request: api.WatchChangesRequest) -> queries.ChangeFilter:
+    bounds.text("site", request.site, bounds.ID_LEN)
+    if request.kind and request.kind not in CHANGE_KINDS:
+        raise InvalidArgument([FieldViolation(
+            "kind", f"{request.kind!r} is not one of {', '.join(CHANGE_KINDS)}"
+        )])
+    return queries.ChangeFilter(site=request.site, kind=request.kind)
+
+
+def _token_sequence(token: str) -> int:
+    """The stream sequence a resume token holds; InvalidArgument unless it is one."""
+    if not (token.isascii() and token.isdigit() and len(token) <= MAX_TOKEN_DIGITS) \
+            or int(token) == 0 or int(token) > 2**63 - 1:
+        raise InvalidArgument([FieldViolation(
+            "resume_token", "is not the token of a change: a stream sequence in decimal digits"
+        )])
+    return int(token)
+
+
+def _change_to_proto(change: queries.LoggedChange) -> api.Change:
+    message = api.Change(
+        token=str(change.stream_sequence), kind=change.kind, name=change.name,
+        home_site=change.home_site, event_type=change.event_type, revision=change.revision,
+        etag=change.etag,
+    )
+    message.time.FromDatetime(from_text(change.event_time))
+    return message
+
+
 class SiteViewServicer(api_grpc.SiteViewServiceServicer):
     """Read-only: any authenticated user of any site may read the view."""
 
     def __init__(
-        self, *, engine: Engine, registry: SiteRegistry, clock: Clock = utc_now
+        self, *, engine: Engine, registry: SiteRegistry, clock: Clock = utc_now,
+        watch_poll_s: float = WATCH_POLL_S, keep_alive_s: float = KEEP_ALIVE_S,
     ) -> None:
         self._engine = engine
         self._registry = registry
         self._clock = clock
+        self._watch_poll_s = watch_poll_s
+        self._keep_alive_s = keep_alive_s
+
+    async def WatchChanges(
+        self, request: api.WatchChangesRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[api.WatchChangesResponse]:
+        try:
+            request_violations(request).raise_if_any()
+            current_principal()
+            filters = _change_filter(request)
+            after = self._resume_position(request.resume_token)
+            async for response in self._follow(after, filters):
+                yield response
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:
+            await abort_with(context, exc)
+
+    def _resume_position(self, token: str) -> int:
+        """The commit position after which to serve: 0 for no token."""
+        if not token:
+            return 0
+        sequence = _token_sequence(token)
+        position = read(self._engine, queries.change_position, sequence)
+        if position is None:
+            raise FailedPrecondition(
+                "RESUME_TOKEN_UNKNOWN",
+                f"this site's view holds no change with token {token}: watch from the start",
+                resumeToken=token,
+            )
+        return position
+
+    async def _follow(
+        self, after: int, filters: queries.ChangeFilter
+    ) -> AsyncIterator[api.WatchChangesResponse]:
+        """The changes after ``after`` a page at a time, then each new page as it commits,
+        until the client goes: one bounded read per page, or per poll when caught up."""
+        last_sent = time.monotonic()
+        while True:
+            with read_session(self._engine) as session:
+                # The newest first: no change matching the filters lies between ``after`` and
+                # it if the page below is empty, so a keep-alive may resume from it.
+                newest = queries.newest_change(session)
+                page = queries.changes_after(session, after, filters, size=CHANGES_PER_MESSAGE)
+            if page:
+                after = page[-1].position
+                last_sent = time.monotonic()
+                yield api.WatchChangesResponse(
+                    changes=[_change_to_proto(change) for change in page],
+                    resume_token=str(page[-1].stream_sequence),
+                )
+                if len(page) == CHANGES_PER_MESSAGE:
+                    continue  # more may be waiting: read on without pausing
+            elif newest is not None and newest[0] > after:
+                after = newest[0]  # nothing there for this client: skip it
+            if time.monotonic() - last_sent >= self._keep_alive_s:
+                last_sent = time.monotonic()
+                yield api.WatchChangesResponse(
+                    resume_token="" if newest is None else str(newest[1])
+                )
+            await asyncio.sleep(self._watch_poll_s)
+
+    @rpc_method
+    async def GetViewChecksum(
+        self, request: api.GetViewChecksumRequest, context: grpc.aio.ServicerContext
+    ) -> api.GetViewChecksumResponse:
+        current_principal()
+
+        def compute() -> api.GetViewChecksumResponse:
+            with read_session(self._engine) as session:
+                found = view_checksum(session)
+            return api.GetViewChecksumResponse(
+                sha256=found.sha256,
+                tables=[
+                    api.TableChecksum(table=table.table, rows=table.rows, sha256=table.sha256)
+                    for table in found.tables
+                ],
+            )
+
+        # Reads every replica row: off the event loop, so other calls are not held up.
+        return await asyncio.to_thread(compute)
 
     @rpc_method
     async def ListMasterBatchRecords(

@@ -146,3 +146,24 @@ class ReplicaDispositionRow(SQLModel, table=True):
     document: bytes
     last_event_time: str
     stream_sequence: int = Field(sa_type=BigInteger)
+
+
+class ChangeLogRow(SQLModel, table=True):
+    """One replicated event the view took in (written in the transaction that applied it):
+    what WatchChanges serves. Heartbeats and latest readings are not changes."""
+
+    __tablename__ = "change_log"
+
+    # Commit order, assigned by the one writer: the order WatchChanges serves (an integer
+    # key, like the outbox's position: SQLite's rowid, PostgreSQL's SERIAL).
+    position: int | None = Field(default=None, primary_key=True)
+    # The event's sequence in this site's stream: the token a client resumes from.
+    stream_sequence: int = Field(sa_type=BigInteger, unique=True)
+    kind: str  # "batch"; see handlers.CHANGE_KINDS
+    name: str  # "batches/SYR-B-2026-00042"
+    home_site: str
+    # The revision the event carries (0 for a disposition) and the etag (empty for one).
+    revision: int = Field(sa_type=BigInteger)
+    etag: str
+    event_type: str  # "twinline.events.v1.BatchCreated"
+    event_time: str  # CloudEvents time at the origin

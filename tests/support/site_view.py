@@ -140,12 +140,17 @@ async def open_view(start_nats_sites: StartNatsSites, tmp_path: Path) -> AsyncIt
 
 
 @asynccontextmanager
-async def serving(engine: Engine) -> AsyncIterator[ViewClient]:
-    """The real servicer on a grpc.aio server over ``engine``, and a client with a token."""
+async def serving(engine: Engine, *, keep_alive_s: float = 15.0) -> AsyncIterator[ViewClient]:
+    """The real servicer on a grpc.aio server over ``engine``, and a client with a token;
+    WatchChanges sends a keep-alive after ``keep_alive_s`` without a change."""
     issuer = TokenIssuer(SECRET, ttl_seconds=600)
     server = grpc.aio.server(interceptors=[AuthInterceptor(issuer)])
     api_grpc.add_SiteViewServiceServicer_to_server(
-        SiteViewServicer(engine=engine, registry=SiteRegistry.load(), clock=lambda: T0), server
+        SiteViewServicer(
+            engine=engine, registry=SiteRegistry.load(), clock=lambda: T0,
+            keep_alive_s=keep_alive_s,
+        ),
+        server,
     )
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
