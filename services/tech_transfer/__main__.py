@@ -20,7 +20,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 def register(server: grpc.aio.Server, kernel: Kernel) -> Sequence[str]:
     api_grpc.add_TechTransferServiceServicer_to_server(TechTransferServicer(
         writer=kernel.writer, engine=kernel.engine, directory=kernel.directory,
-        site=kernel.settings.home_site), server)
+        site=kernel.settings.home_site, registry=kernel.settings.registry), server)
     return [api.DESCRIPTOR.services_by_name["TechTransferService"].full_name]
 
 

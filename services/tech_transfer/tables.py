@@ -28,3 +28,17 @@ class KnownMasterRow(SQLModel, table=True):
     state: str
     revision: int
     document: bytes
+
+
+class ResultPointRow(SQLModel, table=True):
+    """Every site's reviewed release-testing results, by product and attribute, as their
+    sample events tell (the comparability of the sites' batches)."""
+
+    __tablename__ = "result_point"
+
+    result_name: str = Field(primary_key=True)  # "samples/{id}/results/{n}"
+    product: str = Field(index=True)
+    attribute: str
+    batch_id: str  # "SDO-B-2026-00007": the batch's site code leads it
+    value: str  # the reportable value, a decimal
+    valid: bool  # reviewed and not invalidated

@@ -153,6 +153,14 @@ async def test_a_transfer_is_sent_returned_revised_and_accepted_by_the_receiving
             raise
         return answer.batch
 
+    # What Songdo runs of the product (nothing yet) against what it received: all added.
+    diffed = await songdo.GetRecipeDiff(api.GetRecipeDiffRequest(package=draft.name),
+                                        metadata=songdo_qa.metadata)
+    assert (diffed.before, diffed.after) == ("", master)
+    added = [c.path for c in diffed.changes
+             if c.kind == api.RECIPE_CHANGE_KIND_UNIT_PROCEDURE_ADDED]
+    assert added == [up.id for up in accepted.master_batch_record.unit_procedures]
+
     batch = await wait_until(songdo_batch, DEADLINE_S, interval=0.2)
     assert batch.batch_id.startswith("SDO-B-") and batch.control_recipe.name == master  # type: ignore[attr-defined]
     await state_at(author, draft.name, pb.TRANSFER_STATE_ACCEPTED, revision=2)

@@ -4,24 +4,30 @@ entry and event. Each site writes only its own part."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 
 from sqlmodel import Session
 from twinline.batchrecords.v1 import master_batch_record_pb2 as mbr_pb
 from twinline.techtransfer.v1 import transfer_pb2 as pb
 
-from services.common.domain.errors import FailedPrecondition, Violations
+from services.common.domain.errors import FailedPrecondition, NotFound, Violations
 from services.common.domain.roles import Principal
 from services.common.domain.signatures import SignatureRecord
 from services.common.persistence.event_spec import EventSpec, record_change
 from services.common.persistence.unit_of_work import UnitOfWork
 from services.tech_transfer.packages import domain, events, repository
+from services.tech_transfer.packages.comparability import Comparison, Verdict, compare
 from services.tech_transfer.packages.domain import Package
 from services.tech_transfer.packages.names import package_id as new_package_id
+from services.tech_transfer.packages.names import package_id_of
+from services.tech_transfer.packages.recipe_diff import Change, Recipe, diff
+from services.tech_transfer.packages.recipe_translate import recipe_from_proto
 from services.tech_transfer.packages.translate import (
     content_from_proto,
     package_from_proto,
     package_to_proto,
 )
+from services.tech_transfer.projection import repository as results
 
 
 def save(uow: UnitOfWork, spec: EventSpec, *, actor: str, before: Package | None,
@@ -123,3 +129,50 @@ def return_package(uow: UnitOfWork, *, principal: Principal, key: str, etag: str
 
 def get(session: Session, package_id: str) -> pb.TransferPackage:
     return repository.stored(session, package_id)
+
+
+def _version(session: Session, name: str, field: str) -> mbr_pb.MasterBatchRecord:
+    """A master record version known here: this site's own, or one a package carries."""
+    found = repository.master(session, name)
+    if found is None:
+        for _, package in repository.page(session, after=None, size=1_000):
+            if package.master_batch_record.name == name:
+                return package.master_batch_record
+        raise NotFound("MASTER_RECORD_NOT_KNOWN", f"{field}: {name} is not known here (this "
+                       "site's own versions and those its packages carry are)", name=name)
+    return found
+
+
+def recipe_diff(session: Session, *, before: str, after: str, package: str
+                ) -> tuple[str, str, tuple[Change, ...]]:
+    """(before, after, changes): two versions, or what the package's receiving site runs of
+    the product against the package's version."""
+    if package:
+        transfer = repository.stored(session, package_id_of(package, "package"))
+        new = transfer.master_batch_record
+        running = repository.effective_of_product(session, new.product, transfer.receiving_site)
+        old_recipe = recipe_from_proto(running) if running is not None else Recipe(())
+        return (running.name if running is not None else "", new.name,
+                diff(old_recipe, recipe_from_proto(new)))
+    old = _version(session, before, "before")
+    new = _version(session, after, "after")
+    return old.name, new.name, diff(recipe_from_proto(old), recipe_from_proto(new))
+
+
+def comparability(session: Session, *, package: str, site_codes: dict[str, str]
+                  ) -> tuple[list[Comparison], list[tuple[str, str, bool]]]:
+    """Each criterion of the package compared between its sites' batches, and the gaps."""
+    transfer = repository.stored(session, package_id_of(package, "package"))
+    product = transfer.master_batch_record.product
+    compared = []
+    for criterion in transfer.comparability:
+        sending = results.values_by_batch(session, product, criterion.attribute,
+                                          site_codes[transfer.sending_site])
+        receiving = results.values_by_batch(session, product, criterion.attribute,
+                                            site_codes[transfer.receiving_site])
+        compared.append(compare(criterion.attribute, sending, receiving,
+                                Decimal(criterion.margin), min_batches=criterion.batches))
+    equivalent = {c.attribute for c in compared if c.verdict is Verdict.EQUIVALENT}
+    gaps = [(gap.gap_id, gap.closed_by, bool(gap.closed_by) and gap.closed_by in equivalent)
+            for gap in transfer.gaps]
+    return compared, gaps

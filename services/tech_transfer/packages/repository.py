@@ -79,3 +79,16 @@ def put_master(session: Session, record: mbr_pb.MasterBatchRecord) -> None:
         session.execute(insert(MASTER).values(name=record.name, **row))
     elif revision > held:
         session.execute(update(MASTER).where(MASTER.c.name == record.name).values(**row))
+
+
+def effective_of_product(session: Session, product: str,
+                         site: str) -> mbr_pb.MasterBatchRecord | None:
+    """The version of ``product`` effective at ``site`` as known here: this site's own
+    effective version (a receiving site knows its own), if any."""
+    rows = session.execute(select(MASTER.c.document).where(
+        MASTER.c.state == "MASTER_BATCH_RECORD_STATE_EFFECTIVE"))
+    for row in rows:
+        record = mbr_pb.MasterBatchRecord.FromString(row.document)
+        if record.product == product and record.home_site == site:
+            return record
+    return None

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import grpc
+from sqlalchemy import Engine
 from twinline.techtransfer.v1 import tech_transfer_service_pb2 as api
 from twinline.techtransfer.v1 import tech_transfer_service_pb2_grpc as api_grpc
 
+from services.common.domain.errors import FieldViolation, InvalidArgument
 from services.common.domain.signatures import SignatureMeaning
 from services.common.grpc.auth import current_principal
 from services.common.grpc.paging import (
@@ -21,11 +23,18 @@ from services.common.grpc.transitions import (
     Transition,
     require_etag,
 )
+from services.common.identity.directory import UserDirectory
 from services.common.persistence.database import read_session
 from services.common.persistence.unit_of_work import UnitOfWork
+from services.common.persistence.writer import Writer
+from services.common.sites import Site, SiteRegistry
 from services.tech_transfer.packages import domain, handlers, repository
 from services.tech_transfer.packages.names import package_id_of
-from services.tech_transfer.packages.translate import package_to_proto
+from services.tech_transfer.packages.translate import (
+    change_to_proto,
+    comparison_to_proto,
+    package_to_proto,
+)
 
 SEND = Transition(domain.SENDER_ROLES, SignatureMeaning.APPROVED)
 START_REVIEW = Transition(domain.REVIEWER_ROLES)
@@ -34,6 +43,39 @@ RETURN = Transition(domain.REVIEWER_ROLES, SignatureMeaning.REJECTED)
 
 
 class TechTransferServicer(SignedTransitions, api_grpc.TechTransferServiceServicer):
+    def __init__(self, *, writer: Writer, engine: Engine, directory: UserDirectory, site: Site,
+                 registry: SiteRegistry) -> None:
+        super().__init__(writer=writer, engine=engine, directory=directory, site=site)
+        # Each site's code leads its batch ids: how the results of its batches are found.
+        self._site_codes = {known.id: known.code for known in registry.sites}
+
+    @rpc_method
+    async def GetRecipeDiff(
+        self, request: api.GetRecipeDiffRequest, context: grpc.aio.ServicerContext
+    ) -> api.GetRecipeDiffResponse:
+        current_principal()
+        if not request.package and not (request.before and request.after):
+            raise InvalidArgument([FieldViolation(
+                "package", "name a package, or two versions in before and after")])
+        with read_session(self._engine) as session:
+            before, after, changes = handlers.recipe_diff(
+                session, before=request.before, after=request.after, package=request.package)
+        return api.GetRecipeDiffResponse(before=before, after=after,
+                                         changes=[change_to_proto(c) for c in changes])
+
+    @rpc_method
+    async def GetComparability(
+        self, request: api.GetComparabilityRequest, context: grpc.aio.ServicerContext
+    ) -> api.GetComparabilityResponse:
+        current_principal()
+        with read_session(self._engine) as session:
+            compared, gaps = handlers.comparability(session, package=request.package,
+                                                    site_codes=self._site_codes)
+        return api.GetComparabilityResponse(
+            comparisons=[comparison_to_proto(c) for c in compared],
+            gaps=[api.GapClosure(gap_id=gap_id, closed_by=closed_by, closed=closed)
+                  for gap_id, closed_by, closed in gaps])
+
     @rpc_method
     async def CreateTransferPackage(
         self, request: api.CreateTransferPackageRequest, context: grpc.aio.ServicerContext

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from twinline.batchrecords.v1 import master_batch_record_pb2 as mbr_pb
+from twinline.techtransfer.v1 import tech_transfer_service_pb2 as api
 from twinline.techtransfer.v1 import transfer_pb2 as pb
 
 from services.common.domain import bounds
@@ -17,6 +18,7 @@ from services.common.grpc.translate import (
     signature_to_proto,
     timestamp,
 )
+from services.tech_transfer.packages.comparability import Comparison
 from services.tech_transfer.packages.domain import (
     Content,
     Criterion,
@@ -28,6 +30,7 @@ from services.tech_transfer.packages.domain import (
     ReceiptState,
     State,
 )
+from services.tech_transfer.packages.recipe_diff import Change
 
 STATE_TO_PROTO = enum_map(State, pb.TransferState, "TRANSFER_STATE")
 RECEIPT_TO_PROTO = enum_map(ReceiptState, pb.ReceiptState, "RECEIPT_STATE")
@@ -125,4 +128,26 @@ def package_from_proto(message: pb.TransferPackage) -> Package:
         create_time=moment(message.create_time), update_time=moment(message.update_time),
         version=int(message.etag),
         receipt=receipt_from_proto(message.receipt) if message.HasField("receipt") else None,
+    )
+
+
+def change_to_proto(change: Change) -> api.RecipeChange:
+    return api.RecipeChange(kind=api.RecipeChangeKind.Value(
+        f"RECIPE_CHANGE_KIND_{change.kind.name}"), path=change.path, before=change.before,
+        after=change.after, detail=change.detail)
+
+
+def comparison_to_proto(comparison: Comparison) -> api.AttributeComparison:
+    def text(value: Decimal | None) -> str:
+        return "" if value is None else str(value)
+
+    return api.AttributeComparison(
+        attribute=comparison.attribute, sending_batches=comparison.sending_n,
+        receiving_batches=comparison.receiving_n, sending_mean=text(comparison.sending_mean),
+        receiving_mean=text(comparison.receiving_mean), difference=text(comparison.difference),
+        lower=text(comparison.lower), upper=text(comparison.upper),
+        confidence=str(comparison.confidence), margin=str(comparison.margin),
+        p_value=text(comparison.p_value),
+        verdict=api.ComparabilityVerdict.Value(
+            f"COMPARABILITY_VERDICT_{comparison.verdict.name}"),
     )

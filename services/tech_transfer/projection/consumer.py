@@ -18,6 +18,8 @@ def subjects(site: Site) -> tuple[str, ...]:
         event_subject(site.id, "batchrecords", "master_batch_record", ">"),
         event_subject("*", CONTEXT, "package", ">"),
         event_subject("*", CONTEXT, "receipt", ">"),
+        event_subject("*", "release_testing", "sample", "result_reviewed"),
+        event_subject("*", "release_testing", "sample", "result_invalidated"),
     )
 
 

@@ -1,6 +1,6 @@
-"""Takes in this site's master record events and the other sites' package and receipt
-events: the sender's part arrives at the receiving site (whose service then acknowledges
-it), the receipt arrives at the sending site."""
+"""Takes in this site's master record events, the other sites' package and receipt events
+(the sender's part arrives at the receiving site, whose service then acknowledges it; the
+receipt arrives at the sending site), and every site's reviewed results (comparability)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from twinline.batchrecords.v1 import master_batch_record_pb2 as mbr_pb
+from twinline.events.v1 import release_testing_events_pb2
+from twinline.releasetesting.v1 import sample_pb2
 from twinline.techtransfer.v1 import transfer_pb2 as pb
 
 from services.common.messaging.events import ReceivedEvent
@@ -16,6 +18,7 @@ from services.common.persistence.unit_of_work import UnitOfWork
 from services.tech_transfer.packages import domain, events, repository
 from services.tech_transfer.packages.handlers import save
 from services.tech_transfer.packages.translate import package_from_proto, receipt_from_proto
+from services.tech_transfer.projection import repository as results
 
 
 @dataclass(frozen=True)
@@ -23,10 +26,13 @@ class Seen:
     event: ReceivedEvent
     master: mbr_pb.MasterBatchRecord | None = None
     package: pb.TransferPackage | None = None
+    sample: sample_pb2.Sample | None = None
 
 
 def seen(event: ReceivedEvent) -> Seen | None:
     payload = event.payload
+    if isinstance(payload, release_testing_events_pb2.SampleChanged):
+        return Seen(event, sample=payload.sample)
     package = getattr(payload, "package", None)
     if isinstance(package, pb.TransferPackage):
         return Seen(event, package=package)
@@ -43,6 +49,8 @@ def apply(uow: UnitOfWork, items: Sequence[Seen]) -> int:
             repository.put_master(uow.session, item.master)
         elif item.package is not None:
             _merge(uow, item.package)
+        elif item.sample is not None:
+            results.put_results(uow.session, item.sample)
     return len(fresh)
 
 
