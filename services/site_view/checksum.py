@@ -1,10 +1,11 @@
 """A SHA-256 of the view's replicated state: equal for two views that took in the same stream,
 however its events were fetched and whichever backend holds them (docs/architecture.md).
 
-Included: every replica table (master record versions, batches and their material lots, runs
-and their latest readings, samples, investigations, dispositions), every column but the stream
-sequence. Left out, as this view's own bookkeeping: the inbox, the change log, the watermarks
-(times and counts of what was taken in, heartbeats) and every row's stream sequence.
+Included: every replica table (master record versions and where each is effective, batches
+and their material lots, runs and their latest readings, samples, investigations,
+dispositions, transfer packages), every column but the stream sequence. Left out, as this
+view's own bookkeeping: the inbox, the change log, the watermarks (times and counts of what
+was taken in, heartbeats) and every row's stream sequence.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from services.site_view.tables import (
     ReplicaInvestigationRow,
     ReplicaLatestRow,
     ReplicaMasterBatchRecordRow,
+    ReplicaMasterEffectivityRow,
     ReplicaRunRow,
     ReplicaSampleRow,
+    ReplicaTransferPackageRow,
 )
 
 # Which table a column is local bookkeeping in, though the table is replicated state.
@@ -36,7 +39,7 @@ REPLICA_TABLES: tuple[Table, ...] = tuple(sorted(
         for row in (
             ReplicaMasterBatchRecordRow, ReplicaBatchRow, ReplicaBatchMaterialRow,
             ReplicaRunRow, ReplicaLatestRow, ReplicaSampleRow, ReplicaInvestigationRow,
-            ReplicaDispositionRow,
+            ReplicaDispositionRow, ReplicaMasterEffectivityRow, ReplicaTransferPackageRow,
         )
     ),
     key=lambda table: table.name,

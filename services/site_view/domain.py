@@ -1,6 +1,7 @@
 """The rules of the replica: which state of a record version, a batch, a conjugation run, a
 sample or an investigation the view keeps, which latest reading of a run's tag, that a
-disposition is kept as first taken in, and how far the view is.
+disposition is kept as first taken in, how a transfer package's two parts merge, where a
+master record version is effective, and how far the view is.
 
 Pure: no database, no bus, no clock. Events arrive at least once and, across the sourcing of
 two streams, not necessarily in the order they were made; these rules make that harmless.
@@ -147,6 +148,95 @@ def supersedes(incoming: Revised, stored: Revised | None) -> bool:
     and applying it would take the view back in time.
     """
     return stored is None or incoming.revision > stored.revision
+
+
+# A master record version's state when it is effective at its home site.
+EFFECTIVE = "effective"
+
+
+def is_effective_at_home(state: str) -> bool:
+    """True if a version in ``state`` (as the view stores it) is effective at its home site:
+    its own site's events say so; superseded, it is no longer."""
+    return state == EFFECTIVE
+
+
+@dataclass(frozen=True)
+class Effectivity:
+    """One site where a master record version is effective: its home site, or a site whose
+    QA accepted its transfer (``package``: "transferPackages/{id}"; empty at home)."""
+
+    name: str  # "masterBatchRecords/SYR-MBR-000001/versions/2"
+    site: str
+    package: str
+
+
+@dataclass(frozen=True)
+class SenderPart:
+    """What the view knows of the sending site's part of a transfer package."""
+
+    version: int  # its etag
+    revision: int  # 1 at the first send; + 1 per revision after a return
+    sent: bool
+
+
+@dataclass(frozen=True)
+class ReceiptPart:
+    """What the view knows of the receiving site's receipt of a transfer package."""
+
+    version: int  # its etag
+    revision: int  # the package revision it is the receipt of
+    state: str  # "received", "under_review", "accepted", "returned"; "unknown_<n>"
+
+
+DRAFT, SENT = "draft", "sent"
+
+
+@dataclass(frozen=True)
+class ReplicaPackage:
+    """A transfer package as the view knows it: each part from its own site's events only,
+    either part possibly not arrived yet."""
+
+    package_id: str
+    sending_site: str
+    receiving_site: str
+    sender: SenderPart | None = None
+    receipt: ReceiptPart | None = None
+
+    @property
+    def state(self) -> str:
+        """The newest state known, as tech transfer's ``Package.state``: the receipt's when it
+        is of the package's revision, else sent or draft by the sender's part.
+
+        A site never holds a receipt ahead of its package; the view may (the receiving site's
+        event came first), and then the receipt is the newer news: its state is shown.
+        """
+        receipt, sender = self.receipt, self.sender
+        if receipt is not None and (sender is None or receipt.revision >= sender.revision):
+            return receipt.state
+        return SENT if sender is not None and sender.sent else DRAFT
+
+
+def with_sender_part(held: ReplicaPackage, incoming: SenderPart) -> ReplicaPackage | None:
+    """The package with the sending site's part ``incoming``; None if the view holds that
+    version of it or a newer one (a repeat or a late event)."""
+    if held.sender is not None and incoming.version <= held.sender.version:
+        return None
+    return replace(held, sender=incoming)
+
+
+def with_receipt(held: ReplicaPackage, incoming: ReceiptPart) -> ReplicaPackage | None:
+    """The package with the receiving site's receipt ``incoming``; None if the view holds that
+    version of it or a newer one."""
+    if held.receipt is not None and incoming.version <= held.receipt.version:
+        return None
+    return replace(held, receipt=incoming)
+
+
+def decimal_version_of(etag: str) -> int:
+    """The version a decimal etag "<n>" carries (n ≥ 1); ValueError if the etag is not one."""
+    if not etag.isascii() or not etag.isdigit() or int(etag) < 1:
+        raise ValueError(f"etag {etag!r} is not a decimal version")
+    return int(etag)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,10 @@
 """The one use case of the site view: take in a fetched batch of events from the site's stream.
 
+A transfer package has two writers: the sending site's part comes from its ``package.*``
+events only, the receipt from the receiving site's ``receipt.*`` events only, each kept when
+its own etag is newer. A master record version is effective at its home site while its own
+events say so, and at each site whose ``effective_by_transfer`` event names it.
+
 Specifications and certificates of analysis are not replicated (yet): their events only move
 their site's watermark.
 """
@@ -8,8 +13,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Container, Sequence
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, timedelta
+from typing import Any
 
 from google.protobuf import message
 from sqlalchemy import Executable, bindparam, delete, insert, select, update
@@ -21,9 +27,11 @@ from twinline.events.v1 import conjugation_events_pb2 as conjugation_events
 from twinline.events.v1 import master_batch_record_events_pb2 as mbr_events
 from twinline.events.v1 import release_testing_events_pb2 as release_testing_events
 from twinline.events.v1 import site_events_pb2 as site_events
+from twinline.events.v1 import tech_transfer_events_pb2 as tech_transfer_events
 from twinline.releasetesting.v1 import disposition_pb2, investigation_pb2, sample_pb2
+from twinline.techtransfer.v1 import transfer_pb2
 
-from services.batch_records.master.names import version_key
+from services.batch_records.master.names import parse_name, version_key
 from services.common.domain.clock import to_text
 from services.common.domain.errors import InvalidArgument
 from services.common.messaging.events import ReceivedEvent
@@ -43,8 +51,10 @@ from services.site_view.tables import (
     ReplicaInvestigationRow,
     ReplicaLatestRow,
     ReplicaMasterBatchRecordRow,
+    ReplicaMasterEffectivityRow,
     ReplicaRunRow,
     ReplicaSampleRow,
+    ReplicaTransferPackageRow,
     WatermarkRow,
 )
 from services.site_view.translate import (
@@ -52,8 +62,11 @@ from services.site_view.translate import (
     decision_text,
     investigation_state_text,
     phase_text,
+    receipt_state_text,
     record_state_text,
+    transfer_state_value,
 )
+from services.tech_transfer.packages.names import package_id_of
 
 REPLICA = ReplicaMasterBatchRecordRow.__table__  # type: ignore[attr-defined]
 UPDATE_REPLICA = (
@@ -99,10 +112,13 @@ UPDATE_BATCH = (
     )})
 )
 
-# Every master batch record event carries the record's full state after the change.
+EFFECTIVE_BY_TRANSFER_TYPE = mbr_events.MasterBatchRecordEffectiveByTransfer.DESCRIPTOR.full_name
+# Every other master batch record event carries, from the record's home site, its full state
+# after the change. "effective_by_transfer" comes from the receiving site and carries the
+# version as it was sent: it says where the version is effective, not what it holds.
 REPLICATED_EVENT_TYPES = frozenset(
     message.full_name for message in mbr_events.DESCRIPTOR.message_types_by_name.values()
-)
+) - {EFFECTIVE_BY_TRANSFER_TYPE}
 # Every batch event but the equipment register's carries the batch's full state after the
 # change; the equipment register is not part of the view.
 BATCH_EVENT_TYPES = frozenset(
@@ -180,11 +196,38 @@ STORED_DISPOSITIONS = select(DISPOSITION.c.batch_id, DISPOSITION.c.number).where
     DISPOSITION.c.batch_id.in_(bindparam("batch_ids", expanding=True))
 )
 INSERT_DISPOSITION = insert(DISPOSITION)
+EFFECTIVITY = ReplicaMasterEffectivityRow.__table__  # type: ignore[attr-defined]
+STORED_EFFECTIVITY = select(EFFECTIVITY.c.name, EFFECTIVITY.c.site).where(
+    EFFECTIVITY.c.name.in_(bindparam("names", expanding=True))
+)
+INSERT_EFFECTIVITY = insert(EFFECTIVITY)
+DELETE_EFFECTIVITY = delete(EFFECTIVITY).where(
+    EFFECTIVITY.c.name == bindparam("row_name"), EFFECTIVITY.c.site == bindparam("row_site")
+)
+PACKAGE = ReplicaTransferPackageRow.__table__  # type: ignore[attr-defined]
+STORED_PACKAGES = select(PACKAGE).where(
+    PACKAGE.c.package_id.in_(bindparam("package_ids", expanding=True))
+)
+INSERT_PACKAGE = insert(PACKAGE)
+UPDATE_PACKAGE = (
+    update(PACKAGE)
+    .where(PACKAGE.c.package_id == bindparam("row_package_id"))
+    .values({column: bindparam(column) for column in (
+        "sending_site", "receiving_site", "state", "sender_version", "revision", "sent",
+        "receipt_version", "receipt_revision", "receipt_state", "document",
+        "sender_event_time", "receipt_event_time", "stream_sequence",
+    )})
+)
+PACKAGE_EVENT_TYPE = tech_transfer_events.TransferPackageChanged.DESCRIPTOR.full_name
+# The aggregate in a tech transfer subject (twinline.<site>.tech_transfer.<aggregate>.<event>):
+# which part of the package its site wrote.
+TECH_TRANSFER, SENDER_PART, RECEIPT_PART = "tech_transfer", "package", "receipt"
 CHANGE_LOG = ChangeLogRow.__table__  # type: ignore[attr-defined]
 INSERT_CHANGES = insert(CHANGE_LOG)
 # The kinds of resource a change is of: what WatchChanges may filter on.
 CHANGE_KINDS = (
     "master_batch_record", "batch", "run", "sample", "investigation", "disposition",
+    "transfer_package",
 )
 
 
@@ -225,6 +268,12 @@ class ReplicaEvent:
     replica_investigation: domain.ReplicaInvestigation | None = None
     disposition: disposition_pb2.Disposition | None = None
     replica_disposition: domain.ReplicaDisposition | None = None
+    # A transfer package event: the package as its site knows it, who sends and receives it,
+    # and the one part that site writes.
+    package: transfer_pb2.TransferPackage | None = None
+    replica_package: domain.ReplicaPackage | None = None
+    # "effective_by_transfer": the version as sent, and the site it became effective at.
+    effectivity: domain.Effectivity | None = None
 
 
 def replica_event(event: ReceivedEvent) -> ReplicaEvent:
@@ -246,6 +295,10 @@ def replica_event(event: ReceivedEvent) -> ReplicaEvent:
         return _investigation_event(event)
     if event.event_type in DISPOSITION_EVENT_TYPES:
         return _disposition_event(event)
+    if event.event_type == PACKAGE_EVENT_TYPE:
+        return _package_event(event)
+    if event.event_type == EFFECTIVE_BY_TRANSFER_TYPE:
+        return _effective_by_transfer_event(event)
     if event.event_type not in REPLICATED_EVENT_TYPES:
         return ReplicaEvent(event)
     record: pb.MasterBatchRecord = event.payload.master_batch_record  # type: ignore[attr-defined]
@@ -356,6 +409,71 @@ def _disposition_event(event: ReceivedEvent) -> ReplicaEvent:
     return ReplicaEvent(event, disposition=decided, replica_disposition=replica)
 
 
+def _package_event(event: ReceivedEvent) -> ReplicaEvent:
+    """The part of a transfer package that the event's site writes: the sender's from a
+    ``package.*`` event of the sending site, the receipt from a ``receipt.*`` event of the
+    receiving site. The rest of what it carries (the other part, as that site knows it) is
+    not taken: it comes from the other site's own events."""
+    package: transfer_pb2.TransferPackage = event.payload.package  # type: ignore[attr-defined]
+    where = f"{event.subject} {event.event_id}"
+    try:
+        package_id = package_id_of(package.name)
+    except InvalidArgument:
+        raise ValueError(f"{where}: names no transfer package") from None
+    if package.package_id != package_id:
+        raise ValueError(f"{where}: its package_id is not its name's")
+    sites = (package.sending_site, package.receiving_site)
+    if not all(sites) or len(set(sites)) != 2 or any(len(site) > 64 for site in sites):
+        raise ValueError(f"{where}: the package has no sending and other receiving site")
+    parts = event.subject.split(".")
+    part = parts[3] if len(parts) == 5 and parts[2] == TECH_TRANSFER else ""
+    identity = domain.ReplicaPackage(package_id, package.sending_site, package.receiving_site)
+    if part == SENDER_PART:
+        if event.origin_site != package.sending_site:
+            raise ValueError(f"{where}: a sender's part from another site than the sender")
+        sender = domain.SenderPart(
+            version=domain.decimal_version_of(package.etag), revision=package.revision,
+            # As tech transfer reads its own stored packages: any state but draft was sent.
+            sent=package.state != transfer_pb2.TRANSFER_STATE_DRAFT,
+        )
+        replica = replace(identity, sender=sender)
+    elif part == RECEIPT_PART:
+        if event.origin_site != package.receiving_site:
+            raise ValueError(f"{where}: a receipt from another site than the receiving one")
+        if not package.HasField("receipt"):
+            raise ValueError(f"{where}: a receipt event without a receipt")
+        receipt = domain.ReceiptPart(
+            version=domain.decimal_version_of(package.receipt.etag),
+            revision=package.receipt.revision,
+            # A state this release does not know (a newer origin) is kept, not refused.
+            state=receipt_state_text(package.receipt.state),
+        )
+        replica = replace(identity, receipt=receipt)
+    else:
+        raise ValueError(f"{where}: neither a package nor a receipt subject")
+    return ReplicaEvent(event, package=package, replica_package=replica)
+
+
+def _effective_by_transfer_event(event: ReceivedEvent) -> ReplicaEvent:
+    """Where the event's site made another site's version effective, and by which package."""
+    payload: mbr_events.MasterBatchRecordEffectiveByTransfer = event.payload  # type: ignore[assignment]
+    record, where = payload.master_batch_record, f"{event.subject} {event.event_id}"
+    try:
+        record_id, version = parse_name(record.name)
+        package_id_of(payload.package, "package")
+    except InvalidArgument:
+        raise ValueError(f"{where}: names no master record version or no package") from None
+    if (record_id, version) != (record.record_id, record.version) or not record.home_site:
+        raise ValueError(f"{where}: the record's id/version/site do not match its name")
+    if record.home_site == event.origin_site:
+        raise ValueError(f"{where}: a transfer to the version's own home site")
+    domain.revision_of(record.etag, record.version)
+    effectivity = domain.Effectivity(
+        name=record.name, site=event.origin_site, package=payload.package
+    )
+    return ReplicaEvent(event, record=record, effectivity=effectivity)
+
+
 def _latest_event(event: ReceivedEvent) -> ReplicaEvent:
     reading: conjugation_events.LatestReading = event.payload  # type: ignore[assignment]
     try:
@@ -400,8 +518,17 @@ def apply_events(uow: UnitOfWork, events: Sequence[ReplicaEvent]) -> int:
     newest_samples: dict[str, ReplicaEvent] = {}
     newest_investigations: dict[str, ReplicaEvent] = {}
     dispositions: dict[tuple[str, int], ReplicaEvent] = {}
+    # In stream order: each part is kept when newer, whatever the order, but the document
+    # merges them one at a time.
+    packages: list[ReplicaEvent] = []
+    transfers: dict[tuple[str, str], ReplicaEvent] = {}
     for item in fresh:
-        if item.replica is not None:
+        if item.replica_package is not None:
+            packages.append(item)
+        elif item.effectivity is not None:
+            # Effective once at a site: the first copy stays.
+            transfers.setdefault((item.effectivity.name, item.effectivity.site), item)
+        elif item.replica is not None:
             key = version_key(item.replica.record_id, item.replica.version)
             held = newest.get(key)
             if held is None or domain.supersedes(item.replica, held.replica):
@@ -441,6 +568,10 @@ def apply_events(uow: UnitOfWork, events: Sequence[ReplicaEvent]) -> int:
         _apply_investigations(uow, newest_investigations)
     if dispositions:
         _apply_dispositions(uow, dispositions)
+    if packages:
+        _apply_packages(uow, packages)
+    if transfers:
+        _apply_transfers(uow, transfers)
     if readings:
         _apply_latest(uow, [item.latest for item in readings if item.latest is not None])
     return len(fresh)
@@ -477,6 +608,18 @@ def _change_row(item: ReplicaEvent) -> dict[str, object] | None:
         # Decided once: no revision, no etag.
         found = ("disposition", item.disposition.name, item.replica_disposition.home_site,
                  0, "")
+    elif item.package is not None and item.replica_package is not None:
+        # The part the event's site writes: its version, its etag, that site.
+        replica = item.replica_package
+        if replica.sender is not None:
+            found = ("transfer_package", item.package.name, replica.sending_site,
+                     replica.sender.version, item.package.etag)
+        elif replica.receipt is not None:
+            found = ("transfer_package", item.package.name, replica.receiving_site,
+                     replica.receipt.version, item.package.receipt.etag)
+    elif item.record is not None and item.effectivity is not None:
+        found = ("master_batch_record", item.record.name, item.record.home_site,
+                 domain.revision_of(item.record.etag, item.record.version), item.record.etag)
     if found is None:
         return None  # not replicated (a specification, a certificate): no change of the view
     kind, name, home_site, revision, etag = found
@@ -644,6 +787,159 @@ def _apply_records(uow: UnitOfWork, newest: dict[str, ReplicaEvent]) -> None:
             "stream_sequence": item.event.stream_sequence,
         }
     _upsert(uow, INSERT_REPLICA, UPDATE_REPLICA, "key", rows, stored)
+    _effective_at_home(uow, [newest[key] for key in rows])
+
+
+def _effective_at_home(uow: UnitOfWork, written: Sequence[ReplicaEvent]) -> None:
+    """Where each version just written is effective at its home site: there while the state
+    the view now holds is EFFECTIVE, no longer once it is not (superseded)."""
+    if not written:
+        return
+    uow.session.execute(DELETE_EFFECTIVITY, [
+        {"row_name": item.record.name, "row_site": item.record.home_site}
+        for item in written if item.record is not None
+    ])
+    effective = [
+        item for item in written
+        if item.record is not None and item.replica is not None
+        and domain.is_effective_at_home(item.replica.state)
+    ]
+    if effective:
+        uow.session.execute(INSERT_EFFECTIVITY, [
+            {
+                "name": item.record.name, "site": item.record.home_site,
+                "home_site": item.record.home_site, "package": "",
+                # As its home site recorded it; the event's time if the record has none.
+                "effective_time": to_text(
+                    item.record.effective_time.ToDatetime(tzinfo=UTC)
+                    if item.record.HasField("effective_time") else item.event.time
+                ),
+                "stream_sequence": item.event.stream_sequence,
+            }
+            for item in effective if item.record is not None
+        ])
+
+
+def _apply_transfers(uow: UnitOfWork, transfers: dict[tuple[str, str], ReplicaEvent]) -> None:
+    """Inserts each site where a version became effective by a transfer that the view holds
+    no row of; a held one is never rewritten (effective once)."""
+    stored = {
+        (row.name, row.site)
+        for row in uow.session.execute(
+            STORED_EFFECTIVITY, {"names": sorted({name for name, _ in transfers})}
+        )
+    }
+    inserts = [
+        {
+            "name": item.effectivity.name, "site": item.effectivity.site,
+            "home_site": item.record.home_site, "package": item.effectivity.package,
+            "effective_time": to_text(item.event.time),
+            "stream_sequence": item.event.stream_sequence,
+        }
+        for key, item in transfers.items()
+        if key not in stored and item.effectivity is not None and item.record is not None
+    ]
+    if inserts:
+        uow.session.execute(INSERT_EFFECTIVITY, inserts)
+
+
+@dataclass(frozen=True)
+class _HeldPackage:
+    replica: domain.ReplicaPackage
+    document: transfer_pb2.TransferPackage
+    sender_event_time: str | None = None
+    receipt_event_time: str | None = None
+
+
+def _held_package(row: Any) -> _HeldPackage:
+    sender = None if not row.sender_version else domain.SenderPart(
+        version=row.sender_version, revision=row.revision, sent=row.sent
+    )
+    receipt = None if not row.receipt_version else domain.ReceiptPart(
+        version=row.receipt_version, revision=row.receipt_revision, state=row.receipt_state
+    )
+    replica = domain.ReplicaPackage(
+        row.package_id, row.sending_site, row.receiving_site, sender, receipt
+    )
+    return _HeldPackage(replica, transfer_pb2.TransferPackage.FromString(row.document),
+                        row.sender_event_time, row.receipt_event_time)
+
+
+def _merged(held: _HeldPackage | None, item: ReplicaEvent) -> _HeldPackage | None:
+    """The package with the part ``item`` carries, if newer than the part held; else None."""
+    incoming, arrived = item.replica_package, item.package
+    assert incoming is not None and arrived is not None
+    if held is None:
+        identity = domain.ReplicaPackage(
+            incoming.package_id, incoming.sending_site, incoming.receiving_site
+        )
+        held = _HeldPackage(identity, transfer_pb2.TransferPackage(
+            name=arrived.name, package_id=arrived.package_id, sending_site=arrived.sending_site,
+            receiving_site=arrived.receiving_site,
+        ))
+    elif (held.replica.sending_site, held.replica.receiving_site) != (
+        incoming.sending_site, incoming.receiving_site
+    ):
+        return None  # an id is its sending site's: another pair of sites is not this package
+    document = transfer_pb2.TransferPackage()
+    at = to_text(item.event.time)
+    if incoming.sender is not None:
+        replica = domain.with_sender_part(held.replica, incoming.sender)
+        if replica is None:
+            return None
+        document.CopyFrom(arrived)
+        document.ClearField("receipt")
+        if held.document.HasField("receipt"):
+            document.receipt.CopyFrom(held.document.receipt)
+        merged = replace(held, replica=replica, sender_event_time=at)
+    else:
+        assert incoming.receipt is not None
+        replica = domain.with_receipt(held.replica, incoming.receipt)
+        if replica is None:
+            return None
+        document.CopyFrom(held.document)
+        document.receipt.CopyFrom(arrived.receipt)
+        merged = replace(held, replica=replica, receipt_event_time=at)
+    document.state = transfer_state_value(replica.state)
+    return replace(merged, document=document)
+
+
+def _apply_packages(uow: UnitOfWork, items: Sequence[ReplicaEvent]) -> None:
+    """Merges each event's part into the package the view holds, in stream order."""
+    ids = sorted({item.replica_package.package_id for item in items if item.replica_package})
+    stored = {
+        row.package_id: _held_package(row)
+        for row in uow.session.execute(STORED_PACKAGES, {"package_ids": ids})
+    }
+    current: dict[str, _HeldPackage] = dict(stored)
+    sequences: dict[str, int] = {}
+    for item in items:
+        assert item.replica_package is not None
+        package_id = item.replica_package.package_id
+        merged = _merged(current.get(package_id), item)
+        if merged is None:
+            continue  # stale or repeated: the view already holds this part or a newer one
+        current[package_id] = merged
+        sequences[package_id] = item.event.stream_sequence
+    rows: dict[str, dict[str, object]] = {}
+    for package_id, sequence in sequences.items():
+        held = current[package_id]
+        sender, receipt = held.replica.sender, held.replica.receipt
+        rows[package_id] = {
+            "sending_site": held.replica.sending_site,
+            "receiving_site": held.replica.receiving_site, "state": held.replica.state,
+            "sender_version": 0 if sender is None else sender.version,
+            "revision": 0 if sender is None else sender.revision,
+            "sent": sender is not None and sender.sent,
+            "receipt_version": 0 if receipt is None else receipt.version,
+            "receipt_revision": 0 if receipt is None else receipt.revision,
+            "receipt_state": "" if receipt is None else receipt.state,
+            "document": held.document.SerializeToString(deterministic=True),
+            "sender_event_time": held.sender_event_time,
+            "receipt_event_time": held.receipt_event_time,
+            "stream_sequence": sequence,
+        }
+    _upsert(uow, INSERT_PACKAGE, UPDATE_PACKAGE, "package_id", rows, stored)
 
 
 def _apply_batches(uow: UnitOfWork, newest: dict[str, ReplicaEvent]) -> None:

@@ -12,6 +12,7 @@ from twinline.batchrecords.v1 import batch_pb2
 from twinline.batchrecords.v1 import master_batch_record_pb2 as pb
 from twinline.conjugation.v1 import run_pb2
 from twinline.releasetesting.v1 import sample_pb2
+from twinline.techtransfer.v1 import transfer_pb2
 
 from services.batch_records.master.names import version_key
 from services.common.domain.clock import from_text
@@ -25,8 +26,10 @@ from services.site_view.tables import (
     ReplicaInvestigationRow,
     ReplicaLatestRow,
     ReplicaMasterBatchRecordRow,
+    ReplicaMasterEffectivityRow,
     ReplicaRunRow,
     ReplicaSampleRow,
+    ReplicaTransferPackageRow,
     WatermarkRow,
 )
 
@@ -88,6 +91,38 @@ def page(
         ((row.home_site, row.record_id, row.version), pb.MasterBatchRecord.FromString(row.document))
         for row in session.execute(query).scalars()
     ]
+
+
+@dataclass(frozen=True)
+class HeldEffectivity:
+    """One site where a version is effective, as the view holds it."""
+
+    name: str  # "masterBatchRecords/SYR-MBR-000001/versions/2"
+    site: str
+    package: str  # empty at the version's home site
+    effective_time: str  # UTC text
+
+
+EFFECTIVITY = ReplicaMasterEffectivityRow.__table__  # type: ignore[attr-defined]
+EFFECTIVITY_OF = (
+    select(EFFECTIVITY.c.name, EFFECTIVITY.c.site, EFFECTIVITY.c.package,
+           EFFECTIVITY.c.effective_time)
+    .where(EFFECTIVITY.c.name.in_(bindparam("names", expanding=True)))
+    .order_by(EFFECTIVITY.c.name, EFFECTIVITY.c.site)
+)
+
+
+def effectivity(session: Session, names: list[str]) -> list[HeldEffectivity]:
+    """Every site where the versions named are effective, by version in ``names`` order, then
+    site."""
+    if not names:
+        return []
+    found: dict[str, list[HeldEffectivity]] = {}
+    for row in session.execute(EFFECTIVITY_OF, {"names": sorted(set(names))}):
+        found.setdefault(row.name, []).append(
+            HeldEffectivity(row.name, row.site, row.package, row.effective_time)
+        )
+    return [held for name in dict.fromkeys(names) for held in found.get(name, [])]
 
 
 @dataclass(frozen=True)
@@ -328,6 +363,50 @@ def disposition_page(
     return [
         ((home_site, batch_id, number), document)
         for home_site, batch_id, number, document in session.execute(query)
+    ]
+
+
+@dataclass(frozen=True)
+class PackageFilter:
+    sending_site: str = ""  # empty: all
+    receiving_site: str = ""  # empty: all
+
+
+# Where a page of transfer packages ends: (sending site, package id) of its last one.
+PackagePosition = tuple[str, str]
+PACKAGE = ReplicaTransferPackageRow.__table__  # type: ignore[attr-defined]
+DOCUMENT_OF_PACKAGE = select(PACKAGE.c.document).where(
+    PACKAGE.c.package_id == bindparam("package_id")
+)
+
+
+def get_package(session: Session, package_id: str) -> transfer_pb2.TransferPackage:
+    """One transfer package, as the view knows it."""
+    row = session.execute(DOCUMENT_OF_PACKAGE, {"package_id": package_id}).first()
+    if row is None:
+        raise NotFound(
+            "TRANSFER_PACKAGE_NOT_FOUND",
+            f"this site's view holds no transferPackages/{package_id}", packageId=package_id,
+        )
+    return transfer_pb2.TransferPackage.FromString(row.document)
+
+
+def package_page(
+    session: Session, filters: PackageFilter, *, after: PackagePosition | None, size: int
+) -> list[tuple[PackagePosition, bytes]]:
+    """Up to ``size`` packages after ``after``, by sending site and package id, as stored (the
+    serialized TransferPackage), so that the caller can weigh them before decoding."""
+    order = (PACKAGE.c.sending_site, PACKAGE.c.package_id)
+    query = select(*order, PACKAGE.c.document).order_by(*order).limit(size)
+    if filters.sending_site:
+        query = query.where(PACKAGE.c.sending_site == filters.sending_site)
+    if filters.receiving_site:
+        query = query.where(PACKAGE.c.receiving_site == filters.receiving_site)
+    if after is not None:
+        query = query.where(tuple_(*order) > tuple_(*after))
+    return [
+        ((sending_site, package_id), document)
+        for sending_site, package_id, document in session.execute(query)
     ]
 
 

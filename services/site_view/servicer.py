@@ -16,6 +16,7 @@ from twinline.conjugation.v1 import run_pb2
 from twinline.releasetesting.v1 import disposition_pb2, investigation_pb2, sample_pb2
 from twinline.siteview.v1 import site_view_service_pb2 as api
 from twinline.siteview.v1 import site_view_service_pb2_grpc as api_grpc
+from twinline.techtransfer.v1 import transfer_pb2
 
 from services.batch_records.batches.names import batch_id_of
 from services.batch_records.master.names import parse_name
@@ -41,6 +42,7 @@ from services.site_view import domain, queries
 from services.site_view.checksum import view_checksum
 from services.site_view.handlers import CHANGE_KINDS
 from services.site_view.translate import KNOWN_BATCH_STATES, batch_state_value
+from services.tech_transfer.packages.names import package_id_of
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -67,6 +69,18 @@ def _batch_position(token: str) -> queries.BatchPosition | None:
 
 def _run_position(token: str) -> queries.RunPosition | None:
     return decode_position(token, str, str)  # type: ignore[return-value]
+
+
+def _package_position(token: str) -> queries.PackagePosition | None:
+    return decode_position(token, str, str)  # type: ignore[return-value]
+
+
+def _effectivity_to_proto(held: queries.HeldEffectivity) -> api.SiteEffectivity:
+    message = api.SiteEffectivity(
+        master_batch_record=held.name, site=held.site, package=held.package
+    )
+    message.effective_time.FromDatetime(from_text(held.effective_time))
+    return message
 
 
 def _release_testing_position(token: str) -> queries.ReleaseTestingPosition | None:
@@ -270,11 +284,13 @@ class SiteViewServicer(api_grpc.SiteViewServiceServicer):
         filters = queries.RecordFilter(site=request.site, record_id=request.record_id)
         with read_session(self._engine) as session:
             found = queries.page(session, filters, after=after, size=size + 1)
-        page, token = page_of(
-            found, size, lambda item: item[1].ByteSize(), lambda item: list(item[0])
-        )
+            page, token = page_of(
+                found, size, lambda item: item[1].ByteSize(), lambda item: list(item[0])
+            )
+            effective = queries.effectivity(session, [record.name for _, record in page])
         return api.ListMasterBatchRecordsResponse(
-            master_batch_records=[record for _, record in page], next_page_token=token
+            master_batch_records=[record for _, record in page], next_page_token=token,
+            effectivity=[_effectivity_to_proto(held) for held in effective],
         )
 
     @rpc_method
@@ -283,8 +299,13 @@ class SiteViewServicer(api_grpc.SiteViewServiceServicer):
     ) -> api.GetMasterBatchRecordResponse:
         current_principal()
         record_id, version = parse_name(request.name)
-        record = read(self._engine, queries.get, record_id, version)
-        return api.GetMasterBatchRecordResponse(master_batch_record=record)
+        with read_session(self._engine) as session:
+            record = queries.get(session, record_id, version)
+            effective = queries.effectivity(session, [record.name])
+        return api.GetMasterBatchRecordResponse(
+            master_batch_record=record,
+            effectivity=[_effectivity_to_proto(held) for held in effective],
+        )
 
     @rpc_method
     async def ListBatches(
@@ -436,3 +457,34 @@ class SiteViewServicer(api_grpc.SiteViewServiceServicer):
             ],
             next_page_token=token,
         )
+
+    @rpc_method
+    async def ListTransferPackages(
+        self, request: api.ListTransferPackagesRequest, context: grpc.aio.ServicerContext
+    ) -> api.ListTransferPackagesResponse:
+        current_principal()
+        size = page_size_of(request.page_size, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
+        after = _package_position(request.page_token)
+        bounds.text("sending_site", request.sending_site, bounds.ID_LEN)
+        bounds.text("receiving_site", request.receiving_site, bounds.ID_LEN)
+        filters = queries.PackageFilter(
+            sending_site=request.sending_site, receiving_site=request.receiving_site
+        )
+        with read_session(self._engine) as session:
+            found = queries.package_page(session, filters, after=after, size=size + 1)
+        page, token = page_of(found, size, lambda item: len(item[1]), lambda item: list(item[0]))
+        return api.ListTransferPackagesResponse(
+            transfer_packages=[
+                transfer_pb2.TransferPackage.FromString(document) for _, document in page
+            ],
+            next_page_token=token,
+        )
+
+    @rpc_method
+    async def GetTransferPackage(
+        self, request: api.GetTransferPackageRequest, context: grpc.aio.ServicerContext
+    ) -> api.GetTransferPackageResponse:
+        current_principal()
+        package_id = package_id_of(request.name, "name")
+        package = read(self._engine, queries.get_package, package_id)
+        return api.GetTransferPackageResponse(transfer_package=package)

@@ -148,6 +148,49 @@ class ReplicaDispositionRow(SQLModel, table=True):
     stream_sequence: int = Field(sa_type=BigInteger)
 
 
+class ReplicaMasterEffectivityRow(SQLModel, table=True):
+    """One site where a master record version of any site is effective: its home site while
+    its own events say EFFECTIVE, and each site whose QA accepted its transfer (kept as first
+    taken in)."""
+
+    __tablename__ = "replica_master_effectivity"
+
+    name: str = Field(primary_key=True)  # "masterBatchRecords/SYR-MBR-000001/versions/2"
+    site: str = Field(primary_key=True)  # where it is effective
+    home_site: str  # the version's
+    package: str  # "transferPackages/SYR-TP-000001"; empty at the home site
+    effective_time: str  # UTC text; at home as the record says, else the event's origin time
+    stream_sequence: int = Field(sa_type=BigInteger)
+
+
+class ReplicaTransferPackageRow(SQLModel, table=True):
+    """A transfer package between any two sites, as the view knows it: the sending site's
+    part from its ``package.*`` events, the receipt from the receiving site's ``receipt.*``
+    events, each the newest by its own etag."""
+
+    __tablename__ = "replica_transfer_package"
+
+    package_id: str = Field(primary_key=True)  # "SYR-TP-000001"
+    sending_site: str
+    receiving_site: str
+    # The newer part's state: "sent"; "unknown_<n>" for a receipt state of a newer release.
+    state: str
+    # The sending site's part: its etag and revision (0 before its first event), sent or not.
+    sender_version: int = Field(sa_type=BigInteger)
+    revision: int = Field(sa_type=BigInteger)
+    sent: bool
+    # The receipt: its etag and the package revision it is of (0 before the first event).
+    receipt_version: int = Field(sa_type=BigInteger)
+    receipt_revision: int = Field(sa_type=BigInteger)
+    receipt_state: str  # empty before the first receipt event
+    # The merged TransferPackage with that state: what Get and List return.
+    document: bytes
+    # Origin times of the events that carried the held parts (None before one).
+    sender_event_time: str | None = None
+    receipt_event_time: str | None = None
+    stream_sequence: int = Field(sa_type=BigInteger)
+
+
 class ChangeLogRow(SQLModel, table=True):
     """One replicated event the view took in (written in the transaction that applied it):
     what WatchChanges serves. Heartbeats and latest readings are not changes."""

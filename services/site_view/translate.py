@@ -1,5 +1,6 @@
-"""The view's text for a record's or batch's state, a run's phase, an investigation's state and a
-disposition's decision: how the replica stores and filters them."""
+"""The view's text for a record's or batch's state, a run's phase, an investigation's state, a
+disposition's decision and a transfer package's state: how the replica stores and filters
+them."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from twinline.batchrecords.v1 import batch_pb2
 from twinline.batchrecords.v1 import master_batch_record_pb2 as mbr_pb2
 from twinline.conjugation.v1 import run_pb2
 from twinline.releasetesting.v1 import disposition_pb2, investigation_pb2
+from twinline.techtransfer.v1 import transfer_pb2
 
 PREFIX = "BATCH_STATE_"
 RECORD_PREFIX = "MASTER_BATCH_RECORD_STATE_"
@@ -81,3 +83,25 @@ def decision_text(value: int) -> str:
         disposition_pb2.DispositionDecision.ValueType(value)
     )
     return name.removeprefix(DECISION_PREFIX).lower()
+
+
+RECEIPT_PREFIX = "RECEIPT_STATE_"
+TRANSFER_PREFIX = "TRANSFER_STATE_"
+
+
+def receipt_state_text(value: int) -> str:
+    """The text of a receipt's state: "under_review" for RECEIPT_STATE_UNDER_REVIEW;
+    "unknown_<n>" for one this release does not know (a newer origin): kept, not refused."""
+    if not value or value not in transfer_pb2.ReceiptState.values():
+        return f"{UNKNOWN}{value}"
+    name = transfer_pb2.ReceiptState.Name(transfer_pb2.ReceiptState.ValueType(value))
+    return name.removeprefix(RECEIPT_PREFIX).lower()
+
+
+def transfer_state_value(text: str) -> transfer_pb2.TransferState.ValueType:
+    """The TransferState of a package's state as the view stores it ("sent", or a receipt's
+    state); UNSPECIFIED for a receipt state this release does not know."""
+    name = TRANSFER_PREFIX + text.upper()
+    if name not in transfer_pb2.TransferState.keys():
+        return transfer_pb2.TRANSFER_STATE_UNSPECIFIED
+    return transfer_pb2.TransferState.Value(name)

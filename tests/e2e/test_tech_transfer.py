@@ -1,20 +1,23 @@
 """A full transfer Syracuse → Songdo on real servers and NATS: sent, acknowledged by Songdo's
 service on arrival, reviewed, returned with comments and revised, then accepted by Songdo's
 QA, after which Songdo's batch_records lets a batch follow the transferred version, and not
-before. No step of the receiving site can be taken by the sending site."""
+before. No step of the receiving site can be taken by the sending site. Both sites' views end
+with the package accepted and the version effective at both sites."""
 
 from __future__ import annotations
 
 import grpc
 import pytest
 from twinline.batchrecords.v1 import batch_service_pb2 as batch_api
+from twinline.siteview.v1 import site_view_service_pb2 as view_api
+from twinline.siteview.v1.site_view_service_pb2_grpc import SiteViewServiceStub
 from twinline.techtransfer.v1 import tech_transfer_service_pb2 as api
 from twinline.techtransfer.v1 import transfer_pb2 as pb
 from twinline.techtransfer.v1.tech_transfer_service_pb2_grpc import TechTransferServiceStub
 
 from services.client.session import Session, with_token
 from services.common.grpc.status import details_of
-from services.devstack.topology import BATCH_RECORDS, TECH_TRANSFER
+from services.devstack.topology import BATCH_RECORDS, SITE_VIEW, TECH_TRANSFER
 from tests.support import batches, transfers
 from tests.support.batches import q
 from tests.support.mbr import request_id, sign
@@ -22,7 +25,7 @@ from tests.support.stack import Stack, stack_fixture
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(420)
-stack = stack_fixture(services=[BATCH_RECORDS.name, TECH_TRANSFER.name])
+stack = stack_fixture(services=[BATCH_RECORDS.name, TECH_TRANSFER.name, SITE_VIEW.name])
 SENDER, RECEIVER = "syracuse", "songdo"
 DEADLINE_S = 90
 
@@ -164,3 +167,23 @@ async def test_a_transfer_is_sent_returned_revised_and_accepted_by_the_receiving
     batch = await wait_until(songdo_batch, DEADLINE_S, interval=0.2)
     assert batch.batch_id.startswith("SDO-B-") and batch.control_recipe.name == master  # type: ignore[attr-defined]
     await state_at(author, draft.name, pb.TRANSFER_STATE_ACCEPTED, revision=2)
+
+    for site in (SENDER, RECEIVER):
+        reader = await stack.login(site, "qa", SITE_VIEW.name)
+        viewed = reader.stub(SiteViewServiceStub)
+
+        async def seen(viewed: SiteViewServiceStub = viewed,
+                       reader: Session = reader) -> tuple[object, ...] | None:
+            package = (await viewed.GetTransferPackage(view_api.GetTransferPackageRequest(
+                name=draft.name), metadata=reader.metadata)).transfer_package
+            record = await viewed.GetMasterBatchRecord(view_api.GetMasterBatchRecordRequest(
+                name=master), metadata=reader.metadata)
+            found = (package.state, package.revision, package.notes,
+                     [(e.site, e.package) for e in record.effectivity])
+            return found if found[0] == pb.TRANSFER_STATE_ACCEPTED and len(found[3]) == 2 \
+                else None
+
+        assert await wait_until(seen, DEADLINE_S, interval=0.2,
+                                ignore=(grpc.aio.AioRpcError,)) == (
+            pb.TRANSFER_STATE_ACCEPTED, 2, "DMSO water ≤ 0.05 % added",
+            [(RECEIVER, draft.name), (SENDER, "")])

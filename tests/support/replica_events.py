@@ -1,6 +1,7 @@
-"""Events as batch_records, conjugation and release testing publish them, built by hand for the
-site view's tests: master record, batch, run, sample and investigation revisions, latest
-readings, dispositions, and the received form the view's handler takes in."""
+"""Events as batch_records, conjugation, release testing and tech transfer publish them, built by
+hand for the site view's tests: master record, batch, run, sample and investigation revisions,
+latest readings, dispositions, transfer packages and their receipts, a version effective by a
+transfer, and the received form the view's handler takes in."""
 
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ from twinline.events.v1 import batch_events_pb2 as batch_events
 from twinline.events.v1 import conjugation_events_pb2 as conjugation_events
 from twinline.events.v1 import master_batch_record_events_pb2 as mbr_events
 from twinline.events.v1 import release_testing_events_pb2 as release_testing_events
+from twinline.events.v1 import tech_transfer_events_pb2 as tech_transfer_events
 from twinline.releasetesting.v1 import disposition_pb2 as disposition_pb
 from twinline.releasetesting.v1 import investigation_pb2 as investigation_pb
 from twinline.releasetesting.v1 import sample_pb2 as sample_pb
+from twinline.techtransfer.v1 import transfer_pb2 as transfer_pb
 
 from services.common.messaging.events import OutboxEvent, ReceivedEvent, decode, new_event
 from services.common.messaging.subjects import event_subject
@@ -309,3 +312,62 @@ def disposition_decided(
         payload, "disposition", "decided", time, site=disposition.home_site,
         ce_subject=disposition.name,
     )
+
+
+# --- tech transfer -------------------------------------------------------------------------
+
+PACKAGE_ID = "SYR-TP-000001"
+RECEIVING_SITE = "songdo"
+
+
+def package_at(
+    version: int, revision: int, state: transfer_pb.TransferState.ValueType, *,
+    receipt: transfer_pb.Receipt | None = None, package_id: str = PACKAGE_ID,
+    sending_site: str = SITE, receiving_site: str = RECEIVING_SITE, notes: str = "",
+    master: pb.MasterBatchRecord | None = None,
+) -> transfer_pb.TransferPackage:
+    """A package as one site knows it: the sender's part at etag ``version``, with the
+    receipt that site holds (if any)."""
+    sent = master or record(4, pb.MASTER_BATCH_RECORD_STATE_EFFECTIVE, version=2)
+    package = transfer_pb.TransferPackage(
+        name=f"transferPackages/{package_id}", package_id=package_id,
+        sending_site=sending_site, receiving_site=receiving_site, revision=revision,
+        state=state, master_batch_record=sent, method_ids=["USP-791"], notes=notes,
+        author="syr.pe", etag=str(version),
+    )
+    if receipt is not None:
+        package.receipt.CopyFrom(receipt)
+    return package
+
+
+def receipt_at(
+    version: int, revision: int, state: transfer_pb.ReceiptState.ValueType, comments: str = ""
+) -> transfer_pb.Receipt:
+    return transfer_pb.Receipt(
+        revision=revision, state=state, comments=comments, etag=str(version)
+    )
+
+
+def transfer_event(
+    package: transfer_pb.TransferPackage, aggregate: str, suffix: str, time: datetime = T0, *,
+    site: str | None = None,
+) -> OutboxEvent:
+    """A tech transfer event: ``aggregate`` "package" from the sending site, "receipt" from
+    the receiving site (unless ``site`` says otherwise)."""
+    origin = site or (package.sending_site if aggregate == "package" else package.receiving_site)
+    return new_event(
+        subject=event_subject(origin, "tech_transfer", aggregate, suffix),
+        payload=tech_transfer_events.TransferPackageChanged(package=package),
+        source=f"twinline/{origin}/tech_transfer", ce_subject=package.name, time=time,
+    )
+
+
+def effective_by_transfer(
+    sent: pb.MasterBatchRecord, package: str, time: datetime, *, site: str = RECEIVING_SITE
+) -> OutboxEvent:
+    """The receiving site's batch_records: the sent version effective there."""
+    payload = mbr_events.MasterBatchRecordEffectiveByTransfer(
+        master_batch_record=sent, package=package,
+        signature=signed("sdo.qa", signature_pb2.SIGNATURE_MEANING_APPROVED),
+    )
+    return mbr_event(payload, "effective_by_transfer", time, site=site)
