@@ -35,8 +35,11 @@ from tests.support import batches
 from tests.support.batches import effective_master, reduction, s1, stub
 from tests.support.mbr import conjugation_recipe, request_id, sign
 from tests.support.nats_harness import NatsSites
-from tests.support.stack import Stack, write_default_registry
+from tests.support.stack import Stack, stack_fixture, write_default_registry
 from tests.support.waiting import wait_until
+
+# Batch records and the site view are all these tests use.
+stack = stack_fixture(services=[BATCH_RECORDS.name, SITE_VIEW.name])
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(120)]
 MEGABYTE = "x" * 1_000_000

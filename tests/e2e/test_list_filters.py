@@ -16,9 +16,12 @@ from twinline.siteview.v1 import site_view_service_pb2 as view_api
 from twinline.siteview.v1.site_view_service_pb2_grpc import SiteViewServiceStub
 
 from services.common.grpc.status import details_of
-from services.devstack.topology import SITE_VIEW
+from services.devstack.topology import BATCH_RECORDS, SITE_VIEW
 from tests.support import batches
-from tests.support.stack import Stack
+from tests.support.stack import Stack, stack_fixture
+
+# Batch records and the site view are all these tests use.
+stack = stack_fixture(services=[BATCH_RECORDS.name, SITE_VIEW.name])
 
 UNKNOWN = 42
 

@@ -7,11 +7,14 @@ from twinline.siteview.v1 import site_view_service_pb2 as view
 from twinline.siteview.v1.site_view_service_pb2_grpc import SiteViewServiceStub
 
 from services.client.session import Session
-from services.devstack.topology import SITE_VIEW
+from services.devstack.topology import BATCH_RECORDS, SITE_VIEW
 from services.site_view.domain import STALE_AFTER_INTERVALS
 from tests.support.mbr import create
-from tests.support.stack import HEARTBEAT_SECONDS, Stack
+from tests.support.stack import HEARTBEAT_SECONDS, Stack, stack_fixture
 from tests.support.waiting import wait_until
+
+# Batch records and the site view are all these tests use.
+stack = stack_fixture(services=[BATCH_RECORDS.name, SITE_VIEW.name])
 
 CONVERGE = 20.0
 # Longer than a heartbeat could be late and the view still be current.

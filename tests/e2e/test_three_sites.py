@@ -1,7 +1,8 @@
 """A third site joins by configuration alone: a [[site]] block in the registry, three real
-nats-servers (the first the hub, two leaves), every service at each. A transfer goes from
+nats-servers (the first the hub, two leaves), the services at each. A transfer goes from
 Syracuse to the new plant, a batch is made there on the transferred version, and all three
-views converge on the same picture."""
+views converge on the same picture: records with where each is effective, batches, the
+package accepted."""
 
 from __future__ import annotations
 
@@ -125,15 +126,21 @@ async def test_a_third_site_from_configuration_takes_a_transfer_and_three_views_
                                                     metadata=viewer.metadata)
         listed = await view.ListBatches(view_api.ListBatchesRequest(),
                                         metadata=viewer.metadata)
+        packages = await view.ListTransferPackages(view_api.ListTransferPackagesRequest(),
+                                                   metadata=viewer.metadata)
         return (
             sorted((r.name, r.etag) for r in records.master_batch_records),
+            sorted((e.master_batch_record, e.site) for e in records.effectivity),
             sorted((b.name, b.etag, b.home_site) for b in listed.batches),
+            sorted((t.name, t.state, t.revision) for t in packages.transfer_packages),
         )
 
     async def converged() -> bool:
         pictures = [await picture(site) for site in SITES]
-        return pictures[0] == pictures[1] == pictures[2] and any(
-            name == batch.name for name, _, _ in pictures[0][1])  # type: ignore[attr-defined]
+        return pictures[0] == pictures[1] == pictures[2] and pictures[0][1] == [
+            (master, "songdo2"), (master, "syracuse")] and any(
+            name == batch.name for name, _, _ in pictures[0][2]  # type: ignore[attr-defined]
+        ) and pictures[0][3] == [(draft.name, pb.TRANSFER_STATE_ACCEPTED, 1)]
 
     await wait_until(converged, DEADLINE_S, interval=0.5, ignore=(grpc.aio.AioRpcError,),
                      message="the three views show the same records and batches")

@@ -16,9 +16,12 @@ from twinline.siteview.v1.site_view_service_pb2_grpc import SiteViewServiceStub
 from services.client.session import Session
 from services.devstack.topology import BATCH_RECORDS, SITE_VIEW
 from tests.support.mbr import create, take_to_effective
-from tests.support.stack import Stack
+from tests.support.stack import Stack, stack_fixture
 from tests.support.streams import stream_event_ids
 from tests.support.waiting import wait_until
+
+# Batch records and the site view are all these tests use.
+stack = stack_fixture(services=[BATCH_RECORDS.name, SITE_VIEW.name])
 
 CONVERGE = 20.0
 
