@@ -1,6 +1,7 @@
 """The operator CLI: ``twinline users …`` (a site's users), ``twinline audit verify``,
 ``twinline review …`` (QA's review by exception of batch records), ``twinline outbox status``,
-``twinline view rebuild|checksum`` (the site view replayed from its stream, and its checksum)."""
+``twinline view rebuild|checksum`` (the site view replayed from its stream, and its checksum),
+``twinline trend`` (the control chart of a result attribute over both sites' runs)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import typer
 from services.cli.audit import audit_app
 from services.cli.outbox import outbox_app
 from services.cli.review import review_app
+from services.cli.trend import trend
 from services.cli.users import users_app
 from services.cli.view import view_app
 
@@ -18,6 +20,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(review_app, name="review")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(view_app, name="view")
+app.command("trend")(trend)
 
 if __name__ == "__main__":
     app()

@@ -66,7 +66,7 @@ class Target:
     ) -> None:
         settings = Settings(site=site) if site else Settings()
         if settings.site not in settings.registry.ids():
-            _fail(f"unknown site {settings.site!r}; known: {', '.join(settings.registry.ids())}")
+            fail(f"unknown site {settings.site!r}; known: {', '.join(settings.registry.ids())}")
         self.site = settings.site
         self.service = service
         self.address = address or grpc_address(settings.registry, settings.home_site, service)
@@ -258,7 +258,7 @@ def _signed(
         )).batch
         problem = ready(current)
         if problem is not None:
-            _fail(f"{current.batch_id} is {pb.BatchState.Name(current.state)}: {problem}; "
+            fail(f"{current.batch_id} is {pb.BatchState.Name(current.state)}: {problem}; "
                   "nothing was signed")
         request = request_type(
             request_id=str(uuid.uuid4()), batch=batch_name(batch),
@@ -311,7 +311,7 @@ def _utc(stamp: Timestamp) -> str:
 
 def _refused(error: grpc.aio.AioRpcError, service: str, address: str) -> NoReturn:
     if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-        _fail(f"{service} at {address} does not answer ({error.code().name}): "
+        fail(f"{service} at {address} does not answer ({error.code().name}): "
               "is the site running (make run)?", code=2)
     found = details_of(error)
     error_console.print(
@@ -322,11 +322,12 @@ def _refused(error: grpc.aio.AioRpcError, service: str, address: str) -> NoRetur
         error_console.print(
             f"  • {subject}: {description} ({kind})", soft_wrap=True, highlight=False
         )
-    for field in found["fields"]:  # type: ignore[attr-defined]
-        error_console.print(f"  • field {field}", highlight=False)
+    for field, description in found["field_violations"]:  # type: ignore[attr-defined]
+        error_console.print(f"  • {field}: {description}", soft_wrap=True, highlight=False)
     raise typer.Exit(1)
 
 
-def _fail(message: str, code: int = 1) -> NoReturn:
+def fail(message: str, code: int = 1) -> NoReturn:
+    """``message`` on stderr, in red; the command ends with exit ``code``."""
     error_console.print(f"[red]{message}[/red]", soft_wrap=True, highlight=False)
     raise typer.Exit(code)

@@ -135,12 +135,13 @@ async def abort_with(context: grpc.aio.ServicerContext, exc: BaseException) -> N
 
 
 def details_of(error: grpc.aio.AioRpcError | grpc.RpcError) -> dict[str, object]:
-    """Client side: the ErrorInfo reason, the BadRequest fields and the PreconditionFailure
-    violations of a failed call (``preconditions``: type and subject; ``conditions``: with the
-    description too)."""
+    """Client side: the ErrorInfo reason, the BadRequest fields (``field_violations``: each
+    with its description) and the PreconditionFailure violations of a failed call
+    (``preconditions``: type and subject; ``conditions``: with the description too)."""
     status = rpc_status.from_call(error)  # type: ignore[arg-type]
     found: dict[str, object] = {
-        "reason": None, "fields": [], "metadata": {}, "preconditions": [], "conditions": [],
+        "reason": None, "fields": [], "field_violations": [], "metadata": {},
+        "preconditions": [], "conditions": [],
     }
     if status is None:
         return found
@@ -154,6 +155,10 @@ def details_of(error: grpc.aio.AioRpcError | grpc.RpcError) -> dict[str, object]
             bad_request = error_details_pb2.BadRequest()
             detail.Unpack(bad_request)
             found["fields"] = [violation.field for violation in bad_request.field_violations]
+            found["field_violations"] = [
+                (violation.field, violation.description)
+                for violation in bad_request.field_violations
+            ]
         elif detail.Is(error_details_pb2.PreconditionFailure.DESCRIPTOR):
             failure = error_details_pb2.PreconditionFailure()
             detail.Unpack(failure)
