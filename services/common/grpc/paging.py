@@ -120,3 +120,14 @@ def page_of(
     taken = fitting_page((item_bytes(item) for item in found[:size]), budget=budget)
     token = encode_token(position(found[taken - 1])) if len(found) > taken else ""
     return list(found[:taken]), token
+
+
+def page_of_keyed(rows: Sequence[tuple[Any, M]], size: int) -> tuple[list[M], str]:
+    """From ``(key, message)`` rows read ``size + 1`` at a time, in key order: the page's
+    messages (by count and bytes) and the next page's token, the last one's key ("" at the
+    end). A key is a value or a tuple of values."""
+    found, token = page_of(
+        rows, size, lambda row: row[1].ByteSize(),
+        lambda row: list(row[0]) if isinstance(row[0], tuple) else [row[0]],
+    )
+    return [message for _, message in found], token

@@ -21,12 +21,7 @@ from services.common.domain.errors import (
 )
 from services.common.domain.roles import Role
 from services.common.grpc.auth import current_principal
-from services.common.grpc.paging import (
-    decode_position,
-    encode_token,
-    page_of_messages,
-    page_size_of,
-)
+from services.common.grpc.paging import decode_position, page_of_keyed, page_size_of
 from services.common.grpc.rpc import SiteWriting, mutate, rpc_method
 from services.common.grpc.transitions import require_etag
 from services.common.persistence.database import read_session
@@ -124,11 +119,8 @@ class ConjugationRunServicer(SiteWriting, api_grpc.ConjugationRunServiceServicer
                 session, batch_id=batch_id, after=None if after is None else after[0],
                 size=size + 1,
             )
-        page = page_of_messages([run for _, run in rows[:size]], size)
-        response = api.ListRunsResponse(runs=page)
-        if len(rows) > len(page):
-            response.next_page_token = encode_token([rows[len(page) - 1][0]])
-        return response
+        page, token = page_of_keyed(rows, size)
+        return api.ListRunsResponse(runs=page, next_page_token=token)
 
     @rpc_method
     async def ComputeCharges(

@@ -10,12 +10,7 @@ from services.batch_records.batches.names import batch_id_of
 from services.common.domain.errors import FieldViolation, InvalidArgument
 from services.common.domain.signatures import SignatureMeaning
 from services.common.grpc.auth import current_principal
-from services.common.grpc.paging import (
-    decode_position,
-    encode_token,
-    page_of_messages,
-    page_size_of,
-)
+from services.common.grpc.paging import decode_position, page_of_keyed, page_size_of
 from services.common.grpc.rpc import mutate, rpc_method
 from services.common.grpc.transitions import Checked, SignedTransitions, Transition
 from services.common.persistence.database import read_session
@@ -100,8 +95,5 @@ class DispositionServicer(SignedTransitions, api_grpc.DispositionServiceServicer
             rows = repository.page(session, batch_id=batch_id,
                                    after=None if after is None else (after[0], after[1]),
                                    size=size + 1)
-        page = page_of_messages([found for _, found in rows[:size]], size)
-        response = api.ListDispositionsResponse(dispositions=page)
-        if len(rows) > len(page):
-            response.next_page_token = encode_token(list(rows[len(page) - 1][0]))
-        return response
+        page, token = page_of_keyed(rows, size)
+        return api.ListDispositionsResponse(dispositions=page, next_page_token=token)

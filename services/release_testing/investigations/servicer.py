@@ -12,12 +12,7 @@ from twinline.releasetesting.v1 import release_testing_service_pb2_grpc as api_g
 from services.batch_records.batches.names import batch_id_of
 from services.common.domain.signatures import SignatureMeaning
 from services.common.grpc.auth import current_principal
-from services.common.grpc.paging import (
-    decode_position,
-    encode_token,
-    page_of_messages,
-    page_size_of,
-)
+from services.common.grpc.paging import decode_position, page_of_keyed, page_size_of
 from services.common.grpc.rpc import rpc_method
 from services.common.grpc.transitions import Checked, SignedTransitions, Transition
 from services.common.persistence.database import read_session
@@ -108,8 +103,5 @@ class InvestigationServicer(SignedTransitions, api_grpc.InvestigationServiceServ
         with read_session(self._engine) as session:
             rows = repository.page(session, batch_id=batch_id,
                                    after=None if after is None else after[0], size=size + 1)
-        page = page_of_messages([found for _, found in rows[:size]], size)
-        response = api.ListInvestigationsResponse(investigations=page)
-        if len(rows) > len(page):
-            response.next_page_token = encode_token([rows[len(page) - 1][0]])
-        return response
+        page, token = page_of_keyed(rows, size)
+        return api.ListInvestigationsResponse(investigations=page, next_page_token=token)

@@ -13,12 +13,7 @@ from services.common.domain import bounds
 from services.common.domain.errors import Violations
 from services.common.domain.signatures import SignatureMeaning
 from services.common.grpc.auth import current_principal
-from services.common.grpc.paging import (
-    decode_position,
-    encode_token,
-    page_of_messages,
-    page_size_of,
-)
+from services.common.grpc.paging import decode_position, page_of_keyed, page_size_of
 from services.common.grpc.rpc import mutate, rpc_method
 from services.common.grpc.transitions import Checked, SignedTransitions, Transition
 from services.common.persistence.database import read_session
@@ -100,11 +95,8 @@ class SampleServicer(SignedTransitions, api_grpc.SampleServiceServicer):
         with read_session(self._engine) as session:
             rows = repository.page(session, batch_id=batch_id,
                                    after=None if after is None else after[0], size=size + 1)
-        page = page_of_messages([sample for _, sample in rows[:size]], size)
-        response = api.ListSamplesResponse(samples=page)
-        if len(rows) > len(page):
-            response.next_page_token = encode_token([rows[len(page) - 1][0]])
-        return response
+        page, token = page_of_keyed(rows, size)
+        return api.ListSamplesResponse(samples=page, next_page_token=token)
 
     @rpc_method
     async def EnterResult(

@@ -11,12 +11,7 @@ from services.common.domain import bounds
 from services.common.domain.errors import Violations
 from services.common.domain.signatures import SignatureMeaning
 from services.common.grpc.auth import current_principal
-from services.common.grpc.paging import (
-    decode_position,
-    encode_token,
-    page_of_messages,
-    page_size_of,
-)
+from services.common.grpc.paging import decode_position, page_of_keyed, page_size_of
 from services.common.grpc.rpc import mutate, rpc_method
 from services.common.grpc.transitions import (
     SignedTransitions,
@@ -154,8 +149,5 @@ class SpecificationServicer(SignedTransitions, api_grpc.SpecificationServiceServ
             rows = repository.page(session, product=request.product or None,
                                    after=None if after is None else (after[0], after[1]),
                                    size=size + 1)
-        page = page_of_messages([spec for _, spec in rows[:size]], size)
-        response = api.ListSpecificationsResponse(specifications=page)
-        if len(rows) > len(page):
-            response.next_page_token = encode_token(list(rows[len(page) - 1][0]))
-        return response
+        page, token = page_of_keyed(rows, size)
+        return api.ListSpecificationsResponse(specifications=page, next_page_token=token)

@@ -10,12 +10,7 @@ from twinline.techtransfer.v1 import tech_transfer_service_pb2_grpc as api_grpc
 from services.common.domain.errors import FieldViolation, InvalidArgument
 from services.common.domain.signatures import SignatureMeaning
 from services.common.grpc.auth import current_principal
-from services.common.grpc.paging import (
-    decode_position,
-    encode_token,
-    page_of_messages,
-    page_size_of,
-)
+from services.common.grpc.paging import decode_position, page_of_keyed, page_size_of
 from services.common.grpc.rpc import mutate, rpc_method
 from services.common.grpc.transitions import (
     Checked,
@@ -172,8 +167,5 @@ class TechTransferServicer(SignedTransitions, api_grpc.TechTransferServiceServic
         with read_session(self._engine) as session:
             rows = repository.page(session, after=None if after is None else after[0],
                                    size=size + 1)
-        page = page_of_messages([found for _, found in rows[:size]], size)
-        response = api.ListTransferPackagesResponse(packages=page)
-        if len(rows) > len(page):
-            response.next_page_token = encode_token([rows[len(page) - 1][0]])
-        return response
+        page, token = page_of_keyed(rows, size)
+        return api.ListTransferPackagesResponse(packages=page, next_page_token=token)
