@@ -1,4 +1,5 @@
-"""The operator CLI: ``twinline users …`` (a site's users), ``twinline audit verify``,
+"""The operator CLI: ``twinline login|logout`` (a site's token kept for later commands),
+``twinline users …`` (a site's users), ``twinline audit verify``,
 ``twinline review …`` (QA's review by exception of batch records), ``twinline outbox status``,
 ``twinline view rebuild|checksum`` (the site view replayed from its stream, and its checksum),
 ``twinline trend`` (the control chart of a result attribute over both sites' runs)."""
@@ -8,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from services.cli.audit import audit_app
+from services.cli.login import login, logout
 from services.cli.outbox import outbox_app
 from services.cli.review import review_app
 from services.cli.trend import trend
@@ -15,6 +17,8 @@ from services.cli.users import users_app
 from services.cli.view import view_app
 
 app = typer.Typer(help="Twinline operator tooling.", no_args_is_help=True)
+app.command("login")(login)
+app.command("logout")(logout)
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.add_typer(review_app, name="review")

@@ -23,8 +23,9 @@ from rich.table import Table
 from twinline.batchrecords.v1 import batch_pb2 as pb
 from twinline.batchrecords.v1 import batch_service_pb2 as api
 from twinline.batchrecords.v1.batch_service_pb2_grpc import BatchRecordServiceStub
-from twinline.common.v1 import signature_pb2
+from twinline.common.v1 import auth_pb2, signature_pb2
 
+from services.cli import credentials
 from services.client.session import Session
 from services.common.grpc.status import details_of
 from services.common.settings import Settings
@@ -70,12 +71,22 @@ class Target:
         self.site = settings.site
         self.service = service
         self.address = address or grpc_address(settings.registry, settings.home_site, service)
-        self.user = user or os.environ.get("TWINLINE_USER") or typer.prompt("User")
-        self.password = typer.prompt(f"Password for {self.user}", hide_input=True)
+        # No user named: the token ``twinline login`` kept for the site, if still valid.
+        kept = None if user or os.environ.get("TWINLINE_USER") else credentials.load(self.site)
+        self.token = kept.token if kept is not None else ""
+        self.user = kept.user if kept is not None else (
+            user or os.environ.get("TWINLINE_USER") or typer.prompt("User"))
+        self.password = "" if kept is not None else typer.prompt(
+            f"Password for {self.user}", hide_input=True)
 
     def run(self, work: Callable[[Session], Awaitable[T]]) -> T:
         """Logs in, runs ``work``; a refusal or an unreachable service ends the command."""
         async def session_work() -> T:
+            if self.token:
+                channel = grpc.aio.insecure_channel(self.address)
+                kept = Session(channel, self.token, auth_pb2.User(username=self.user))
+                async with kept as session:
+                    return await work(session)
             async with await Session.login(self.address, self.user, self.password) as session:
                 return await work(session)
 
