@@ -1,5 +1,6 @@
 """The operator CLI: ``twinline login|logout`` (a site's token kept for later commands),
-``twinline users …`` (a site's users), ``twinline audit verify``,
+``twinline site`` (every site's link state and lag), ``twinline users …`` (a site's users),
+``twinline audit verify``,
 ``twinline review …`` (QA's review by exception of batch records), ``twinline outbox status``,
 ``twinline view rebuild|checksum`` (the site view replayed from its stream, and its checksum),
 ``twinline trend`` (the control chart of a result attribute over both sites' runs)."""
@@ -12,6 +13,7 @@ from services.cli.audit import audit_app
 from services.cli.login import login, logout
 from services.cli.outbox import outbox_app
 from services.cli.review import review_app
+from services.cli.site import site
 from services.cli.trend import trend
 from services.cli.users import users_app
 from services.cli.view import view_app
@@ -19,6 +21,7 @@ from services.cli.view import view_app
 app = typer.Typer(help="Twinline operator tooling.", no_args_is_help=True)
 app.command("login")(login)
 app.command("logout")(logout)
+app.command("site")(site)
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.add_typer(review_app, name="review")
