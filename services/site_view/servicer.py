@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
+from typing import Any
 
 import grpc
-from google.protobuf import duration_pb2, timestamp_pb2
+from google.protobuf import duration_pb2, message, timestamp_pb2
 from sqlalchemy import Engine
 from twinline.batchrecords.v1 import batch_pb2
 from twinline.common.v1 import quantity_pb2
@@ -179,6 +180,15 @@ def _change_to_proto(change: queries.LoggedChange) -> api.Change:
     return message
 
 
+
+def _documents(found: Sequence[tuple[Any, bytes]], size: int, message_type: type[message.Message],
+               field: str) -> dict[str, Any]:
+    """A list response's fields from ``(key, document)`` rows read ``size + 1`` at a time:
+    the page's resources in ``field`` (by count and bytes) and the next page's token."""
+    page, token = page_of(found, size, lambda item: len(item[1]), lambda item: list(item[0]))
+    return {field: [message_type.FromString(document) for _, document in page],
+            "next_page_token": token}
+
 class SiteViewServicer(api_grpc.SiteViewServiceServicer):
     """Read-only: any authenticated user of any site may read the view."""
 
@@ -319,11 +329,8 @@ class SiteViewServicer(api_grpc.SiteViewServiceServicer):
         filters = queries.BatchFilter(site=request.site, state=state)
         with read_session(self._engine) as session:
             found = queries.batch_page(session, filters, after=after, size=size + 1)
-        page, token = page_of(found, size, lambda item: len(item[1]), lambda item: list(item[0]))
         return api.ListBatchesResponse(
-            batches=[batch_pb2.Batch.FromString(document) for _, document in page],
-            next_page_token=token,
-        )
+            **_documents(found, size, batch_pb2.Batch, "batches"))
 
     @rpc_method
     async def GetBatch(
@@ -379,11 +386,8 @@ class SiteViewServicer(api_grpc.SiteViewServiceServicer):
         filters = queries.RunFilter(site=request.site, batch_id=batch_id)
         with read_session(self._engine) as session:
             found = queries.run_page(session, filters, after=after, size=size + 1)
-        page, token = page_of(found, size, lambda item: len(item[1]), lambda item: list(item[0]))
         return api.ListRunsResponse(
-            runs=[run_pb2.Run.FromString(document) for _, document in page],
-            next_page_token=token,
-        )
+            **_documents(found, size, run_pb2.Run, "runs"))
 
     @rpc_method
     async def GetRun(
@@ -407,11 +411,8 @@ class SiteViewServicer(api_grpc.SiteViewServiceServicer):
         filters = _batch_scope(request.site, request.batch)
         with read_session(self._engine) as session:
             found = queries.sample_page(session, filters, after=after, size=size + 1)
-        page, token = page_of(found, size, lambda item: len(item[1]), lambda item: list(item[0]))
         return api.ListSamplesResponse(
-            samples=[sample_pb2.Sample.FromString(document) for _, document in page],
-            next_page_token=token,
-        )
+            **_documents(found, size, sample_pb2.Sample, "samples"))
 
     @rpc_method
     async def GetSample(
@@ -432,13 +433,8 @@ class SiteViewServicer(api_grpc.SiteViewServiceServicer):
         filters = _batch_scope(request.site, request.batch)
         with read_session(self._engine) as session:
             found = queries.investigation_page(session, filters, after=after, size=size + 1)
-        page, token = page_of(found, size, lambda item: len(item[1]), lambda item: list(item[0]))
         return api.ListInvestigationsResponse(
-            investigations=[
-                investigation_pb2.Investigation.FromString(document) for _, document in page
-            ],
-            next_page_token=token,
-        )
+            **_documents(found, size, investigation_pb2.Investigation, "investigations"))
 
     @rpc_method
     async def ListDispositions(
@@ -450,13 +446,8 @@ class SiteViewServicer(api_grpc.SiteViewServiceServicer):
         filters = _batch_scope(request.site, request.batch)
         with read_session(self._engine) as session:
             found = queries.disposition_page(session, filters, after=after, size=size + 1)
-        page, token = page_of(found, size, lambda item: len(item[1]), lambda item: list(item[0]))
         return api.ListDispositionsResponse(
-            dispositions=[
-                disposition_pb2.Disposition.FromString(document) for _, document in page
-            ],
-            next_page_token=token,
-        )
+            **_documents(found, size, disposition_pb2.Disposition, "dispositions"))
 
     @rpc_method
     async def ListTransferPackages(
@@ -472,13 +463,8 @@ class SiteViewServicer(api_grpc.SiteViewServiceServicer):
         )
         with read_session(self._engine) as session:
             found = queries.package_page(session, filters, after=after, size=size + 1)
-        page, token = page_of(found, size, lambda item: len(item[1]), lambda item: list(item[0]))
         return api.ListTransferPackagesResponse(
-            transfer_packages=[
-                transfer_pb2.TransferPackage.FromString(document) for _, document in page
-            ],
-            next_page_token=token,
-        )
+            **_documents(found, size, transfer_pb2.TransferPackage, "transfer_packages"))
 
     @rpc_method
     async def GetTransferPackage(
