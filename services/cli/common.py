@@ -31,6 +31,7 @@ from services.cli import credentials
 from services.client.session import Session
 from services.common.grpc.status import details_of
 from services.common.settings import Settings
+from services.common.sites import UnknownSiteError
 from services.devstack.topology import BATCH_RECORDS, grpc_address
 
 console = Console()
@@ -126,6 +127,25 @@ def signature(meaning: str, reason: str, descriptor: int | None) -> signature_pb
     """An e-signature's input: the password entered again at each signing (21 CFR 11.200)."""
     password = read_secret(f"Re-enter your password to sign ({meaning})", descriptor)
     return signature_pb2.SignatureInput(password=password, reason=reason)
+
+
+def owning_site(identifier: str) -> str | None:
+    """The site whose code starts a record's id or name ("batches/SYR-B-2026-00042" →
+    syracuse), or None when no site of the registry has that code."""
+    code = identifier.rpartition("/")[2].partition("-")[0]
+    try:
+        return Settings().registry.by_code(code).id
+    except UnknownSiteError:
+        return None
+
+
+def at_home(target: Target, identifier: str, what: str) -> None:
+    """Ends the command (exit 2, nothing sent) unless ``identifier`` belongs to the target's
+    site: only a record's home site changes it (``what``: e.g. "released")."""
+    home = owning_site(identifier)
+    if home is not None and home != target.site:
+        fail(f"{identifier.rpartition('/')[2]} is {home}'s: it is {what} at {home} "
+             f"(--site {home}), not at {target.site}; nothing was sent", Exit.USAGE)
 
 
 def checked_output(output: str) -> str:
