@@ -3,7 +3,8 @@
 ``twinline audit verify``,
 ``twinline review …`` (QA's review by exception of batch records), ``twinline outbox status``,
 ``twinline view rebuild|checksum`` (the site view replayed from its stream, and its checksum),
-``twinline trend`` (the control chart of a result attribute over both sites' runs)."""
+``twinline trend`` (the control chart of a result attribute over both sites' runs),
+``twinline run show|readings`` (a conjugation run of either site, and its process readings)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from services.cli.audit import audit_app
 from services.cli.login import login, logout
 from services.cli.outbox import outbox_app
 from services.cli.review import review_app
+from services.cli.run import run_app
 from services.cli.site import site
 from services.cli.trend import trend
 from services.cli.users import users_app
@@ -28,6 +30,7 @@ app.add_typer(review_app, name="review")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(view_app, name="view")
 app.command("trend")(trend)
+app.add_typer(run_app, name="run")
 
 if __name__ == "__main__":
     app()
