@@ -4,7 +4,10 @@
 ``twinline review …`` (QA's review by exception of batch records), ``twinline outbox status``,
 ``twinline view rebuild|checksum`` (the site view replayed from its stream, and its checksum),
 ``twinline trend`` (the control chart of a result attribute over both sites' runs),
-``twinline run show|readings`` (a conjugation run of either site, and its process readings)."""
+``twinline run show|readings`` (a conjugation run of either site, and its process readings),
+``twinline sample list|results|review`` (both sites' samples, results, the second analyst's
+review), ``twinline oos show`` (an OOS investigation), ``twinline release`` (QA's disposition
+of a batch)."""
 
 from __future__ import annotations
 
@@ -12,9 +15,12 @@ import typer
 
 from services.cli.audit import audit_app
 from services.cli.login import login, logout
+from services.cli.oos import oos_app
 from services.cli.outbox import outbox_app
+from services.cli.release import release
 from services.cli.review import review_app
 from services.cli.run import run_app
+from services.cli.sample import sample_app
 from services.cli.site import site
 from services.cli.trend import trend
 from services.cli.users import users_app
@@ -31,6 +37,9 @@ app.add_typer(outbox_app, name="outbox")
 app.add_typer(view_app, name="view")
 app.command("trend")(trend)
 app.add_typer(run_app, name="run")
+app.add_typer(sample_app, name="sample")
+app.add_typer(oos_app, name="oos")
+app.command("release")(release)
 
 if __name__ == "__main__":
     app()
