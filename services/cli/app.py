@@ -5,9 +5,10 @@
 ``twinline view rebuild|checksum`` (the site view replayed from its stream, and its checksum),
 ``twinline trend`` (the control chart of a result attribute over both sites' runs),
 ``twinline run show|readings`` (a conjugation run of either site, and its process readings),
-``twinline sample list|results|review`` (both sites' samples, results, the second analyst's
-review), ``twinline oos show`` (an OOS investigation), ``twinline release`` (QA's disposition
-of a batch)."""
+``twinline sample list|results|review`` (both sites' samples, their results, their review),
+``twinline oos show`` (an OOS investigation of either site's lab),
+``twinline release`` (QA's disposition of a batch, e-signed),
+``twinline transfer list|show|accept|return`` (transfer packages, the receiving site's decision)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from services.cli.review import review_app
 from services.cli.run import run_app
 from services.cli.sample import sample_app
 from services.cli.site import site
+from services.cli.transfer import transfer_app
 from services.cli.trend import trend
 from services.cli.users import users_app
 from services.cli.view import view_app
@@ -40,6 +42,7 @@ app.add_typer(run_app, name="run")
 app.add_typer(sample_app, name="sample")
 app.add_typer(oos_app, name="oos")
 app.command("release")(release)
+app.add_typer(transfer_app, name="transfer")
 
 if __name__ == "__main__":
     app()

@@ -124,7 +124,7 @@ def show(investigation: InvestigationArgument, site: SiteOption = None,
 
 def _line(text: str) -> None:
     # Lines, not tables: hypotheses and conclusions are read whole, at any width.
-    console.print(text, soft_wrap=True, highlight=False)
+    console.print(text, soft_wrap=True, highlight=False, markup=False)
 
 
 def _causes(causes: Iterable[pb.Cause]) -> None:

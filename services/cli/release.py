@@ -19,6 +19,7 @@ from enum import StrEnum
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from twinline.releasetesting.v1 import disposition_pb2 as pb
 from twinline.releasetesting.v1 import release_testing_service_pb2 as api
 from twinline.releasetesting.v1.release_testing_service_pb2_grpc import DispositionServiceStub
@@ -106,8 +107,10 @@ def release(
     why = disposition.reason or signed.reason
     console.print(
         f"[green]✓[/green] {name.partition('/')[2]} {decided(disposition.decision)}: signed by "
-        f"{signed.printed_name} ({signed.signer}) at {utc(signed.sign_time)}: {why}",
+        f"{escape(signed.printed_name)} ({signed.signer}) at {utc(signed.sign_time)}: "
+        f"{escape(why)}",
         soft_wrap=True, highlight=False)
     if disposition.results:
         console.print(f"  on {len(disposition.results)} results: "
-                      f"{', '.join(disposition.results)}", soft_wrap=True, highlight=False)
+                      f"{', '.join(disposition.results)}", soft_wrap=True, highlight=False,
+                      markup=False)

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from twinline.common.v1 import quantity_pb2
 from twinline.conjugation.v1 import readings_pb2 as readings
@@ -93,9 +94,9 @@ def show(run: RunArgument, site: SiteOption = None, user: UserOption = None,
     inputs = shown.inputs
     console.print(f"{shown.run_id} · {found.home_site} · {shown.product} · batch "
                   f"{shown.batch.removeprefix('batches/')} · phase {phase(shown.phase)}",
-                  soft_wrap=True, highlight=False)
+                  soft_wrap=True, highlight=False, markup=False)
     console.print(f"  created {utc(shown.create_time)} by {shown.created_by}; updated "
-                  f"{utc(shown.update_time)}", soft_wrap=True, highlight=False)
+                  f"{utc(shown.update_time)}", soft_wrap=True, highlight=False, markup=False)
     console.print(
         f"  antibody {inputs.antibody_lot}: {quantity(inputs.antibody_concentration)} x "
         f"{quantity(inputs.antibody_volume)}; {inputs.reducing_agent} "
@@ -104,39 +105,40 @@ def show(run: RunArgument, site: SiteOption = None, user: UserOption = None,
         f"{pb.CoSolvent.Name(inputs.co_solvent).removeprefix('CO_SOLVENT_')} ≤ "
         f"{inputs.max_co_solvent_percent} %); {inputs.quench_agent} "
         f"{inputs.quench_equivalents} eq ({inputs.quench_lot})",
-        soft_wrap=True, highlight=False)
+        soft_wrap=True, highlight=False, markup=False)
     if shown.charges:
         console.print(f"Charges (tolerance ± {shown.charge_tolerance_percent} %)")
     for charge in shown.charges:
         judged = "within tolerance" if charge.within_tolerance else "[red]OUT OF TOLERANCE[/red]"
         console.print(
             f"  {_words(pb.ChargeKind.Name(charge.kind), 'CHARGE_KIND_')}: "
-            f"{quantity(charge.actual)} against {quantity(charge.computed)} "
-            f"({charge.deviation_percent} %, {judged}) · lot {charge.lot_id} · "
-            f"{charge.recorded_by}, {utc(charge.record_time)}", soft_wrap=True, highlight=False)
+            f"{escape(quantity(charge.actual))} against {escape(quantity(charge.computed))} "
+            f"({charge.deviation_percent} %, {judged}) · lot {escape(charge.lot_id)} · "
+            f"{escape(charge.recorded_by)}, {utc(charge.record_time)}", soft_wrap=True,
+            highlight=False)
     if shown.phases:
         console.print("Phases")
     for record in shown.phases:
         ended = utc(record.end_time) if record.HasField("end_time") else "running"
         console.print(f"  {phase(record.phase)}: {utc(record.start_time)} → {ended}",
-                      soft_wrap=True, highlight=False)
+                      soft_wrap=True, highlight=False, markup=False)
         for parameter in record.parameters:
             console.print(
-                f"      {parameter.name} {quantity(parameter.value)} (limits "
-                f"{_limits(parameter.limits.low, parameter.limits.high)} "
-                f"{parameter.limits.unit}): "
+                f"      {escape(parameter.name)} {escape(quantity(parameter.value))} (limits "
+                f"{escape(_limits(parameter.limits.low, parameter.limits.high))} "
+                f"{escape(parameter.limits.unit)}): "
                 f"{'in limits' if parameter.within_limits else '[red]OUT OF LIMITS[/red]'}",
                 soft_wrap=True, highlight=False)
     if shown.HasField("results"):
         ranges = {a.attribute: a for a in shown.acceptance}
         console.print(f"Results ({shown.results.recorded_by}, {utc(shown.results.record_time)})",
-                      soft_wrap=True, highlight=False)
+                      soft_wrap=True, highlight=False, markup=False)
         for value in shown.results.values:
             limits = ranges.get(value.attribute)
             console.print(
                 f"  {_words(pb.Attribute.Name(value.attribute), 'ATTRIBUTE_')}: "
-                f"{quantity(value.value)} (range "
-                f"{_limits(limits.low, limits.high) if limits else '—'}): "
+                f"{escape(quantity(value.value))} (range "
+                f"{escape(_limits(limits.low, limits.high)) if limits else '—'}): "
                 f"{'in range' if value.within_range else '[red]OUT OF RANGE[/red]'}",
                 soft_wrap=True, highlight=False)
     if not found.latest_readings:
@@ -148,7 +150,8 @@ def show(run: RunArgument, site: SiteOption = None, user: UserOption = None,
     table.add_column("unit", no_wrap=True)
     table.add_column("time", no_wrap=True)
     for latest in found.latest_readings:
-        table.add_row(latest.tag, f"{latest.value:g}", latest.unit, utc(latest.time))
+        table.add_row(escape(latest.tag), f"{latest.value:g}", escape(latest.unit),
+                      utc(latest.time))
     console.print(table)
 
 
@@ -221,20 +224,22 @@ def readings_of(
         limits = _tag_limits(each.tag)
         for time_us, value in each.points:
             alarm = _alarm(each.tag, value)
-            table.add_row(_time(time_us), each.tag.tag, f"{value:g}", each.tag.unit, limits,
+            table.add_row(_time(time_us), escape(each.tag.tag), f"{value:g}",
+                          escape(each.tag.unit), limits,
                           f"[red]{alarm.upper()}[/red]" if alarm else "")
     console.print(table)
     for each in found:
         values = [value for _, value in each.points]
         span = f"{min(values):g} to {max(values):g} {each.tag.unit}" if values else "no points"
         console.print(f"{each.tag.tag} {sparkline(values)} {span}", soft_wrap=True,
-                      highlight=False)
+                      highlight=False, markup=False)
     if excursions:
         console.print(f"Excursions ({len(excursions)})")
     for excursion in excursions:
         ended = utc(excursion.end_time) if excursion.HasField("end_time") else "[red]ongoing[/red]"
-        console.print(f"  {excursion.tag}: {utc(excursion.start_time)} → {ended}, extreme "
-                      f"{excursion.extreme_value:g} {excursion.unit}", soft_wrap=True,
+        console.print(f"  {escape(excursion.tag)}: {utc(excursion.start_time)} → {ended}, "
+                      f"extreme {excursion.extreme_value:g} {escape(excursion.unit)}",
+                      soft_wrap=True,
                       highlight=False)
 
 

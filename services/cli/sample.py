@@ -22,6 +22,7 @@ from enum import StrEnum
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from twinline.common.v1 import signature_pb2
 from twinline.releasetesting.v1 import release_testing_service_pb2 as api
@@ -174,11 +175,11 @@ def results(sample: SampleArgument, site: SiteOption = None, user: UserOption = 
         return
     console.print(f"{found.name.removeprefix('samples/')} · {found.home_site} lab · "
                   f"{found.product} · batch {found.batch.removeprefix('batches/')} · "
-                  f"{state_of(found)}", soft_wrap=True, highlight=False)
+                  f"{state_of(found)}", soft_wrap=True, highlight=False, markup=False)
     for verdict in found.verdicts:
         console.print(f"  {verdict.specification}: "
                       f"{_enum_words(pb.SampleVerdict.Name(verdict.verdict), 'SAMPLE_VERDICT_')}",
-                      soft_wrap=True, highlight=False)
+                      soft_wrap=True, highlight=False, markup=False)
     table = Table()
     table.add_column("test", overflow="fold")
     table.add_column("#", no_wrap=True, justify="right")
@@ -190,14 +191,14 @@ def results(sample: SampleArgument, site: SiteOption = None, user: UserOption = 
     for assignment in found.assignments:
         criteria = {(t.specification, t.test_id): t.criterion_text for t in assignment.applied}
         if not assignment.results:
-            table.add_row(assignment.attribute, "", "—", assignment.unit,
-                          "; ".join(criteria.values()), "", "no result")
+            table.add_row(escape(assignment.attribute), "", "—", escape(assignment.unit),
+                          escape("; ".join(criteria.values())), "", "no result")
         for result in assignment.results:
             for judgement in result.judgements:
                 table.add_row(
-                    assignment.attribute, str(result_number(result)),
-                    _value(result, judgement), result.unit or assignment.unit,
-                    criteria.get((judgement.specification, judgement.test_id), ""),
+                    escape(assignment.attribute), str(result_number(result)),
+                    escape(_value(result, judgement)), escape(result.unit or assignment.unit),
+                    escape(criteria.get((judgement.specification, judgement.test_id), "")),
                     _verdict(judgement), _result_state(result))
     console.print(table)
     for assignment in found.assignments:
@@ -207,7 +208,7 @@ def results(sample: SampleArgument, site: SiteOption = None, user: UserOption = 
             console.print(f"  #{result_number(result)} {assignment.attribute}: {signed}"
                           + (f" · invalidated: {result.invalidation_reason}"
                              if result.invalidation_reason else ""),
-                          soft_wrap=True, highlight=False)
+                          soft_wrap=True, highlight=False, markup=False)
 
 
 @sample_app.command("review")
@@ -248,8 +249,9 @@ def review(
             if output == "text":
                 last = answer.result.signatures[-1]
                 console.print(f"[green]✓[/green] #{result_number(answer.result)} "
-                              f"{assignment.attribute} reviewed: signed by {last.printed_name} "
-                              f"({last.signer}) at {utc(last.sign_time)}", soft_wrap=True,
+                              f"{escape(assignment.attribute)} reviewed: signed by "
+                              f"{escape(last.printed_name)} ({last.signer}) at "
+                              f"{utc(last.sign_time)}", soft_wrap=True,
                               highlight=False)
         return found, reviewed
 

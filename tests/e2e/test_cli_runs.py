@@ -25,6 +25,8 @@ from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(300)]
 TAG = "R201.TT01"
+# A UCUM unit in square brackets: printed as is, never taken for terminal markup.
+PH_TAG = "R201.PH01"
 # Six points a second apart, ten minutes ago: 31 °C is above the 30 °C limit.
 VALUES = (25.0, 25.5, 26.0, 31.0, 27.0, 26.5)
 
@@ -50,6 +52,8 @@ async def floor(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Floor
         start_us = int((time.time() - 600) * 1e6)
         await runs.stream_points(stack, run, TAG, [
             (start_us + index * 1_000_000, value) for index, value in enumerate(VALUES)])
+        await runs.declare_tag(stack, run, PH_TAG, unit="[pH]", low=6.5, high=7.5)
+        await runs.stream_points(stack, run, PH_TAG, [(start_us, 7.1)], unit="[pH]")
         yield Floor(stack, run)
     finally:
         await stack.close()
@@ -75,7 +79,8 @@ async def test_songdo_shows_a_syracuse_run_with_its_latest_reading(floor: Floor)
 
     async def with_reading() -> Result | None:
         shown = await twinline(floor.stack, "songdo", SITE_VIEW.name, "run", "show", run_id)
-        return shown if shown.exit_code == 0 and TAG in shown.output else None
+        found = shown.exit_code == 0 and TAG in shown.output and PH_TAG in shown.output
+        return shown if found else None
 
     shown = await wait_until(with_reading, 90, interval=0.5,
                              message="Songdo's view never showed the run's latest reading")
@@ -84,6 +89,7 @@ async def test_songdo_shows_a_syracuse_run_with_its_latest_reading(floor: Floor)
     assert "reducing agent: 14.667 mL against 14.667 mL" in shown.output
     assert "temperature 25 Cel (limits" in shown.output and "in limits" in shown.output
     assert "26.5" in shown.output and "Cel" in shown.output  # the newest point, with its unit
+    assert any(PH_TAG in line and "[pH]" in line for line in shown.output.splitlines())
     assert "…" not in shown.output  # CliRunner's console is 80 columns wide
 
     as_json = document(await twinline(floor.stack, "songdo", SITE_VIEW.name, "run", "show",
@@ -91,7 +97,7 @@ async def test_songdo_shows_a_syracuse_run_with_its_latest_reading(floor: Floor)
     assert as_json["home_site"] == "syracuse"
     assert as_json["run"]["phase"] == "PHASE_PURIFICATION"  # type: ignore[index]
     assert [(r["tag"], r["value"], r["unit"]) for r in as_json["latest_readings"]] == [  # type: ignore[attr-defined]
-        (TAG, 26.5, "Cel")]
+        (PH_TAG, 7.1, "[pH]"), (TAG, 26.5, "Cel")]
 
     unknown = await twinline(floor.stack, "songdo", SITE_VIEW.name, "run", "show",
                              "SYR-CR-999999")
@@ -114,10 +120,13 @@ async def test_readings_are_a_table_with_limits_alarms_a_sparkline_and_excursion
     assert any("31" in row and "HIGH" in row and "20 to 30" in row for row in rows)
     assert f"{TAG} ▁█▂▂ 26 to 31 Cel" in shown.output
     assert "Excursions (1)" in shown.output
+    assert f"{PH_TAG} ▄ 7.1 to 7.1 [pH]" in shown.output
+    assert any(PH_TAG in line and "[pH]" in line and "6.5 to 7.5" in line
+               for line in shown.output.splitlines())
 
     as_json = document(await twinline(floor.stack, "syracuse", CONJUGATION.name, "run",
                                       "readings", run_id, "--output", "json"))
-    tag = as_json["tags"][0]  # type: ignore[index]
+    tag = next(t for t in as_json["tags"] if t["tag"] == TAG)  # type: ignore[attr-defined]
     assert (tag["tag"], tag["unit"], tag["high_limit"]) == (TAG, "Cel", 30.0)
     assert [(p["value"], p["alarm"]) for p in tag["points"]] == [
         (value, "high" if value > 30 else "") for value in VALUES]
