@@ -25,6 +25,7 @@ import typer
 from google.protobuf import json_format, message
 from google.protobuf.timestamp_pb2 import Timestamp
 from rich.console import Console
+from rich.markup import escape
 from twinline.common.v1 import auth_pb2, signature_pb2
 
 from services.cli import credentials
@@ -176,19 +177,23 @@ def refused(error: grpc.aio.AioRpcError, service: str, address: str) -> NoReturn
              "is the site running (make run)?", Exit.UNREACHABLE)
     found = details_of(error)
     error_console.print(
-        f"[red]refused[/red] {error.code().name} {found['reason'] or ''}: {error.details()}",
+        f"[red]refused[/red] {error.code().name} {found['reason'] or ''}: "
+        f"{escape(error.details() or '')}",
         soft_wrap=True, highlight=False,
     )
     for kind, subject, description in found["conditions"]:  # type: ignore[attr-defined]
         error_console.print(
-            f"  • {subject}: {description} ({kind})", soft_wrap=True, highlight=False
+            f"  • {subject}: {description} ({kind})", soft_wrap=True, highlight=False,
+            markup=False,
         )
     for field, description in found["field_violations"]:  # type: ignore[attr-defined]
-        error_console.print(f"  • {field}: {description}", soft_wrap=True, highlight=False)
+        error_console.print(f"  • {field}: {description}", soft_wrap=True, highlight=False,
+                            markup=False)
     raise typer.Exit(Exit.REFUSED)
 
 
 def fail(message: str, code: int = Exit.REFUSED) -> NoReturn:
     """``message`` on stderr, in red; the command ends with exit ``code``."""
-    error_console.print(f"[red]{message}[/red]", soft_wrap=True, highlight=False)
+    # Escaped: a message quotes records ("7.1 [pH]"), never terminal markup.
+    error_console.print(f"[red]{escape(message)}[/red]", soft_wrap=True, highlight=False)
     raise typer.Exit(int(code))
