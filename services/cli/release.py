@@ -91,11 +91,11 @@ def release(
             fail(f"{name.partition('/')[2]} is already {decided(final.decision)} "
                  f"({final.signature.printed_name}, {utc(final.decide_time)}): a release or a "
                  "rejection is final; nothing was signed")
+        decision_words = decided(DECISIONS[decision]).lower().replace("_", " ")
         answer = await stub.DisposeBatch(
             api.DisposeBatchRequest(request_id=str(uuid.uuid4()), batch=name,
                                     decision=DECISIONS[decision],
-                                    signature=signature(decided(DECISIONS[decision]).lower(),
-                                                        reason, password_fd)),
+                                    signature=signature(decision_words, reason, password_fd)),
             metadata=session.metadata, timeout=CALL_TIMEOUT_S)
         return answer.disposition
 

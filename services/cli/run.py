@@ -201,7 +201,9 @@ def readings_of(
         excursions = (await stub.ListExcursions(
             readings.ListExcursionsRequest(run=run_name(run)), metadata=session.metadata,
             timeout=CALL_TIMEOUT_S)).excursions
-        return found, [e for e in excursions if tag is None or e.tag == tag]
+        return found, [e for e in excursions if (tag is None or e.tag == tag)
+                       and (start is None or not e.HasField("end_time")
+                            or e.end_time.ToDatetime(UTC) >= start)]
 
     found, excursions = target.run(work)
     if tag is not None and not found:

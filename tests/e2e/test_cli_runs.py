@@ -137,6 +137,7 @@ async def test_readings_are_a_table_with_limits_alarms_a_sparkline_and_excursion
                                    run_id, "--since", "1m")
     assert nothing_since.exit_code == 0, nothing_since.output
     assert "no points" in nothing_since.output
+    assert "Excursions" not in nothing_since.output  # it ended before the window
 
 
 async def test_bad_arguments_and_another_sites_run_send_nothing(floor: Floor) -> None:
