@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -119,11 +120,19 @@ class Printer:
         return Table(body, colWidths=tuple(widths), repeatRows=1, style=GRID, hAlign="LEFT")
 
 
+@dataclass(frozen=True)
+class Rendered:
+    """A document as PDF bytes, and how many pages it has."""
+
+    pdf: bytes
+    pages: int
+
+
 def render(
     story: list[Flowable], *, footer: str, header: str = "", title: str, author: str,
     subject: str, document: str = "the document",
-) -> bytes:
-    """``story`` as PDF bytes, ``footer`` (and ``header``, if any) on every page, the footer
+) -> Rendered:
+    """``story`` as a PDF, ``footer`` (and ``header``, if any) on every page, the footer
     ending "page n of m"."""
     # Drawn straight on the canvas, not through a Paragraph: checked here.
     printable(footer, document)
@@ -134,8 +143,17 @@ def render(
         bottomMargin=BOTTOM_MARGIN, invariant=1, title=title, author=author, creator="Twinline",
         subject=subject,
     )
-    template.build(story, canvasmaker=partial(_NumberedCanvas, footer=footer, header=header))
-    return buffer.getvalue()
+    pages: list[int] = []
+    template.build(
+        story, canvasmaker=partial(_NumberedCanvas, footer=footer, header=header, counted=pages)
+    )
+    return Rendered(buffer.getvalue(), pages[-1])
+
+
+def with_unit(value: str, unit: str) -> str:
+    """A value and its UCUM unit as printed: "7.5 mg/mL"; a dimensionless one alone."""
+    # UCUM's "1" is the unit of a dimensionless number: printed, it would read as a digit.
+    return value if unit in ("", "1") else f"{value} {unit}"
 
 
 def utc_text(moment: datetime) -> str:
@@ -165,10 +183,13 @@ class _NumberedCanvas(Canvas):
     """Reportlab's NumberedCanvas recipe: pages are kept until the end, so that every footer can
     say how many there are."""
 
-    def __init__(self, *args: Any, footer: str, header: str = "", **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, footer: str, header: str, counted: list[int], **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self._footer = footer
         self._header = header
+        self._counted = counted
         self._pages: list[dict[str, Any]] = []
 
     def showPage(self) -> None:
@@ -177,6 +198,7 @@ class _NumberedCanvas(Canvas):
 
     def save(self) -> None:
         count = len(self._pages)
+        self._counted.append(count)
         for number, page in enumerate(list(self._pages), start=1):
             self.__dict__.update(page)
             self.setFont(FONT, 8)

@@ -22,6 +22,7 @@ from services.common.documents.pdf import (
     render,
     signer_text,
     utc_text,
+    with_unit,
 )
 from services.common.domain.signatures import SignatureRecord
 from services.common.grpc.translate import MEANING_FROM_PROTO, signature_from_proto
@@ -44,7 +45,7 @@ def render_certificate(certificate: disposition_pb2.Certificate, *, site_name: s
         _story(certificate, site_name), footer=f"{TITLE_TEXT} · {batch} · {sample}",
         title=f"{TITLE_TEXT} {batch} {sample}", author=site_name, subject=certificate.name,
         document=_PRINT.document,
-    )
+    ).pdf
 
 
 def certificate_sha256(pdf: bytes) -> str:
@@ -67,11 +68,6 @@ def _specification_version(name: str) -> str:
     if len(parts) == 4 and parts[0] == "specifications" and parts[2] == "versions":
         return f"{parts[1]} v{parts[3]}"
     return name
-
-
-def _result_with_unit(result: str, unit: str) -> str:
-    # UCUM's "1" is the unit of a dimensionless number: printed, it would read as a digit.
-    return result if unit in ("", "1") else f"{result} {unit}"
 
 
 def _utc(stamp: timestamp_pb2.Timestamp) -> str:
@@ -110,7 +106,7 @@ def _results(certificate: disposition_pb2.Certificate) -> Flowable:
     rows = [
         [
             line.test_id, line.attribute, line.method_id, line.criterion_text,
-            _result_with_unit(line.result, line.unit),
+            with_unit(line.result, line.unit),
             _PRINT.cell(line.verdict, HEAD) if line.verdict != "PASS" else line.verdict,
         ]
         for line in certificate.lines
