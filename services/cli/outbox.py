@@ -13,7 +13,7 @@ from rich.table import Table
 from twinline.common.v1 import outbox_pb2
 from twinline.common.v1.outbox_pb2_grpc import OutboxServiceStub
 
-from services.cli.review import AddressOption, SiteOption, Target, UserOption
+from services.cli.common import AddressOption, SiteOption, Target, UserOption
 from services.client.session import Session
 from services.devstack.topology import BATCH_RECORDS, SERVICE_NAMES
 

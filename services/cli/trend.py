@@ -23,7 +23,7 @@ from twinline.conjugation.v1 import run_service_pb2 as api
 from twinline.conjugation.v1.run_service_pb2_grpc import ConjugationRunServiceStub
 
 from services.cli.charts import control_chart_png, decimal_text, sparkline
-from services.cli.review import SiteOption, Target, UserOption, fail
+from services.cli.common import SiteOption, Target, UserOption, fail
 from services.client.session import Session
 from services.devstack.topology import CONJUGATION
 

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from twinline.siteview.v1 import site_view_service_pb2 as api
 from twinline.siteview.v1.site_view_service_pb2_grpc import SiteViewServiceStub
 
-from services.cli.review import AddressOption, SiteOption, Target, UserOption
+from services.cli.common import AddressOption, SiteOption, Target, UserOption
 from services.client.session import Session
 from services.common.settings import Settings
 from services.devstack.topology import SITE_VIEW
