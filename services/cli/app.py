@@ -3,7 +3,8 @@
 ``twinline audit verify``,
 ``twinline review …`` (QA's review by exception of batch records), ``twinline outbox status``,
 ``twinline view rebuild|checksum`` (the site view replayed from its stream, and its checksum),
-``twinline trend`` (the control chart of a result attribute over both sites' runs)."""
+``twinline trend`` (the control chart of a result attribute over both sites' runs),
+``twinline report batch|coa`` (the batch record or a certificate of analysis as PDF)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import typer
 from services.cli.audit import audit_app
 from services.cli.login import login, logout
 from services.cli.outbox import outbox_app
+from services.cli.report import report_app
 from services.cli.review import review_app
 from services.cli.site import site
 from services.cli.trend import trend
@@ -28,6 +30,7 @@ app.add_typer(review_app, name="review")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(view_app, name="view")
 app.command("trend")(trend)
+app.add_typer(report_app, name="report")
 
 if __name__ == "__main__":
     app()
