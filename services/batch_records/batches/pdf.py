@@ -11,19 +11,22 @@ from datetime import datetime
 from decimal import Decimal
 
 from reportlab.lib.units import mm
-from reportlab.platypus import CondPageBreak, Flowable, KeepTogether
+from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, Paragraph, Spacer
 
 from services.batch_records.batches.domain import (
     Batch,
     BatchException,
     Deviation,
+    ExceptionKind,
     ParameterValue,
     Quantity,
     StepExecution,
+    classify_value,
     recipe_steps,
 )
 from services.batch_records.master.domain import ProcessParameter, Step
 from services.common.documents.pdf import (
+    HEAD,
     HEADING,
     SUBHEADING,
     TITLE,
@@ -34,7 +37,7 @@ from services.common.documents.pdf import (
     utc_text,
     with_unit,
 )
-from services.common.domain.signatures import SignatureRecord
+from services.common.domain.signatures import SignatureMeaning, SignatureRecord
 from services.common.persistence.audit import TrailStatus
 
 TITLE_TEXT = "Executed Batch Record"
@@ -42,7 +45,7 @@ NONE = "—"
 EN_DASH = " \u2013 "  # between the ends of a range, as a specification writes it
 
 _PARAMETER_COLUMNS = ("Parameter", "Value", "Target", "Limits", "Alert range", "CPP")
-_PARAMETER_WIDTHS = tuple(w * mm for w in (38, 30, 24, 40, 30, 12))
+_PARAMETER_WIDTHS = tuple(w * mm for w in (34, 38, 22, 36, 30, 14))
 _MATERIAL_COLUMNS = ("Material", "Lot", "Quantity")
 _MATERIAL_WIDTHS = tuple(w * mm for w in (70, 54, 50))
 _EQUIPMENT_COLUMNS = ("Equipment", "Status at use", "Override reason")
@@ -50,6 +53,11 @@ _EQUIPMENT_WIDTHS = tuple(w * mm for w in (44, 36, 94))
 _CORRECTION_COLUMNS = ("Step", "Parameter", "Original value", "Corrected value", "Reason")
 _CORRECTION_WIDTHS = tuple(w * mm for w in (24, 32, 30, 30, 58))
 _PRINT = Printer("the batch record")
+_GAP = 1.5 * mm  # below a table, before the line that follows it
+_RECORD_SIGNATURES = {
+    SignatureMeaning.EXECUTED: "Completed", SignatureMeaning.APPROVED: "Approved",
+    SignatureMeaning.REJECTED: "Rejected",
+}
 
 
 @dataclass(frozen=True)
@@ -119,16 +127,16 @@ def _step(step: Step, execution: StepExecution) -> list[Flowable]:
     if step.parameters:
         recorded = {value.name: value for value in execution.parameter_values}
         rows = [_parameter_row(p, recorded.get(p.name)) for p in step.parameters]
-        parts.append(_PRINT.grid(_PARAMETER_COLUMNS, rows, _PARAMETER_WIDTHS))
+        parts += [_PRINT.grid(_PARAMETER_COLUMNS, rows, _PARAMETER_WIDTHS), Spacer(0, _GAP)]
     if execution.materials:
-        parts.append(_PRINT.grid(_MATERIAL_COLUMNS, [
+        parts += [_PRINT.grid(_MATERIAL_COLUMNS, [
             (m.material, m.lot_id, _quantity(m.quantity)) for m in execution.materials
-        ], _MATERIAL_WIDTHS))
+        ], _MATERIAL_WIDTHS), Spacer(0, _GAP)]
     if execution.equipment:
-        parts.append(_PRINT.grid(_EQUIPMENT_COLUMNS, [
+        parts += [_PRINT.grid(_EQUIPMENT_COLUMNS, [
             (e.equipment_id, e.status_at_use, e.override_reason or NONE)
             for e in execution.equipment
-        ], _EQUIPMENT_WIDTHS))
+        ], _EQUIPMENT_WIDTHS), Spacer(0, _GAP)]
     if execution.comment:
         parts.append(_PRINT.paragraph(f"Comment: {execution.comment}"))
     if execution.perform_time is not None and execution.record_time is not None:
@@ -145,12 +153,20 @@ def _step(step: Step, execution: StepExecution) -> list[Flowable]:
     return [CondPageBreak(40 * mm), *parts]
 
 
-def _parameter_row(parameter: ProcessParameter, recorded: ParameterValue | None) -> list[str]:
-    value = NONE
+def _parameter_row(
+    parameter: ProcessParameter, recorded: ParameterValue | None
+) -> list[str | Paragraph]:
+    value: str | Paragraph = NONE
     if recorded is not None:
-        value = _quantity(recorded.value)
+        text = _quantity(recorded.value)
+        # The domain's own rule says whether the value in force is outside its limits.
+        excursion = classify_value(parameter, recorded.value.value)
+        if excursion is not None:
+            text += (" · out of limits" if excursion[0] == ExceptionKind.OUT_OF_LIMITS
+                     else " · outside alert range")
         if recorded.corrections:
-            value += " (corrected, see Corrections)"
+            text += " (corrected, see Corrections)"
+        value = _PRINT.cell(text, HEAD) if excursion is not None else text
     return [
         parameter.name, value, _bound(parameter.target, parameter.unit),
         _range(parameter.low_limit, parameter.high_limit, parameter.unit),
@@ -173,7 +189,7 @@ def _corrections(batch: Batch) -> list[Flowable]:
         (step_id, name, _quantity(c.previous), _quantity(c.corrected), c.signature.reason)
         for step_id, name, c in found
     ]
-    parts.append(_PRINT.grid(_CORRECTION_COLUMNS, rows, _CORRECTION_WIDTHS))
+    parts += [_PRINT.grid(_CORRECTION_COLUMNS, rows, _CORRECTION_WIDTHS), Spacer(0, _GAP)]
     for step_id, name, correction in found:
         parts.append(_signed(f"Correction of {step_id} {name}", correction.signature))
     return parts
@@ -234,7 +250,10 @@ def _record_signatures(batch: Batch) -> list[Flowable]:
     parts: list[Flowable] = [_PRINT.paragraph("Signatures of the batch record", HEADING)]
     if not batch.signatures and not batch.dispositions:
         return [*parts, _PRINT.paragraph("The batch record is not signed yet.")]
-    parts += [_signed("Batch record", signature) for signature in batch.signatures]
+    parts += [
+        _signed(_RECORD_SIGNATURES.get(signature.meaning, "Signed"), signature)
+        for signature in batch.signatures
+    ]
     for disposition in batch.dispositions:
         label = f"QA disposition of the batch: {_word(disposition.decision.value)}"
         parts.append(_signed(label, disposition.signature))
@@ -253,14 +272,14 @@ def _audit(audit: AuditStatus, batch_id: str) -> list[Flowable]:
                   "as the site's stream witnessed it")
     else:
         anchor = f"not anchored: {witnessed.note}"
-    return [
+    return [KeepTogether([
         _PRINT.paragraph("Audit trail", HEADING),
         _PRINT.fields([
             ("Status", status),
             ("Head", anchor),
             ("This batch", f"{audit.batch_entries} entries record changes of {batch_id}"),
         ]),
-    ]
+    ])]
 
 
 def _signed(label: str, signature: SignatureRecord) -> Flowable:
@@ -269,7 +288,7 @@ def _signed(label: str, signature: SignatureRecord) -> Flowable:
     if signature.reason:
         extra.append(f"reason: {signature.reason}")
     tail = f" ({'; '.join(extra)})" if extra else ""
-    return _PRINT.fields([(label, f"{manifestation(signature)}{tail}")], label_width=36 * mm)
+    return _PRINT.fields([(label, f"{manifestation(signature)}{tail}")])
 
 
 def _quantity(quantity: Quantity) -> str:
