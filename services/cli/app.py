@@ -4,6 +4,7 @@
 ``twinline review …`` (QA's review by exception of batch records), ``twinline outbox status``,
 ``twinline view rebuild|checksum`` (the site view replayed from its stream, and its checksum),
 ``twinline trend`` (the control chart of a result attribute over both sites' runs),
+``twinline events tail`` (both sites' events as they arrive, one line each),
 ``twinline report batch|coa`` (the batch record or a certificate of analysis as PDF)."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import typer
 
 from services.cli.audit import audit_app
+from services.cli.events import events_app
 from services.cli.login import login, logout
 from services.cli.outbox import outbox_app
 from services.cli.report import report_app
@@ -29,6 +31,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(review_app, name="review")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(view_app, name="view")
+app.add_typer(events_app, name="events")
 app.command("trend")(trend)
 app.add_typer(report_app, name="report")
 

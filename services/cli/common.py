@@ -90,9 +90,9 @@ class Target:
         kept = None if user or os.environ.get("TWINLINE_USER") else credentials.load(self.site)
         self.token = kept.token if kept is not None else ""
         self.user = kept.user if kept is not None else (
-            user or os.environ.get("TWINLINE_USER") or typer.prompt("User"))
+            user or os.environ.get("TWINLINE_USER") or typer.prompt("User", err=True))
         self.password = "" if kept is not None else typer.prompt(
-            f"Password for {self.user}", hide_input=True)
+            f"Password for {self.user}", hide_input=True, err=True)
 
     def run(self, work: Callable[[Session], Awaitable[T]]) -> T:
         """Logs in, runs ``work``; a refusal or an unreachable service ends the command."""
@@ -114,7 +114,7 @@ class Target:
 def read_secret(prompt: str, descriptor: int | None) -> str:
     """A password: from file descriptor ``descriptor`` (its first line), else a hidden prompt."""
     if descriptor is None:
-        return str(typer.prompt(prompt, hide_input=True))
+        return str(typer.prompt(prompt, hide_input=True, err=True))
     try:
         with os.fdopen(descriptor, "r", closefd=False) as given:
             return given.readline(MAX_PASSWORD + 1).rstrip("\n")

@@ -19,7 +19,16 @@ import typer
 from rich.console import Console
 from twinline.common.v1 import auth_pb2, auth_pb2_grpc
 
-from services.cli.common import AddressOption, Exit, SiteOption, fail, read_secret
+from services.cli.common import (
+    AddressOption,
+    Exit,
+    OutputOption,
+    SiteOption,
+    checked_output,
+    fail,
+    print_json,
+    read_secret,
+)
 from services.cli.credentials import Credential, config_dir, forget, save
 from services.common.settings import Settings
 from services.devstack.topology import BATCH_RECORDS, grpc_address
@@ -35,13 +44,15 @@ def login(
         "--password-fd", help="Read the password from this file descriptor (automation).",
     )] = None,
     address: AddressOption = None,
+    output: OutputOption = "text",
 ) -> None:
     """Log in at a site and keep its token (owner-only) for later commands."""
+    checked_output(output)
     settings = Settings(site=site) if site else Settings()
     if settings.site not in settings.registry.ids():
         fail(f"unknown site {settings.site!r}; known: {', '.join(settings.registry.ids())}",
              Exit.USAGE)
-    who = user or os.environ.get("TWINLINE_USER") or str(typer.prompt("User"))
+    who = user or os.environ.get("TWINLINE_USER") or str(typer.prompt("User", err=True))
     password = read_secret(f"Password for {who}", password_fd)
     target = address or grpc_address(settings.registry, settings.home_site, BATCH_RECORDS.name)
 
@@ -61,13 +72,21 @@ def login(
         fail(f"log-in refused: {error.details()}")
     expires = answer.expire_time.ToDatetime().isoformat() + "+00:00"
     path = save(Credential(settings.site, who, answer.access_token, expires))
+    if output == "json":
+        print_json({"site": settings.site, "user": who, "printed_name": answer.user.printed_name,
+                    "expires": expires, "credentials": str(path)})
+        return
     console.print(f"Logged in at {settings.site} as {answer.user.printed_name} ({who}) until "
                   f"{expires[:16].replace('T', ' ')} UTC; the token is in {path}.")
 
 
-def logout(site: SiteOption = None) -> None:
+def logout(site: SiteOption = None, output: OutputOption = "text") -> None:
     """Forget the kept token of a site (of every site without --site)."""
+    checked_output(output)
     gone = forget(site)
+    if output == "json":
+        print_json({"logged_out": gone})
+        return
     if gone:
         console.print(f"Logged out of {', '.join(gone)}.")
     else:
