@@ -105,8 +105,8 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 
 def json_of(result: Result) -> dict[str, object]:
-    """The JSON document a command printed, after the password prompt CliRunner echoes."""
-    found: dict[str, object] = json.loads(result.stdout[result.stdout.index("{"):])
+    """The JSON document a command printed: the whole of its stdout (prompts go to stderr)."""
+    found: dict[str, object] = json.loads(result.stdout)
     return found
 
 
