@@ -30,7 +30,7 @@ from tests.support import batches, samples
 from tests.support import specifications as specs
 from tests.support.batches import effective_master, q, reduction, s2, stub
 from tests.support.mbr import request_id, sign
-from tests.support.nats_harness import NatsSites
+from tests.support.nats_harness import NatsSites, free_port
 from tests.support.stack import Stack, write_default_registry
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(240)]
@@ -148,10 +148,10 @@ def assert_pages_numbered(pages: list[str], *marks: str) -> None:
 
 
 async def twinline(stack: Stack, *args: str, service: str = BATCH_RECORDS.name,
-                   typed: tuple[str, ...] = (QA_PASSWORD,)) -> Result:
+                   typed: tuple[str, ...] = (QA_PASSWORD,), address: str = "") -> Result:
     """``twinline <args>`` as syracuse.qa against the stack, ``typed`` answering prompts."""
     command = [*args, "--site", SITE, "--user", f"{SITE}.qa",
-               "--address", stack.address(SITE, service)]
+               "--address", address or stack.address(SITE, service)]
     env = {"TWINLINE_SITES_FILE": str(stack.registry_file)}
     # In a thread: the command runs its own event loop, as it does from a shell.
     return await asyncio.to_thread(
@@ -238,6 +238,9 @@ async def test_an_unknown_batch_or_an_unprintable_record_is_refused_readably(
     assert "NOT_FOUND" in unknown.output and "SYR-B-2026-99999" in unknown.output
     bad = await twinline(stack, "report", "batch", "not-a-batch")
     assert bad.exit_code == 1 and "must look like batches/" in bad.output
+    nobody = await twinline(stack, "report", "batch", "SYR-B-2026-00001",
+                            address=f"127.0.0.1:{free_port()}")
+    assert nobody.exit_code == 4 and "does not answer" in nobody.output
     assert await asyncio.to_thread(lambda: list(in_tmp.iterdir())) == []
 
     master = await effective_master(stack, SITE)
