@@ -4,6 +4,8 @@
 ``twinline review …`` (QA's review by exception of batch records), ``twinline outbox status``,
 ``twinline view rebuild|checksum`` (the site view replayed from its stream, and its checksum),
 ``twinline trend`` (the control chart of a result attribute over both sites' runs),
+``twinline events tail`` (both sites' events as they arrive, one line each),
+``twinline report batch|coa`` (the batch record or a certificate of analysis as PDF),
 ``twinline run show|readings`` (a conjugation run of either site, and its process readings),
 ``twinline sample list|results|review`` (both sites' samples, their results, their review),
 ``twinline oos show`` (an OOS investigation of either site's lab),
@@ -15,10 +17,12 @@ from __future__ import annotations
 import typer
 
 from services.cli.audit import audit_app
+from services.cli.events import events_app
 from services.cli.login import login, logout
 from services.cli.oos import oos_app
 from services.cli.outbox import outbox_app
 from services.cli.release import release
+from services.cli.report import report_app
 from services.cli.review import review_app
 from services.cli.run import run_app
 from services.cli.sample import sample_app
@@ -37,7 +41,9 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(review_app, name="review")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(view_app, name="view")
+app.add_typer(events_app, name="events")
 app.command("trend")(trend)
+app.add_typer(report_app, name="report")
 app.add_typer(run_app, name="run")
 app.add_typer(sample_app, name="sample")
 app.add_typer(oos_app, name="oos")

@@ -23,6 +23,7 @@ from services.cli.common import (
     as_dict,
     checked_output,
     error_console,
+    fail,
     print_json,
 )
 from services.client.session import Session
@@ -51,8 +52,7 @@ def rebuild_view(
     checked_output(output)
     settings = Settings(site=site) if site else Settings()
     if database.exists():
-        error_console.print(f"[red]{database} exists: a rebuild writes a fresh database[/red]")
-        raise typer.Exit(Exit.USAGE)
+        fail(f"{database} exists: a rebuild writes a fresh database", Exit.USAGE)
     database.parent.mkdir(parents=True, exist_ok=True)
     with Progress(
         TextColumn("replaying {task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -69,8 +69,7 @@ def rebuild_view(
                 ),
             ))
         except NotFresh as exc:
-            error_console.print(f"[red]{exc}[/red]")
-            raise typer.Exit(Exit.USAGE) from None
+            fail(str(exc), Exit.USAGE)
     if output == "json":
         assert replayed.checksum is not None
         print_json({
