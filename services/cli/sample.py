@@ -86,8 +86,7 @@ def awaiting_review(sample: pb.Sample) -> list[tuple[pb.Assignment, pb.Result]]:
 def state_of(sample: pb.Sample) -> str:
     """What a sample is waiting for, in a few words."""
     if sample.complete:
-        verdicts = {pb.SampleVerdict.Name(v.verdict) for v in sample.verdicts}
-        if "SAMPLE_VERDICT_DOES_NOT_CONFORM" in verdicts:
+        if any(v.verdict == pb.SAMPLE_VERDICT_DOES_NOT_CONFORM for v in sample.verdicts):
             return "complete, does not conform"
         return "complete, conforms"
     waiting = len(awaiting_review(sample))
