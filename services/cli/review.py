@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 from google.protobuf import message
+from rich.markup import escape
 from rich.table import Table
 from twinline.batchrecords.v1 import batch_pb2 as pb
 from twinline.batchrecords.v1 import batch_service_pb2 as api
@@ -95,7 +96,7 @@ def list_in_review(site: SiteOption = None, user: UserOption = None,
     table.add_column("open\ndeviations", no_wrap=True, justify="right")
     for batch, items in waiting:
         table.add_row(
-            batch.batch_id, batch.master_batch_record, str(len(items.exceptions)),
+            batch.batch_id, escape(batch.master_batch_record), str(len(items.exceptions)),
             str(len(items.open_deviations)),
         )
     console.print(table)
@@ -125,7 +126,8 @@ def show(batch: BatchArgument, site: SiteOption = None, user: UserOption = None,
                     **as_dict(items)})
         return
     console.print(
-        f"{found.batch_id} ({found.master_batch_record}): {pb.BatchState.Name(found.state)}",
+        f"{found.batch_id} ({escape(found.master_batch_record)}): "
+        f"{pb.BatchState.Name(found.state)}",
         soft_wrap=True, highlight=False,
     )
     # Lines, not tables: descriptions and reasons are read whole, in a terminal of any width.
@@ -137,7 +139,8 @@ def show(batch: BatchArgument, site: SiteOption = None, user: UserOption = None,
             f"{_disposition(exception)}",
             soft_wrap=True, highlight=False,
         )
-        console.print(f"      {exception.description}", soft_wrap=True, highlight=False)
+        console.print(f"      {exception.description}", soft_wrap=True, highlight=False,
+                      markup=False)
     if items.open_deviations:
         console.print(f"Open deviations ({len(items.open_deviations)})")
     for deviation in items.open_deviations:
@@ -145,7 +148,7 @@ def show(batch: BatchArgument, site: SiteOption = None, user: UserOption = None,
             f"  {deviation.id} · {pb.Severity.Name(deviation.classification)} · "
             f"{deviation.title} · investigation: {deviation.investigation or '—'} · "
             f"CAPA: {deviation.capa_reference or '—'}",
-            soft_wrap=True, highlight=False,
+            soft_wrap=True, highlight=False, markup=False,
         )
     undecided = [e.id for e in items.exceptions if not e.HasField("disposition")]
     undecided += [d.id for d in items.open_deviations]
@@ -202,7 +205,7 @@ def approve(
     signed = approved.signatures[-1]
     console.print(
         f"[green]✓[/green] {approved.batch_id} {pb.BatchState.Name(approved.state)}: signed by "
-        f"{signed.printed_name} ({signed.signer}) at {utc(signed.sign_time)}"
+        f"{escape(signed.printed_name)} ({signed.signer}) at {utc(signed.sign_time)}"
     )
 
 
@@ -286,4 +289,4 @@ def _disposition(exception: pb.BatchException) -> str:
     if not exception.HasField("disposition"):
         return "[yellow]open[/yellow]"
     signed = exception.disposition
-    return f"{signed.printed_name}, {utc(signed.sign_time)}: {signed.reason}"
+    return escape(f"{signed.printed_name}, {utc(signed.sign_time)}: {signed.reason}")
