@@ -3,14 +3,18 @@
 ``twinline audit verify``,
 ``twinline review …`` (QA's review by exception of batch records), ``twinline outbox status``,
 ``twinline view rebuild|checksum`` (the site view replayed from its stream, and its checksum),
-``twinline trend`` (the control chart of a result attribute over both sites' runs)."""
+``twinline trend`` (the control chart of a result attribute over both sites' runs),
+``twinline mbr …`` (master batch records: list, show, diff, sign),
+``twinline batch …`` (executed batch records: list, show, record and verify steps, approve)."""
 
 from __future__ import annotations
 
 import typer
 
 from services.cli.audit import audit_app
+from services.cli.batch import batch_app
 from services.cli.login import login, logout
+from services.cli.mbr import mbr_app
 from services.cli.outbox import outbox_app
 from services.cli.review import review_app
 from services.cli.site import site
@@ -28,6 +32,8 @@ app.add_typer(review_app, name="review")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(view_app, name="view")
 app.command("trend")(trend)
+app.add_typer(mbr_app, name="mbr")
+app.add_typer(batch_app, name="batch")
 
 if __name__ == "__main__":
     app()
