@@ -52,7 +52,8 @@ batch_app = typer.Typer(
 
 StepArgument = Annotated[str, typer.Argument(help="The step's id in the recipe, e.g. S1.")]
 # NAME=VALUE followed by its UCUM unit, e.g. temperature=25Cel, TCEP=2.5 mol/mol, pH=7.1[pH].
-VALUE = re.compile(r"(?P<name>[^=]+)=(?P<value>[+-]?[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>\S*)",
+VALUE = re.compile(r"(?P<name>[^=]+)=(?P<value>[+-]?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)"
+                   r"\s*(?P<unit>\S*)",
                    re.ASCII)
 # MATERIAL@LOT=QUANTITY UNIT, e.g. TCEP-0.5M@L-TCEP-0113=1.2L.
 MATERIAL = re.compile(r"(?P<material>[^@=]+)@(?P<lot>[^=]+)=(?P<value>[0-9]+(?:\.[0-9]+)?)"
@@ -197,7 +198,7 @@ def print_batch(found: pb.Batch) -> None:
     for deviation in found.deviations:
         state = pb.DeviationState.Name(deviation.state).removeprefix("DEVIATION_STATE_")
         say(
-            f"  {deviation.id} {state} · {pb.Severity.Name(deviation.classification)} · "
+            f"  {deviation.id} {state} · {_severity(deviation.classification)} · "
             f"{deviation.title} · from {', '.join(deviation.exception_ids) or '—'} · raised by "
             f"{deviation.raised_by} at {utc(deviation.raise_time)}")
         if deviation.description:
@@ -245,9 +246,13 @@ def _print_execution(step: mbr_pb.Step, execution: pb.StepExecution) -> None:
 
 def _exception(exception: pb.BatchException) -> str:
     kind = pb.ExceptionKind.Name(exception.kind).removeprefix("EXCEPTION_KIND_")
-    severity = pb.Severity.Name(exception.severity).removeprefix("SEVERITY_")
-    return (f"{exception.id} {kind} {severity} · step {exception.step_id or '—'} · "
-            f"{exception.description} · raised {utc(exception.raise_time)}")
+    return (f"{exception.id} {kind} {_severity(exception.severity)} · step "
+            f"{exception.step_id or '—'} · {exception.description} · raised "
+            f"{utc(exception.raise_time)}")
+
+
+def _severity(severity: pb.Severity.ValueType) -> str:
+    return pb.Severity.Name(severity).removeprefix("SEVERITY_")
 
 
 def _disposition(exception: pb.BatchException) -> str:
@@ -325,7 +330,7 @@ def record_step(
         )
         answer: api.RecordStepResponse = await stub.RecordStep(
             api.RecordStepRequest(request_id=str(uuid.uuid4()), batch=current.name, step=record,
-                                  signature=signature("executed", comment, password_fd)),
+                                  signature=signature("executed", "", password_fd)),
             metadata=session.metadata, timeout=CALL_TIMEOUT_S)
         return answer
 
