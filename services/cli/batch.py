@@ -40,6 +40,7 @@ from services.cli.common import (
     signature,
     utc,
 )
+from services.cli.home_site import require_own
 from services.cli.record_text import limits, manifestation, quantity, say, steps_of
 from services.cli.review import BatchArgument, batch_name, print_approved, signed_decision
 from services.client.session import Session
@@ -51,10 +52,10 @@ batch_app = typer.Typer(
 )
 
 StepArgument = Annotated[str, typer.Argument(help="The step's id in the recipe, e.g. S1.")]
-# NAME=VALUE followed by its UCUM unit, e.g. temperature=25Cel, TCEP=2.5 mol/mol, pH=7.1[pH].
+# NAME=VALUE followed by its UCUM unit, e.g. temperature=25Cel, TCEP=2.5 mol/mol, pH=7.1[pH];
+# a unit that starts with a digit (10*3/uL) after a space, so "2,5Cel" is no value "2".
 VALUE = re.compile(r"(?P<name>[^=]+)=(?P<value>[+-]?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)"
-                   r"\s*(?P<unit>\S*)",
-                   re.ASCII)
+                   r"(?P<unit>(?:\s+\S+|[A-Za-z%\['][^\s]*)?)", re.ASCII)
 # MATERIAL@LOT=QUANTITY UNIT, e.g. TCEP-0.5M@L-TCEP-0113=1.2L.
 MATERIAL = re.compile(r"(?P<material>[^@=]+)@(?P<lot>[^=]+)=(?P<value>[0-9]+(?:\.[0-9]+)?)"
                       r"\s*(?P<unit>\S+)", re.ASCII)
@@ -154,6 +155,8 @@ def show(
 ) -> None:
     """A batch: steps, values and limits, signatures, exceptions, corrections, deviations."""
     checked_output(output)
+    if not view:
+        require_own(batch, site)
     target = Target(site, user, address, SITE_VIEW.name) if view else Target(site, user, address)
 
     async def work(session: Session) -> pb.Batch:
@@ -269,7 +272,7 @@ def parameter_value(text: str) -> tuple[str, str, str]:
     if match is None:
         raise typer.BadParameter(
             f"{text!r}: give NAME=VALUE and its unit, e.g. temperature=25Cel", param_hint="--value")
-    return match["name"].strip(), match["value"], match["unit"]
+    return match["name"].strip(), match["value"], match["unit"].strip()
 
 
 def material_addition(text: str) -> pb.MaterialAddition:

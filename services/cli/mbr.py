@@ -42,6 +42,7 @@ from services.cli.common import (
     signature,
     utc,
 )
+from services.cli.home_site import require_own
 from services.cli.record_text import alert_range, limits, manifestation, say
 from services.client.session import Session
 from services.devstack.topology import SITE_VIEW, TECH_TRANSFER
@@ -146,6 +147,8 @@ def show(
     if view and wanted.endswith("/latest"):
         fail("the site view holds versions, not 'latest': name one, e.g. SYR-MBR-000001@2",
              Exit.USAGE)
+    if not view:
+        require_own(wanted, site)
     target = Target(site, user, address, SITE_VIEW.name) if view else Target(site, user, address)
 
     async def work(session: Session) -> tuple[pb.MasterBatchRecord,

@@ -6,9 +6,12 @@ view, filtered."""
 
 from __future__ import annotations
 
+import os
+
 from twinline.batchrecords.v1 import batch_pb2 as pb
 from twinline.batchrecords.v1 import batch_service_pb2 as api
 
+from services.devstack.demo_users import demo_password
 from services.devstack.topology import BATCH_RECORDS, SITE_VIEW
 from tests.support import batches
 from tests.support.batches import effective_master, q, stub
@@ -61,9 +64,22 @@ async def test_a_batch_recorded_verified_shown_and_approved_from_the_terminal(
     assert step["status"] == "STEP_STATUS_COMPLETE"
     assert step["verified"]["signer"] == "syracuse.verifier"
 
-    added = await twinline(stack, "operator", "batch", "record-step", batch.batch_id, "S2",
-                             "--material", "DL-MC-vc-PAB-MMAE@L-DL-0042=310g", signs=1)
+    # Automation: the signing password from a file descriptor, the answer as JSON.
+    reading, writing = os.pipe()
+    os.write(writing, f"{demo_password('operator')}\n".encode())
+    os.close(writing)
+    try:
+        added = await twinline(stack, "operator", "batch", "record-step", batch.batch_id, "S2",
+                               "--material", "DL-MC-vc-PAB-MMAE@L-DL-0042=310g",
+                               "--password-fd", str(reading), "--output", "json")
+    finally:
+        os.close(reading)
     assert added.exit_code == 0, added.output
+    assert "Re-enter your password" not in added.output
+    answer = printed_json(added)
+    assert answer["step"]["materials"][0]["lot_id"] == "L-DL-0042"
+    assert answer["step"]["executed"]["meaning"] == "SIGNATURE_MEANING_EXECUTED"
+    assert answer["raised"] == []
 
     operator = await stack.login("syracuse", "operator")
     await stub(operator).CorrectParameterValue(api.CorrectParameterValueRequest(
@@ -170,6 +186,9 @@ async def test_bad_arguments_and_unknown_batches(stack: Stack) -> None:
     unknown = await twinline(stack, "qa", "batch", "show", "SYR-B-2026-99999")
     assert unknown.exit_code == 1, unknown.output
     assert "NOT_FOUND" in unknown.output
+    elsewhere = await twinline(stack, "qa", "batch", "show", "SDO-B-2026-00001")
+    assert elsewhere.exit_code == 2, elsewhere.output
+    assert "is songdo's" in elsewhere.output and "--view" in elsewhere.output
 
     for bad in (
         ("batch", "record-step", "SYR-B-2026-00001", "S1", "--value", "temperature"),

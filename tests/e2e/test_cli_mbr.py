@@ -180,6 +180,9 @@ async def test_bad_arguments_and_unknown_records(stack: Stack) -> None:
     assert "name each" in latest.output
     empty_version = await twinline(stack, "qa", "mbr", "show", "SYR-MBR-000001@")
     assert empty_version.exit_code == 2
+    elsewhere = await twinline(stack, "qa", "mbr", "show", "SDO-MBR-000001@1")
+    assert elsewhere.exit_code == 2
+    assert "add --view" in elsewhere.output
 
     unknown = await twinline(stack, "qa", "mbr", "show", "SYR-MBR-999999")
     assert unknown.exit_code == 1, unknown.output
