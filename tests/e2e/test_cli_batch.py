@@ -57,6 +57,7 @@ async def test_a_batch_recorded_verified_shown_and_approved_from_the_terminal(
 
     own = await twinline(stack, "operator", "batch", "verify", batch.batch_id, "S1", signs=1)
     assert own.exit_code == 1, own.output  # four eyes: never the executor
+    assert "VERIFIER_IS_EXECUTOR" in own.output
     verified = await twinline(stack, "verifier", "batch", "verify", batch.batch_id, "S1",
                               "--reason", "TCEP volume checked", "--output", "json", signs=1)
     assert verified.exit_code == 0, verified.output
