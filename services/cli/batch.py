@@ -36,6 +36,7 @@ from services.cli.common import (
     as_dict,
     checked_output,
     console,
+    pages,
     print_json,
     require_own,
     signature,
@@ -93,20 +94,14 @@ def list_batches(
     target = Target(site, user, address, SITE_VIEW.name)
 
     async def work(session: Session) -> list[pb.Batch]:
-        found: list[pb.Batch] = []
-        token = ""
-        while True:
-            page = await session.stub(SiteViewServiceStub).ListBatches(
-                view_api.ListBatchesRequest(
-                    site=site_of_origin or "", page_size=LIST_PAGE_SIZE, page_token=token,
-                    state=state.number if state else pb.BATCH_STATE_UNSPECIFIED,
-                ),
-                metadata=session.metadata, timeout=CALL_TIMEOUT_S,
-            )
-            found += page.batches
-            token = page.next_page_token
-            if not token:
-                return found
+        stub = session.stub(SiteViewServiceStub)
+        return [found async for page in pages(lambda token: stub.ListBatches(
+            view_api.ListBatchesRequest(
+                site=site_of_origin or "", page_size=LIST_PAGE_SIZE, page_token=token,
+                state=state.number if state else pb.BATCH_STATE_UNSPECIFIED,
+            ),
+            metadata=session.metadata, timeout=CALL_TIMEOUT_S,
+        )) for found in page.batches]
 
     batches = target.run(work)
     if output == "json":

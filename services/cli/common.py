@@ -16,9 +16,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from enum import IntEnum
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, Protocol, TypeVar
 
 import grpc
 import typer
@@ -38,6 +38,14 @@ from services.devstack.topology import BATCH_RECORDS, grpc_address
 console = Console()
 error_console = Console(stderr=True)
 T = TypeVar("T")
+
+
+class Page(Protocol):
+    @property
+    def next_page_token(self) -> str: ...
+
+
+P = TypeVar("P", bound=Page)
 CALL_TIMEOUT_S = 30.0
 LIST_PAGE_SIZE = 100
 MAX_PASSWORD = 1024
@@ -113,6 +121,17 @@ class Target:
             refused(error, self.service, self.address)
 
 
+async def pages(fetch: Callable[[str], Awaitable[P]]) -> AsyncIterator[P]:
+    """Every page of a list RPC, each ``fetch(page_token)``, until the one without a next."""
+    token = ""
+    while True:
+        page = await fetch(token)
+        yield page
+        token = page.next_page_token
+        if not token:
+            return
+
+
 def read_secret(prompt: str, descriptor: int | None) -> str:
     """A password: from file descriptor ``descriptor`` (its first line), else a hidden prompt."""
     if descriptor is None:
@@ -133,7 +152,10 @@ def signature(meaning: str, reason: str, descriptor: int | None) -> signature_pb
 def owning_site(identifier: str) -> str | None:
     """The site whose code starts a record's id or name ("batches/SYR-B-2026-00042" →
     syracuse), or None when no site of the registry has that code."""
-    code = identifier.rpartition("/")[2].partition("-")[0]
+    if not identifier:
+        return None
+    # The first part of the name that is an id: "masterBatchRecords/SDO-MBR-000001/versions/2".
+    code = next((part.partition("-")[0] for part in identifier.split("/") if "-" in part), "")
     try:
         return Settings().registry.by_code(code).id
     except UnknownSiteError:

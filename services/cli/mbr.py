@@ -38,6 +38,7 @@ from services.cli.common import (
     checked_output,
     console,
     fail,
+    pages,
     print_json,
     require_own,
     signature,
@@ -87,20 +88,17 @@ def list_records(
                                               list[view_api.SiteEffectivity]]:
         records: list[pb.MasterBatchRecord] = []
         effectivity: list[view_api.SiteEffectivity] = []
-        token = ""
-        while True:
-            page = await session.stub(SiteViewServiceStub).ListMasterBatchRecords(
-                view_api.ListMasterBatchRecordsRequest(
-                    site=site_of_origin or "", record_id=record or "",
-                    page_size=LIST_PAGE_SIZE, page_token=token,
-                ),
-                metadata=session.metadata, timeout=CALL_TIMEOUT_S,
-            )
+        stub = session.stub(SiteViewServiceStub)
+        async for page in pages(lambda token: stub.ListMasterBatchRecords(
+            view_api.ListMasterBatchRecordsRequest(
+                site=site_of_origin or "", record_id=record or "",
+                page_size=LIST_PAGE_SIZE, page_token=token,
+            ),
+            metadata=session.metadata, timeout=CALL_TIMEOUT_S,
+        )):
             records += page.master_batch_records
             effectivity += page.effectivity
-            token = page.next_page_token
-            if not token:
-                return records, effectivity
+        return records, effectivity
 
     records, effectivity = target.run(work)
     where: dict[str, list[view_api.SiteEffectivity]] = {}

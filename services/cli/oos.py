@@ -33,6 +33,7 @@ from services.cli.common import (
     console,
     fail,
     owning_site,
+    pages,
     print_json,
     utc,
 )
@@ -66,16 +67,16 @@ def show(investigation: InvestigationArgument, site: SiteOption = None,
 
     async def work(session: Session) -> pb.Investigation | None:
         # The view lists investigations by home site: only that site's are read.
-        token = ""
-        while True:
-            page = await session.stub(SiteViewServiceStub).ListInvestigations(
-                view.ListInvestigationsRequest(site=owning_site(name) or "",
-                                               page_size=LIST_PAGE_SIZE, page_token=token),
-                metadata=session.metadata, timeout=CALL_TIMEOUT_S)
+        stub = session.stub(SiteViewServiceStub)
+        async for page in pages(lambda token: stub.ListInvestigations(
+            view.ListInvestigationsRequest(site=owning_site(name) or "",
+                                           page_size=LIST_PAGE_SIZE, page_token=token),
+            metadata=session.metadata, timeout=CALL_TIMEOUT_S,
+        )):
             found = next((i for i in page.investigations if i.name == name), None)
-            token = page.next_page_token
-            if found is not None or not token:
+            if found is not None:
                 return found
+        return None
 
     found = target.run(work)
     if found is None:

@@ -33,6 +33,7 @@ from services.cli.common import (
     checked_output,
     console,
     fail,
+    pages,
     print_json,
     signature,
     utc,
@@ -63,19 +64,15 @@ def list_in_review(site: SiteOption = None, user: UserOption = None,
 
     async def work(session: Session) -> list[tuple[pb.Batch, api.ListExceptionsResponse]]:
         found: list[tuple[pb.Batch, api.ListExceptionsResponse]] = []
-        token = ""
-        while True:
-            page = await _stub(session).ListBatches(
-                api.ListBatchesRequest(
-                    state=pb.BATCH_STATE_IN_REVIEW, page_size=LIST_PAGE_SIZE, page_token=token
-                ),
-                metadata=session.metadata, timeout=CALL_TIMEOUT_S,
-            )
+        async for page in pages(lambda token: _stub(session).ListBatches(
+            api.ListBatchesRequest(
+                state=pb.BATCH_STATE_IN_REVIEW, page_size=LIST_PAGE_SIZE, page_token=token
+            ),
+            metadata=session.metadata, timeout=CALL_TIMEOUT_S,
+        )):
             for batch in page.batches:
                 found.append((batch, await _open_items(session, batch.name)))
-            token = page.next_page_token
-            if not token:
-                return found
+        return found
 
     waiting = target.run(work)
     if output == "json":

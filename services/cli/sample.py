@@ -46,6 +46,7 @@ from services.cli.common import (
     checked_output,
     console,
     fail,
+    pages,
     print_json,
     signature,
     utc,
@@ -117,19 +118,13 @@ def list_samples(
     target = Target(site, user, address, SITE_VIEW.name)
 
     async def work(session: Session) -> list[pb.Sample]:
-        found: list[pb.Sample] = []
-        token = ""
-        while True:
-            page = await session.stub(SiteViewServiceStub).ListSamples(
-                view.ListSamplesRequest(
-                    site=lab or "", page_size=LIST_PAGE_SIZE, page_token=token,
-                    batch="" if batch is None else
-                    batch if batch.startswith("batches/") else f"batches/{batch}"),
-                metadata=session.metadata, timeout=CALL_TIMEOUT_S)
-            found.extend(page.samples)
-            token = page.next_page_token
-            if not token:
-                return found
+        stub = session.stub(SiteViewServiceStub)
+        return [found async for page in pages(lambda token: stub.ListSamples(
+            view.ListSamplesRequest(
+                site=lab or "", page_size=LIST_PAGE_SIZE, page_token=token,
+                batch="" if batch is None else
+                batch if batch.startswith("batches/") else f"batches/{batch}"),
+            metadata=session.metadata, timeout=CALL_TIMEOUT_S)) for found in page.samples]
 
     samples = [s for s in target.run(work) if not awaiting or awaiting_review(s)]
     if output == "json":

@@ -44,6 +44,7 @@ from services.cli.common import (
     checked_output,
     console,
     fail,
+    pages,
     print_json,
     signature,
     utc,
@@ -88,18 +89,13 @@ def list_packages(
     target = Target(site, user, address, SITE_VIEW.name)
 
     async def work(session: Session) -> list[pb.TransferPackage]:
-        found: list[pb.TransferPackage] = []
-        token = ""
-        while True:
-            page = await session.stub(SiteViewServiceStub).ListTransferPackages(
-                view.ListTransferPackagesRequest(
-                    sending_site=sending_site or "", receiving_site=receiving_site or "",
-                    page_size=LIST_PAGE_SIZE, page_token=token),
-                metadata=session.metadata, timeout=CALL_TIMEOUT_S)
-            found.extend(page.transfer_packages)
-            token = page.next_page_token
-            if not token:
-                return found
+        stub = session.stub(SiteViewServiceStub)
+        return [found async for page in pages(lambda token: stub.ListTransferPackages(
+            view.ListTransferPackagesRequest(
+                sending_site=sending_site or "", receiving_site=receiving_site or "",
+                page_size=LIST_PAGE_SIZE, page_token=token),
+            metadata=session.metadata, timeout=CALL_TIMEOUT_S,
+        )) for found in page.transfer_packages]
 
     packages = target.run(work)
     if output == "json":

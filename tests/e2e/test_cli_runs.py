@@ -4,8 +4,6 @@ Syracuse, as text and as JSON."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -13,14 +11,14 @@ from dataclasses import dataclass
 import pytest
 import pytest_asyncio
 from twinline.conjugation.v1 import run_pb2 as pb
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
-from services.cli.app import app
-from services.devstack.demo_users import demo_password
 from services.devstack.topology import BATCH_RECORDS, CONJUGATION, SITE_VIEW
 from tests.support import runs
 from tests.support.nats_harness import NatsSites
 from tests.support.stack import Stack, write_default_registry
+from tests.support.twinline_cli import document
+from tests.support.twinline_cli import twinline as run
 from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(300)]
@@ -61,17 +59,7 @@ async def floor(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Floor
 
 async def twinline(stack: Stack, site: str, service: str, *args: str) -> Result:
     """``twinline <args>`` as ``site``'s QA at its ``service``, the password typed."""
-    command = [*args, "--site", site, "--user", f"{site}.qa",
-               "--address", stack.address(site, service)]
-    return await asyncio.to_thread(
-        CliRunner().invoke, app, command, input=f"{demo_password('qa')}\n",
-        env={"TWINLINE_SITES_FILE": str(stack.registry_file)})
-
-
-def document(result: Result) -> dict[str, object]:
-    assert result.exit_code == 0, result.output
-    loaded: dict[str, object] = json.loads(result.stdout)
-    return loaded
+    return await run(stack, "qa", *args, site=site, service=service)
 
 
 async def test_songdo_shows_a_syracuse_run_with_its_latest_reading(floor: Floor) -> None:

@@ -5,9 +5,6 @@ failing result opened, and QA's disposition refused with every unmet condition, 
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -16,15 +13,16 @@ import pytest_asyncio
 from twinline.batchrecords.v1 import batch_pb2
 from twinline.releasetesting.v1 import investigation_pb2 as inv_pb
 from twinline.releasetesting.v1 import sample_pb2 as pb
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
-from services.cli.app import app
 from services.devstack.demo_users import demo_password
 from services.devstack.topology import BATCH_RECORDS, RELEASE_TESTING, SITE_VIEW
 from tests.support import batches, samples
 from tests.support import specifications as specs
 from tests.support.nats_harness import NatsSites
 from tests.support.stack import Stack, write_default_registry
+from tests.support.twinline_cli import document
+from tests.support.twinline_cli import twinline as run
 from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(300)]
@@ -74,30 +72,9 @@ async def lab(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Lab]:
 
 async def twinline(lab: Lab, site: str, job: str, service: str, *args: str,
                    signing: str | None = None, password_fd: str | None = None) -> Result:
-    """``twinline <args>`` as ``site``'s ``job`` at its ``service``: the login password typed,
-    then ``signing`` at the signing prompt (if given) or the signing password written to a
-    pipe passed as --password-fd (if ``password_fd``)."""
-    command = [*args, "--site", site, "--user", f"{site}.{job}",
-               "--address", lab.stack.address(site, service)]
-    typed = f"{demo_password(job)}\n" + (f"{signing}\n" if signing is not None else "")
-    env = {"TWINLINE_SITES_FILE": str(lab.stack.registry_file)}
-    if password_fd is None:
-        return await asyncio.to_thread(CliRunner().invoke, app, command, input=typed, env=env)
-    read, write = os.pipe()
-    os.write(write, f"{password_fd}\n".encode())
-    os.close(write)
-    try:
-        return await asyncio.to_thread(CliRunner().invoke, app,
-                                       [*command, "--password-fd", str(read)], input=typed,
-                                       env=env)
-    finally:
-        os.close(read)
-
-
-def document(result: Result) -> dict[str, object]:
-    assert result.exit_code == 0, result.output
-    loaded: dict[str, object] = json.loads(result.stdout)
-    return loaded
+    """``twinline <args>`` as ``site``'s ``job`` at its ``service``."""
+    return await run(lab.stack, job, *args, site=site, service=service, signing=signing,
+                     password_fd=password_fd)
 
 
 def sample_id(sample: pb.Sample) -> str:

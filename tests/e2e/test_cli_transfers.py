@@ -5,9 +5,6 @@ sending site cannot decide it."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -16,9 +13,8 @@ import pytest
 import pytest_asyncio
 from twinline.techtransfer.v1 import tech_transfer_service_pb2 as api
 from twinline.techtransfer.v1 import transfer_pb2 as pb
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
-from services.cli.app import app
 from services.common.grpc.status import details_of
 from services.devstack.demo_users import demo_password
 from services.devstack.topology import BATCH_RECORDS, SITE_VIEW, TECH_TRANSFER
@@ -26,6 +22,8 @@ from tests.support import batches, transfers
 from tests.support.mbr import request_id, sign
 from tests.support.nats_harness import NatsSites
 from tests.support.stack import Stack, write_default_registry
+from tests.support.twinline_cli import document
+from tests.support.twinline_cli import twinline as run
 from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(300)]
@@ -76,29 +74,9 @@ async def transfer(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Tr
 
 async def twinline(transfer: Transfer, site: str, service: str, *args: str,
                    signing: str | None = None, password_fd: str | None = None) -> Result:
-    """``twinline <args>`` as ``site``'s QA at its ``service``: the login password typed, then
-    ``signing`` at the signing prompt, or the signing password through --password-fd."""
-    command = [*args, "--site", site, "--user", f"{site}.qa",
-               "--address", transfer.stack.address(site, service)]
-    typed = f"{demo_password('qa')}\n" + (f"{signing}\n" if signing is not None else "")
-    env = {"TWINLINE_SITES_FILE": str(transfer.stack.registry_file)}
-    if password_fd is None:
-        return await asyncio.to_thread(CliRunner().invoke, app, command, input=typed, env=env)
-    read, write = os.pipe()
-    os.write(write, f"{password_fd}\n".encode())
-    os.close(write)
-    try:
-        return await asyncio.to_thread(CliRunner().invoke, app,
-                                       [*command, "--password-fd", str(read)], input=typed,
-                                       env=env)
-    finally:
-        os.close(read)
-
-
-def document(result: Result) -> dict[str, object]:
-    assert result.exit_code == 0, result.output
-    loaded: dict[str, object] = json.loads(result.stdout)
-    return loaded
+    """``twinline <args>`` as ``site``'s QA at its ``service``."""
+    return await run(transfer.stack, "qa", *args, site=site, service=service, signing=signing,
+                     password_fd=password_fd)
 
 
 async def received_at_songdo(transfer: Transfer, revision: int) -> None:
