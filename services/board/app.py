@@ -7,6 +7,7 @@ the user's bearer token; the board keeps nothing else.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import secrets
@@ -92,6 +93,13 @@ class Board:
         self.login_channel = grpc.aio.insecure_channel(settings.login_target())
         self.view_channel = grpc.aio.insecure_channel(settings.site_view_target())
         self.reader = SiteViewReader(SiteViewServiceStub(self.view_channel), settings.registry)
+        # Set when the process is told to stop: every page's event stream then ends at once.
+        self.stopping = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+
+    def stop_streams(self) -> None:
+        """Ends every open page's event stream; safe from a signal handler."""
+        self._loop.call_soon_threadsafe(self.stopping.set)
 
     async def close(self) -> None:
         await self.login_channel.close()
@@ -196,7 +204,7 @@ async def events(request: Request) -> Response:
         return PlainTextResponse("log in first", status_code=401)
     stream = board_events(
         board.reader, metadata, request.headers.get("last-event-id"),
-        board.settings.board_refresh_seconds,
+        board.settings.board_refresh_seconds, board.stopping,
     )
     return StreamingResponse(
         stream, media_type="text/event-stream", headers={"X-Accel-Buffering": "no"}

@@ -79,17 +79,29 @@ class ChangeWatch:
             await asyncio.sleep(REWATCH_S)
 
 
+async def _either(first: asyncio.Event, second: asyncio.Event, timeout: float) -> None:
+    """Returns once either event is set, or after ``timeout`` seconds."""
+    waits = [asyncio.create_task(first.wait()), asyncio.create_task(second.wait())]
+    try:
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
+
+
 async def board_events(
-    reader: SiteViewReader, metadata: Metadata, last_event_id: str | None, refresh_s: float
+    reader: SiteViewReader, metadata: Metadata, last_event_id: str | None, refresh_s: float,
+    stopping: asyncio.Event,
 ) -> AsyncIterator[str]:
-    """The events of one open page until the browser leaves: every column and the link state
-    first (whatever changed between the page's load and this stream), then what changes."""
+    """The events of one open page until the browser leaves or the board stops: every column
+    and the link state first (whatever changed between the page's load and this stream), then
+    what changes."""
     watch = ChangeWatch(reader, metadata, resume_token(last_event_id))
     watching = asyncio.create_task(watch.run(), name="board watch")
     sent: dict[str, str] = {}
     try:
         yield f"retry: {RECONNECT_MS}\n\n"
-        while True:
+        while not stopping.is_set():
             watch.changed.clear()
             token = watch.token
             if watch.refused is not None:
@@ -112,8 +124,7 @@ async def board_events(
                         yield sse("column", {"site": picture.site.id, "html": html}, token)
                 yield sse("link", {"html": render.link(links)})
                 yield sse("status", {"text": "live"})
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(watch.changed.wait(), refresh_s)
+            await _either(watch.changed, stopping, refresh_s)
     finally:
         watching.cancel()
         with contextlib.suppress(asyncio.CancelledError):
