@@ -5,6 +5,7 @@ is escaped on the page and in its live events."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 
@@ -12,6 +13,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from services.common.domain.roles import Role
 from services.devstack.demo_users import demo_password
 from tests.support import batches, mbr
 from tests.support.board import BoardFloor, board_floor_fixture
@@ -92,9 +94,31 @@ async def test_a_forged_cookie_is_no_session(floor: BoardFloor) -> None:
     assert page.status_code == 303
 
 
+async def test_a_deactivated_user_is_sent_to_the_log_in_by_the_open_page(
+    floor: BoardFloor,
+) -> None:
+    floor.stack.add_user("songdo", "board-watcher", (Role.QA,))
+    async with client(floor) as browser:
+        answer = await browser.post("/login", data={
+            "username": "songdo.board-watcher", "password": demo_password("board-watcher")})
+        assert answer.status_code == 303
+        async with browser.stream("GET", "/events") as events:
+            lines = events.aiter_lines()
+            async with asyncio.timeout(60):
+                while not (await anext(lines)).startswith("event: column"):
+                    pass
+                floor.stack.directory("songdo").set_active("songdo.board-watcher", False)
+                while (await anext(lines)) != "event: logout":
+                    pass
+        after = await browser.get("/")
+
+    assert after.status_code == 303 and after.headers["location"] == "/login"
+
+
 async def test_the_board_has_no_route_that_writes(logged_in: httpx.AsyncClient) -> None:
     for path in ("/", "/events"):
         assert (await logged_in.post(path)).status_code == 405
+        assert (await logged_in.put(path)).status_code == 405
     assert (await logged_in.delete("/")).status_code == 405
 
 

@@ -1,0 +1,67 @@
+"""The board's rows from the site view's messages (pure), its event lines and resume tokens,
+and its escaping of what users typed."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from twinline.batchrecords.v1 import batch_pb2
+from twinline.batchrecords.v1 import master_batch_record_pb2 as mbr_pb
+from twinline.siteview.v1 import site_view_service_pb2 as api
+
+from services.board import render
+from services.board.live import resume_token, sse
+from services.board.picture import SitePicture, batch_row, link_row
+from services.common.sites import DEFAULT_REGISTRY, SiteRegistry
+
+SYRACUSE = SiteRegistry.load(DEFAULT_REGISTRY).get("syracuse")
+
+
+def a_batch(product: str = "TWX-101") -> batch_pb2.Batch:
+    recipe = mbr_pb.MasterBatchRecord(product=product)
+    operation = recipe.unit_procedures.add().operations.add()
+    operation.steps.add(id="S1")
+    operation.steps.add(id="S2")
+    batch = batch_pb2.Batch(batch_id="SYR-B-2026-00007", control_recipe=recipe,
+                            state=batch_pb2.BATCH_STATE_IN_PROGRESS, etag="3")
+    recorded = batch.steps.add(step_id="S1", status=batch_pb2.STEP_STATUS_EXECUTED)
+    recorded.record_time.FromDatetime(datetime(2026, 12, 3, 8, 10, 5, tzinfo=UTC))
+    batch.steps.add(step_id="S2", status=batch_pb2.STEP_STATUS_NOT_STARTED)
+    return batch
+
+
+def test_a_batch_row_counts_its_recorded_steps_and_names_the_last() -> None:
+    row = batch_row(a_batch())
+
+    assert (row.state, row.steps_recorded, row.steps_total) == ("in progress", 1, 2)
+    assert (row.last_step, row.last_step_time) == ("S1", "2026-12-03 08:10:05")
+
+
+def test_a_link_reads_its_lag_or_a_dash_before_the_first_heartbeat() -> None:
+    current = api.Watermark(site="syracuse", current=True, events_applied=4)
+    current.lag.FromMilliseconds(400)
+
+    assert link_row(SYRACUSE, current).lag == "0.4 s"
+    assert link_row(SYRACUSE, current).current
+    assert (link_row(SYRACUSE, None).lag, link_row(SYRACUSE, None).current) == ("—", False)
+
+
+def test_a_column_escapes_a_hostile_product() -> None:
+    hostile = '<script>alert("x")</script>'
+    picture = SitePicture(SYRACUSE, (batch_row(a_batch(hostile)),), (), (), (), (), ())
+
+    html = render.column(picture)
+
+    assert hostile not in html
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
+
+
+def test_an_event_is_one_json_line_and_only_a_token_resumes() -> None:
+    event = sse("column", {"site": "songdo", "html": "<p>a\nb</p>"}, "42")
+
+    assert event.endswith("\n\n") and event.count("\n") == 4
+    assert json.loads(event.splitlines()[2].removeprefix("data: "))["html"] == "<p>a\nb</p>"
+    assert resume_token("42") == "42"
+    assert resume_token("4 2") == resume_token("x") == resume_token(None) == ""
+    assert resume_token("9" * 20) == ""
