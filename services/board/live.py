@@ -16,7 +16,7 @@ import grpc
 from twinline.siteview.v1 import site_view_service_pb2 as api
 
 from services.board import render
-from services.board.picture import Metadata, SiteViewReader
+from services.board.picture import SECTIONS, Metadata, SitePicture, SiteViewReader, Stale
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +48,21 @@ def resume_token(last_event_id: str | None) -> str:
 @dataclass
 class ChangeWatch:
     """Follows the site view's WatchChanges from ``token`` on, across its restarts; ``changed``
-    is set by every message that carries changes, ``refused`` once the token is no longer
-    accepted."""
+    is set by every message that carries changes of a section the board shows (``stale``
+    collects which), ``refused`` once the token is no longer accepted."""
 
     reader: SiteViewReader
     metadata: Metadata
     token: str = ""
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    stale: Stale = field(default_factory=set)
     refused: grpc.aio.AioRpcError | None = None
+
+    def take(self) -> Stale:
+        """The sections changed since the last take; clears ``changed``."""
+        taken, self.stale = self.stale, set()
+        self.changed.clear()
+        return taken
 
     async def run(self) -> None:
         while True:
@@ -66,7 +73,10 @@ class ChangeWatch:
                 async for response in call:
                     if response.resume_token:
                         self.token = response.resume_token
-                    if response.changes:
+                    shown = {(change.home_site, change.kind) for change in response.changes
+                             if change.kind in SECTIONS}
+                    if shown:
+                        self.stale |= shown
                         self.changed.set()
             except grpc.aio.AioRpcError as failure:
                 if failure.code() in LOGGED_OUT:
@@ -99,17 +109,21 @@ async def board_events(
     watch = ChangeWatch(reader, metadata, resume_token(last_event_id))
     watching = asyncio.create_task(watch.run(), name="board watch")
     sent: dict[str, str] = {}
+    pictures: list[SitePicture] = []
+    # What to read again: everything at first; then what changed, and at each refresh the
+    # runs (their latest readings are not changes).
+    stale = reader.everything()
     try:
         yield f"retry: {RECONNECT_MS}\n\n"
         while not stopping.is_set():
-            watch.changed.clear()
             token = watch.token
+            stale |= watch.take()
             if watch.refused is not None:
                 yield sse("logout", {"reason": watch.refused.code().name})
                 return
             try:
                 pictures, links = await asyncio.gather(
-                    reader.pictures(metadata), reader.links(metadata)
+                    reader.pictures(metadata, pictures, stale), reader.links(metadata)
                 )
             except grpc.aio.AioRpcError as failure:
                 if failure.code() in LOGGED_OUT:
@@ -117,6 +131,7 @@ async def board_events(
                     return
                 yield sse("status", {"text": f"site view unreachable ({failure.code().name})"})
             else:
+                stale = {(site.id, "run") for site in reader.registry.sites}
                 for picture in pictures:
                     html = render.column(picture)
                     if sent.get(picture.site.id) != html:

@@ -242,21 +242,42 @@ async def _listed(
         request.page_token = answer.next_page_token
 
 
+# The kinds of change (WatchChanges' Change.kind) the board shows, each a section of a column.
+SECTIONS = ("batch", "run", "sample", "investigation", "disposition", "transfer_package")
+# A (home site, kind) pair whose section must be read again.
+Stale = set[tuple[str, str]]
+
+
 class SiteViewReader:
-    """Reads the board's picture from one site view, on one channel, as the caller's token."""
+    """Reads the board's picture from one site view, on one channel, as the caller's token:
+    whole, or only the sections that changed."""
 
     def __init__(self, stub: SiteViewServiceStub, registry: SiteRegistry) -> None:
         self.stub = stub
         self.registry = registry
 
-    async def pictures(self, metadata: Metadata) -> list[SitePicture]:
-        """Every site of the registry, in its order."""
-        transfers = await _listed(
-            self.stub.ListTransferPackages, api.ListTransferPackagesRequest(),
-            "transfer_packages", metadata,
-        )
+    def everything(self) -> Stale:
+        return {(site.id, kind) for site in self.registry.sites for kind in SECTIONS}
+
+    async def pictures(
+        self, metadata: Metadata, previous: Sequence[SitePicture] = (), stale: Stale | None = None
+    ) -> list[SitePicture]:
+        """Every site of the registry, in its order: ``previous`` with its ``stale`` sections
+        read again (everything without a previous picture). A transfer package shows at both
+        of its sites, so a change of one reads the transfers of every site again."""
+        held = {picture.site.id: picture for picture in previous}
+        if stale is None or len(held) != len(self.registry.sites):
+            stale = self.everything()
+        transfers: list[transfer_pb2.TransferPackage] | None = None
+        if any(kind == "transfer_package" for _, kind in stale):
+            transfers = await _listed(
+                self.stub.ListTransferPackages, api.ListTransferPackagesRequest(),
+                "transfer_packages", metadata,
+            )
         return list(await asyncio.gather(*(
-            self._picture(site, transfers, metadata) for site in self.registry.sites
+            self._picture(site, held.get(site.id), {kind for at, kind in stale if at == site.id},
+                          transfers, metadata)
+            for site in self.registry.sites
         )))
 
     async def links(self, metadata: Metadata) -> list[LinkRow]:
@@ -267,47 +288,77 @@ class SiteViewReader:
         return [link_row(site, held.get(site.id)) for site in self.registry.sites]
 
     async def _picture(
-        self, site: Site, transfers: Sequence[transfer_pb2.TransferPackage], metadata: Metadata
+        self, site: Site, previous: SitePicture | None, kinds: set[str],
+        transfers: Sequence[transfer_pb2.TransferPackage] | None, metadata: Metadata,
     ) -> SitePicture:
-        batches, runs, samples, investigations, dispositions = await asyncio.gather(
-            _listed(self.stub.ListBatches, api.ListBatchesRequest(site=site.id), "batches",
-                    metadata),
-            _listed(self.stub.ListRuns, api.ListRunsRequest(site=site.id), "runs", metadata),
-            _listed(self.stub.ListSamples, api.ListSamplesRequest(site=site.id), "samples",
-                    metadata),
-            _listed(self.stub.ListInvestigations, api.ListInvestigationsRequest(site=site.id),
-                    "investigations", metadata),
-            _listed(self.stub.ListDispositions, api.ListDispositionsRequest(site=site.id),
-                    "dispositions", metadata),
-        )
-        newest_runs = list(reversed(runs))[:SHOWN]
-        readings = await asyncio.gather(*(
-            self._readings(run.name, metadata) for run in newest_runs[:RUNS_WITH_READINGS]
-        ))
-        awaiting = [sample_row(sample) for sample in reversed(samples)]
-        return SitePicture(
-            site=site,
-            batches=tuple(batch_row(batch) for batch in list(reversed(batches))[:SHOWN]),
-            runs=tuple(
-                run_row(run, readings[index] if index < len(readings) else ())
-                for index, run in enumerate(newest_runs)
-            ),
-            samples=tuple(row for row in awaiting if row.awaiting)[:SHOWN],
-            investigations=tuple(
-                investigation_row(found) for found in reversed(investigations)
-                if found.state not in CLOSED_INVESTIGATIONS
-            )[:SHOWN],
-            dispositions=tuple(
-                disposition_row(decided) for decided in sorted(
-                    dispositions, key=lambda decided: decided.decide_time.ToMicroseconds(),
-                    reverse=True,
-                )[:SHOWN]
-            ),
-            transfers=tuple(
+        readers: dict[str, Callable[[], Awaitable[tuple[Any, ...]]]] = {
+            "batch": lambda: self._batches(site, metadata),
+            "run": lambda: self._runs(site, metadata),
+            "sample": lambda: self._samples(site, metadata),
+            "investigation": lambda: self._investigations(site, metadata),
+            "disposition": lambda: self._dispositions(site, metadata),
+        }
+        wanted = [kind for kind in readers if previous is None or kind in kinds]
+        read = dict(zip(wanted, await asyncio.gather(*(readers[kind]() for kind in wanted)),
+                        strict=True))
+        if transfers is not None:
+            read["transfer_package"] = tuple(
                 transfer_row(package) for package in reversed(transfers)
                 if site.id in (package.sending_site, package.receiving_site)
-            )[:SHOWN],
+            )[:SHOWN]
+
+        def section(kind: str, field: str) -> tuple[Any, ...]:
+            if kind in read:
+                return read[kind]
+            return getattr(previous, field) if previous is not None else ()
+
+        return SitePicture(
+            site=site, batches=section("batch", "batches"), runs=section("run", "runs"),
+            samples=section("sample", "samples"),
+            investigations=section("investigation", "investigations"),
+            dispositions=section("disposition", "dispositions"),
+            transfers=section("transfer_package", "transfers"),
         )
+
+    async def _batches(self, site: Site, metadata: Metadata) -> tuple[BatchRow, ...]:
+        found = await _listed(self.stub.ListBatches, api.ListBatchesRequest(site=site.id),
+                              "batches", metadata)
+        return tuple(batch_row(batch) for batch in list(reversed(found))[:SHOWN])
+
+    async def _runs(self, site: Site, metadata: Metadata) -> tuple[RunRow, ...]:
+        found = await _listed(self.stub.ListRuns, api.ListRunsRequest(site=site.id), "runs",
+                              metadata)
+        newest = list(reversed(found))[:SHOWN]
+        readings = await asyncio.gather(*(
+            self._readings(run.name, metadata) for run in newest[:RUNS_WITH_READINGS]
+        ))
+        return tuple(run_row(run, readings[index] if index < len(readings) else ())
+                     for index, run in enumerate(newest))
+
+    async def _samples(self, site: Site, metadata: Metadata) -> tuple[SampleRow, ...]:
+        found = await _listed(self.stub.ListSamples, api.ListSamplesRequest(site=site.id),
+                              "samples", metadata)
+        rows = (sample_row(sample) for sample in reversed(found))
+        return tuple(row for row in rows if row.awaiting)[:SHOWN]
+
+    async def _investigations(
+        self, site: Site, metadata: Metadata
+    ) -> tuple[InvestigationRow, ...]:
+        found = await _listed(
+            self.stub.ListInvestigations, api.ListInvestigationsRequest(site=site.id),
+            "investigations", metadata,
+        )
+        return tuple(investigation_row(open_one) for open_one in reversed(found)
+                     if open_one.state not in CLOSED_INVESTIGATIONS)[:SHOWN]
+
+    async def _dispositions(self, site: Site, metadata: Metadata) -> tuple[DispositionRow, ...]:
+        found = await _listed(
+            self.stub.ListDispositions, api.ListDispositionsRequest(site=site.id),
+            "dispositions", metadata,
+        )
+        newest = sorted(found, key=lambda decided: decided.decide_time.ToMicroseconds(),
+                        reverse=True)
+        return tuple(disposition_row(decided) for decided in newest[:SHOWN])
 
     async def _readings(self, run_name: str, metadata: Metadata) -> list[api.LatestReading]:
         answer = await self.stub.GetRun(

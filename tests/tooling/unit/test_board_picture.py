@@ -12,7 +12,7 @@ from twinline.siteview.v1 import site_view_service_pb2 as api
 
 from services.board import render
 from services.board.live import resume_token, sse
-from services.board.picture import SitePicture, batch_row, link_row
+from services.board.picture import SitePicture, SiteViewReader, batch_row, link_row
 from services.common.sites import DEFAULT_REGISTRY, SiteRegistry
 
 SYRACUSE = SiteRegistry.load(DEFAULT_REGISTRY).get("syracuse")
@@ -65,3 +65,44 @@ def test_an_event_is_one_json_line_and_only_a_token_resumes() -> None:
     assert resume_token("42") == "42"
     assert resume_token("4 2") == resume_token("x") == resume_token(None) == ""
     assert resume_token("9" * 20) == ""
+
+
+class CountingView:
+    """A site view stub answering every list empty (batches: one), counting the calls."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+
+    def __getattr__(self, method: str) -> object:
+        responses = {
+            "ListBatches": api.ListBatchesResponse, "ListRuns": api.ListRunsResponse,
+            "ListSamples": api.ListSamplesResponse,
+            "ListInvestigations": api.ListInvestigationsResponse,
+            "ListDispositions": api.ListDispositionsResponse,
+            "ListTransferPackages": api.ListTransferPackagesResponse,
+        }
+
+        async def call(request: object, **_: object) -> object:
+            self.calls.append((method, getattr(request, "site", "")))
+            answer = responses[method]()
+            if method == "ListBatches":
+                answer.batches.append(a_batch())  # type: ignore[attr-defined]
+            return answer
+
+        return call
+
+
+async def test_a_change_reads_again_only_its_site_and_kind() -> None:
+    view = CountingView()
+    reader = SiteViewReader(view, SiteRegistry.load(DEFAULT_REGISTRY))  # type: ignore[arg-type]
+    first = await reader.pictures(())
+    assert len(view.calls) == 2 * 5 + 1  # five lists per site, the transfers once
+    view.calls.clear()
+
+    again = await reader.pictures((), first, {("syracuse", "batch")})
+
+    assert view.calls == [("ListBatches", "syracuse")]
+    assert again == first
+    view.calls.clear()
+    await reader.pictures((), first, {("songdo", "transfer_package")})
+    assert view.calls == [("ListTransferPackages", "")]
