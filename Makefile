@@ -42,8 +42,10 @@ run: setup ## both sites on loopback (Ctrl-C stops them); data in var/
 # Debian's chromium and its driver, for the board's browser test and bench: the system browser,
 # never one a tool downloads. apt's lists are refreshed only when an install from them fails.
 BROWSER_PACKAGES := chromium chromium-driver
+CHROMIUM ?= /usr/bin/chromium
+CHROMEDRIVER ?= /usr/bin/chromedriver
 .stamp-browser:
-	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	@if [ ! -x $(CHROMIUM) ] || [ ! -x $(CHROMEDRIVER) ]; then \
 	  as_root=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
 	  export DEBIAN_FRONTEND=noninteractive; \
 	  echo "installing $(BROWSER_PACKAGES) (Debian) for the browser test"; \

@@ -150,8 +150,9 @@ async def http_healthy(port: int, timeout: float = 1.0) -> bool:
         async with asyncio.timeout(timeout):
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
             try:
-                writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                             b"Connection: close\r\n\r\n")
+                # Kept alive, so that this side closes first: the TIME_WAIT is then on this
+                # side's ephemeral port, never on the server's (which must be free at its stop).
+                writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
                 await writer.drain()
                 status_line = await reader.readline()
             finally:
