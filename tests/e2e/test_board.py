@@ -150,3 +150,31 @@ async def test_a_hostile_product_name_is_escaped_on_the_page_and_in_its_events(
                 break
     assert batch.batch_id in html
     assert HOSTILE not in html and "&lt;img" in html
+
+
+async def link_of_syracuse(events: AsyncIterator[str], current: bool) -> str:
+    """The next link event of the stream that shows Syracuse ``current`` (or stale)."""
+    wanted = f'data-link="syracuse" data-current="{"true" if current else "false"}"'
+    async for line in events:
+        if line.startswith("data: ") and "data-link=" in line:
+            html = json.loads(line.removeprefix("data: "))["html"]
+            if wanted in html:
+                return str(html)
+    raise AssertionError("the event stream ended")
+
+
+async def test_a_cut_link_shows_stale_with_its_lag_on_the_open_page_and_current_again(
+    floor: BoardFloor, logged_in: httpx.AsyncClient
+) -> None:
+    async with logged_in.stream("GET", "/events") as events:
+        lines = events.aiter_lines()
+        async with asyncio.timeout(60):
+            await link_of_syracuse(lines, current=True)
+            floor.stack.nats.proxy.cut()
+            try:
+                stale = await link_of_syracuse(lines, current=False)
+            finally:
+                floor.stack.nats.proxy.restore()
+            await link_of_syracuse(lines, current=True)
+
+    assert "Syracuse, NY (USA): stale · lag " in stale
