@@ -15,13 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from selenium.common.exceptions import TimeoutException
-from selenium.webdriver.common.by import By
 
 from bench import batches
 from bench.deployment import free_ports
 from bench.stats import latency_summary_ms, percentile
 from services.client.session import Session
-from services.devstack.browser import batch_row_selector, chromium, log_in, wait_for
+from services.devstack.browser import batch_row_selector, chromium, first_seen, log_in, wait_for
 from services.devstack.demo_users import demo_password
 from services.devstack.launcher import Deployment
 from services.devstack.processes import ServiceProcess
@@ -47,11 +46,8 @@ def board_process(deployment: Deployment, site: str, log_dir: Path) -> ServicePr
 
 
 def _shown_at_ms(driver: Any, selector: str, deadline_s: float) -> int:
-    def shown(driver: Any) -> str | bool:
-        rows = driver.find_elements(By.CSS_SELECTOR, selector)
-        return rows[0].get_attribute("data-first-seen") if rows else False
-
-    return int(wait_for(driver, shown, deadline_s))
+    shown_ms, _ = wait_for(driver, lambda driver: first_seen(driver, selector), deadline_s)
+    return int(shown_ms)
 
 
 async def board_delay(

@@ -74,6 +74,19 @@ def wait_for(
     return WebDriverWait(driver, timeout, poll_frequency=0.02).until(condition)
 
 
+def first_seen(driver: webdriver.Chrome, selector: str) -> tuple[int, str] | None:
+    """When the first row matching ``selector`` came on the page (ms since the epoch, the
+    browser's clock) and its text; None while there is none, or the page's script has not
+    stamped it yet. Read in one script, so a column replaced meanwhile cannot leave a stale
+    element."""
+    found = driver.execute_script(
+        "const row = document.querySelector(arguments[0]);"
+        "return row === null || row.dataset.firstSeen === undefined ? null"
+        " : [row.dataset.firstSeen, row.textContent];", selector,
+    )
+    return None if found is None else (int(found[0]), str(found[1]))
+
+
 def batch_row_selector(site: str, batch_id: str, steps_recorded: int | None = None) -> str:
     """The CSS selector of a batch's row in ``site``'s column (with that many steps)."""
     steps = "" if steps_recorded is None else f'[data-steps-recorded="{steps_recorded}"]'

@@ -137,7 +137,7 @@ async def test_a_hostile_product_name_is_escaped_on_the_page_and_in_its_events(
         page = await logged_in.get("/")
         return page.text if batch.batch_id in page.text else None
 
-    text = await wait_until(page_with_the_batch, timeout=60,
+    text = await wait_until(page_with_the_batch, timeout=60, interval=0.2,
                             message="Songdo's board shows the new Syracuse batch")
     assert HOSTILE not in text
     assert "&lt;img src=x onerror=&#34;window.pwned=1&#34;&gt;&amp;&#39;TWX" in text

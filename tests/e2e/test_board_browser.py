@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
-from selenium.webdriver.remote.webelement import WebElement
 
-from services.devstack.browser import batch_row_selector, chromium, log_in, wait_for
+from services.devstack.browser import batch_row_selector, chromium, first_seen, log_in, wait_for
 from services.devstack.demo_users import demo_password
 from tests.support import batches
 from tests.support.board import BoardFloor, board_floor_fixture
@@ -25,11 +24,8 @@ DEADLINE_S = 60.0
 
 
 def row(selector: str) -> object:
-    def found(driver: object) -> WebElement | bool:
-        rows = driver.find_elements(By.CSS_SELECTOR, selector)  # type: ignore[attr-defined]
-        return rows[0] if rows else False
-
-    return found
+    """A wait condition: (first seen in ms, text) of the row, once it is on the page."""
+    return lambda driver: first_seen(driver, selector)
 
 
 async def test_a_step_recorded_at_syracuse_shows_on_songdos_board_without_a_reload(
@@ -52,14 +48,14 @@ async def test_a_step_recorded_at_syracuse_shows_on_songdos_board_without_a_relo
 
         recorded_at = time.time()
         await batches.record(operator, batch, batches.s1())
-        shown = await asyncio.to_thread(
+        shown_ms, text = await asyncio.to_thread(
             wait_for, driver, row(batch_row_selector("syracuse", batch.batch_id, 1)), DEADLINE_S
         )
 
-        delay_s = int(shown.get_attribute("data-first-seen")) / 1000 - recorded_at
+        delay_s = shown_ms / 1000 - recorded_at
         assert driver.execute_script("return window.beforeTheStep;") == "the same page"
         assert driver.execute_script("return window.twinlineBoard.updates;") > updates_before
-        assert "S1" in shown.text
+        assert "S1" in text
         assert driver.find_element(By.ID, "live-state").text == "live"
         screenshot = tmp_path / "songdo-board.png"
         driver.save_screenshot(str(screenshot))
