@@ -114,7 +114,8 @@ class Board:
         return answer
 
 
-def _token(request: Request) -> Metadata | None:
+def _metadata(request: Request) -> Metadata | None:
+    """The user's bearer token from the session, as call metadata; None when logged out."""
     token = request.session.get("token")
     return with_token(token) if isinstance(token, str) and token else None
 
@@ -137,7 +138,7 @@ def _refusal_text(failure: grpc.aio.AioRpcError) -> str:
 
 async def login_form(request: Request) -> Response:
     board: Board = request.app.state.board
-    if _token(request) is not None:
+    if _metadata(request) is not None:
         return RedirectResponse("/", status_code=303)
     return _login_page(board)
 
@@ -175,12 +176,13 @@ async def logout(request: Request) -> Response:
 
 async def page(request: Request) -> Response:
     board: Board = request.app.state.board
-    metadata = _token(request)
+    metadata = _metadata(request)
     if metadata is None:
         return RedirectResponse("/login", status_code=303)
     try:
-        pictures = await board.reader.pictures(metadata)
-        links = await board.reader.links(metadata)
+        pictures, links = await asyncio.gather(
+            board.reader.pictures(metadata), board.reader.links(metadata)
+        )
     except grpc.aio.AioRpcError as failure:
         if failure.code() in LOGGED_OUT:
             request.session.clear()
@@ -199,7 +201,7 @@ async def page(request: Request) -> Response:
 
 async def events(request: Request) -> Response:
     board: Board = request.app.state.board
-    metadata = _token(request)
+    metadata = _metadata(request)
     if metadata is None:
         return PlainTextResponse("log in first", status_code=401)
     stream = board_events(

@@ -67,6 +67,23 @@ async def test_a_wrong_password_is_said_so_and_gives_no_session(floor: BoardFloo
     assert after.status_code == 303
 
 
+async def test_five_wrong_passwords_lock_the_account_and_the_form_says_so(
+    floor: BoardFloor,
+) -> None:
+    floor.stack.add_user("songdo", "board-locked", (Role.QA,))
+    user = {"username": "songdo.board-locked"}
+    async with client(floor) as browser:
+        for _ in range(5):
+            refused = await browser.post("/login", data={**user, "password": "wrong"})
+            assert "Wrong user name or password." in refused.text
+        locked = await browser.post(
+            "/login", data={**user, "password": demo_password("board-locked")}
+        )
+
+    assert locked.status_code == 401
+    assert "This account is locked" in locked.text
+
+
 async def test_a_log_in_opens_both_sites_until_log_out(floor: BoardFloor) -> None:
     async with client(floor) as browser:
         answer = await browser.post(
