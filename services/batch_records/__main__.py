@@ -35,7 +35,8 @@ def register(server: grpc.aio.Server, kernel: Kernel) -> Sequence[str]:
     )
     batch_api_grpc.add_BatchRecordServiceServicer_to_server(
         BatchRecordServicer(
-            writer=kernel.writer, engine=kernel.engine, directory=kernel.directory, site=site
+            writer=kernel.writer, engine=kernel.engine, directory=kernel.directory, site=site,
+            witness=kernel.audit_witness(),
         ),
         server,
     )

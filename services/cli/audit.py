@@ -1,5 +1,8 @@
 """``twinline audit``: verify a service's audit trail straight from its database, against the
-newest head the site's stream witnessed."""
+newest head the site's stream witnessed.
+
+Exit codes: 0 the chain is intact, 3 an entry does not verify, 2 bad arguments.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from services.cli.common import Exit, OutputOption, checked_output, error_console, print_json
 from services.common.messaging.audit_anchor import ANCHOR_TIMEOUT_S, newest_witnessed
 from services.common.persistence.audit import WitnessedHead, chain_length, verify_chain
 from services.common.persistence.database import create_database_engine, read_session
@@ -27,13 +31,15 @@ def verify(
     service: Annotated[
         str, typer.Option(help=f"Whose trail: one of {', '.join(SERVICE_NAMES)}.")
     ] = BATCH_RECORDS.name,
+    output: OutputOption = "text",
 ) -> None:
-    """Recompute every entry's hash and link; exit 1 at the first broken one."""
+    """Recompute every entry's hash and link; exit 3 at the first broken one."""
+    checked_output(output)
     if service not in SERVICE_NAMES:
         console.print(
             f"[red]unknown service {service!r}; known: {', '.join(SERVICE_NAMES)}[/red]"
         )
-        raise typer.Exit(2)
+        raise typer.Exit(Exit.USAGE)
     settings = Settings(site=site) if site else Settings()
     # The stream first, then the chain: what was published before is committed.
     witnessed = asyncio.run(_witnessed(settings, service))
@@ -41,7 +47,8 @@ def verify(
     try:
         with read_session(engine) as session, Progress(
             TextColumn("verifying {task.description}"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), console=console, transient=True,
+            TimeElapsedColumn(), console=console if output == "text" else error_console,
+            transient=True,
         ) as progress:
             task = progress.add_task(
                 f"{service} at {settings.site}", total=chain_length(session)
@@ -52,6 +59,18 @@ def verify(
             )
     finally:
         engine.dispose()
+    if output == "json":
+        head = witnessed.head
+        print_json({
+            "site": settings.site, "service": service, "intact": result.intact,
+            "entries_checked": result.entries_checked,
+            "first_broken_sequence": result.first_broken_sequence, "problem": result.problem,
+            "witnessed": None if head is None else {
+                "sequence": head.sequence, "entry_hash": head.entry_hash},
+            "note": witnessed.note if head is None else None})
+        if not result.intact:
+            raise typer.Exit(Exit.CHECK_FAILED)
+        return
     if witnessed.head is not None:
         console.print(
             f"the stream witnessed seq {witnessed.head.sequence} "
@@ -69,7 +88,7 @@ def verify(
         f"[red]✗[/red] {service} at {settings.site}: entry {result.first_broken_sequence} "
         f"does not verify: {result.problem} ({result.entries_checked} entries read)"
     )
-    raise typer.Exit(1)
+    raise typer.Exit(Exit.CHECK_FAILED)
 
 
 async def _witnessed(settings: Settings, service: str) -> WitnessedHead:

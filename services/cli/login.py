@@ -4,8 +4,8 @@
     twinline login --user syracuse.mes --password-fd 3 3<secret   # for automation
     twinline logout [--site syracuse]
 
-Exit codes: 0 done, 1 the log-in was refused or the service does not answer, 2 bad
-arguments.
+Exit codes: 0 done, 1 the log-in was refused, 2 bad arguments, 4 the service does not
+answer.
 """
 
 from __future__ import annotations
@@ -19,23 +19,21 @@ import typer
 from rich.console import Console
 from twinline.common.v1 import auth_pb2, auth_pb2_grpc
 
+from services.cli.common import (
+    AddressOption,
+    Exit,
+    OutputOption,
+    SiteOption,
+    checked_output,
+    fail,
+    print_json,
+    read_secret,
+)
 from services.cli.credentials import Credential, config_dir, forget, save
-from services.cli.review import AddressOption, SiteOption, fail
 from services.common.settings import Settings
 from services.devstack.topology import BATCH_RECORDS, grpc_address
 
 console = Console()
-MAX_PASSWORD = 1024
-
-
-def _password(user: str, descriptor: int | None) -> str:
-    if descriptor is None:
-        return str(typer.prompt(f"Password for {user}", hide_input=True))
-    try:
-        with os.fdopen(descriptor, "r", closefd=False) as given:
-            return given.readline(MAX_PASSWORD + 1).rstrip("\n")
-    except OSError as error:
-        fail(f"cannot read the password from file descriptor {descriptor}: {error}", 2)
 
 
 def login(
@@ -46,13 +44,16 @@ def login(
         "--password-fd", help="Read the password from this file descriptor (automation).",
     )] = None,
     address: AddressOption = None,
+    output: OutputOption = "text",
 ) -> None:
     """Log in at a site and keep its token (owner-only) for later commands."""
+    checked_output(output)
     settings = Settings(site=site) if site else Settings()
     if settings.site not in settings.registry.ids():
-        fail(f"unknown site {settings.site!r}; known: {', '.join(settings.registry.ids())}", 2)
-    who = user or os.environ.get("TWINLINE_USER") or str(typer.prompt("User"))
-    password = _password(who, password_fd)
+        fail(f"unknown site {settings.site!r}; known: {', '.join(settings.registry.ids())}",
+             Exit.USAGE)
+    who = user or os.environ.get("TWINLINE_USER") or str(typer.prompt("User", err=True))
+    password = read_secret(f"Password for {who}", password_fd)
     target = address or grpc_address(settings.registry, settings.home_site, BATCH_RECORDS.name)
 
     async def logged_in() -> auth_pb2.LoginResponse:
@@ -66,17 +67,26 @@ def login(
         answer = asyncio.run(logged_in())
     except grpc.aio.AioRpcError as error:
         if error.code() == grpc.StatusCode.UNAVAILABLE:
-            fail(f"the service at {target} does not answer: is `make run` running?")
+            fail(f"the service at {target} does not answer: is `make run` running?",
+                 Exit.UNREACHABLE)
         fail(f"log-in refused: {error.details()}")
     expires = answer.expire_time.ToDatetime().isoformat() + "+00:00"
     path = save(Credential(settings.site, who, answer.access_token, expires))
+    if output == "json":
+        print_json({"site": settings.site, "user": who, "printed_name": answer.user.printed_name,
+                    "expires": expires, "credentials": str(path)})
+        return
     console.print(f"Logged in at {settings.site} as {answer.user.printed_name} ({who}) until "
                   f"{expires[:16].replace('T', ' ')} UTC; the token is in {path}.")
 
 
-def logout(site: SiteOption = None) -> None:
+def logout(site: SiteOption = None, output: OutputOption = "text") -> None:
     """Forget the kept token of a site (of every site without --site)."""
+    checked_output(output)
     gone = forget(site)
+    if output == "json":
+        print_json({"logged_out": gone})
+        return
     if gone:
         console.print(f"Logged out of {', '.join(gone)}.")
     else:

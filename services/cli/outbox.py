@@ -13,7 +13,17 @@ from rich.table import Table
 from twinline.common.v1 import outbox_pb2
 from twinline.common.v1.outbox_pb2_grpc import OutboxServiceStub
 
-from services.cli.review import AddressOption, SiteOption, Target, UserOption
+from services.cli.common import (
+    AddressOption,
+    Exit,
+    OutputOption,
+    SiteOption,
+    Target,
+    UserOption,
+    as_dict,
+    checked_output,
+    print_json,
+)
 from services.client.session import Session
 from services.devstack.topology import BATCH_RECORDS, SERVICE_NAMES
 
@@ -32,14 +42,16 @@ def status(
     service: Annotated[
         str, typer.Option(help=f"Whose outbox: one of {', '.join(SERVICE_NAMES)}.")
     ] = BATCH_RECORDS.name,
+    output: OutputOption = "text",
 ) -> None:
     """Events waiting to be published, the oldest one's age, and whether the relay is stalled;
-    exit 1 when it is."""
+    exit 3 when it is."""
+    checked_output(output)
     if service not in SERVICE_NAMES:
         console.print(
             f"[red]unknown service {service!r}; known: {', '.join(SERVICE_NAMES)}[/red]"
         )
-        raise typer.Exit(2)
+        raise typer.Exit(Exit.USAGE)
     target = Target(site, user, address, service)
 
     async def work(session: Session) -> outbox_pb2.GetOutboxStatusResponse:
@@ -51,6 +63,11 @@ def status(
         return answer
 
     found = target.run(work)
+    if output == "json":
+        print_json(as_dict(found))
+        if found.stalled:
+            raise typer.Exit(Exit.CHECK_FAILED)
+        return
     table = Table(title=f"outbox of {found.service} at {found.site}", width=80)
     table.add_column("what", style="bold", no_wrap=True)
     table.add_column("value", overflow="fold")
@@ -67,4 +84,4 @@ def status(
         table.add_row("last error", found.last_error)
     console.print(table)
     if found.stalled:
-        raise typer.Exit(1)
+        raise typer.Exit(Exit.CHECK_FAILED)

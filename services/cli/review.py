@@ -8,92 +8,42 @@ what it answered, a refusal with every unmet condition.
 
 from __future__ import annotations
 
-import asyncio
-import os
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Annotated, NoReturn, TypeVar
+from collections.abc import Callable
+from typing import Annotated
 
-import grpc
 import typer
 from google.protobuf import message
-from google.protobuf.timestamp_pb2 import Timestamp
-from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from twinline.batchrecords.v1 import batch_pb2 as pb
 from twinline.batchrecords.v1 import batch_service_pb2 as api
 from twinline.batchrecords.v1.batch_service_pb2_grpc import BatchRecordServiceStub
-from twinline.common.v1 import auth_pb2, signature_pb2
 
-from services.cli import credentials
+from services.cli.common import (
+    CALL_TIMEOUT_S,
+    LIST_PAGE_SIZE,
+    AddressOption,
+    OutputOption,
+    PasswordFdOption,
+    SiteOption,
+    Target,
+    UserOption,
+    as_dict,
+    checked_output,
+    console,
+    fail,
+    print_json,
+    signature,
+    utc,
+)
 from services.client.session import Session
-from services.common.grpc.status import details_of
-from services.common.settings import Settings
-from services.devstack.topology import BATCH_RECORDS, grpc_address
 
 review_app = typer.Typer(
     help="Review executed batch records by exception (QA).", no_args_is_help=True
 )
-console = Console()
-error_console = Console(stderr=True)
-T = TypeVar("T")
-CALL_TIMEOUT_S = 30.0
-LIST_PAGE_SIZE = 100
 
-SiteOption = Annotated[
-    str | None, typer.Option("--site", help="Site id; default: TWINLINE_SITE or syracuse.")
-]
-UserOption = Annotated[
-    str | None,
-    typer.Option("--user", help="Who logs in, e.g. syracuse.qa; default: TWINLINE_USER."),
-]
-AddressOption = Annotated[
-    str | None,
-    typer.Option(
-        "--address",
-        help=f"The service's gRPC address ({BATCH_RECORDS.name} unless --service names "
-        "another); default: its port at the site.",
-    ),
-]
 BatchArgument = Annotated[str, typer.Argument(help="Batch id (SYR-B-2026-00042) or name.")]
-
-
-class Target:
-    """Where the site's ``service`` (batch_records unless said) answers, and who calls it."""
-
-    def __init__(
-        self, site: str | None, user: str | None, address: str | None,
-        service: str = BATCH_RECORDS.name,
-    ) -> None:
-        settings = Settings(site=site) if site else Settings()
-        if settings.site not in settings.registry.ids():
-            fail(f"unknown site {settings.site!r}; known: {', '.join(settings.registry.ids())}")
-        self.site = settings.site
-        self.service = service
-        self.address = address or grpc_address(settings.registry, settings.home_site, service)
-        # No user named: the token ``twinline login`` kept for the site, if still valid.
-        kept = None if user or os.environ.get("TWINLINE_USER") else credentials.load(self.site)
-        self.token = kept.token if kept is not None else ""
-        self.user = kept.user if kept is not None else (
-            user or os.environ.get("TWINLINE_USER") or typer.prompt("User"))
-        self.password = "" if kept is not None else typer.prompt(
-            f"Password for {self.user}", hide_input=True)
-
-    def run(self, work: Callable[[Session], Awaitable[T]]) -> T:
-        """Logs in, runs ``work``; a refusal or an unreachable service ends the command."""
-        async def session_work() -> T:
-            if self.token:
-                channel = grpc.aio.insecure_channel(self.address)
-                kept = Session(channel, self.token, auth_pb2.User(username=self.user))
-                async with kept as session:
-                    return await work(session)
-            async with await Session.login(self.address, self.user, self.password) as session:
-                return await work(session)
-
-        try:
-            return asyncio.run(session_work())
-        except grpc.aio.AioRpcError as error:
-            _refused(error, self.service, self.address)
 
 
 def batch_name(batch: str) -> str:
@@ -104,15 +54,11 @@ def _stub(session: Session) -> BatchRecordServiceStub:
     return session.stub(BatchRecordServiceStub)
 
 
-def _signature(meaning: str, reason: str) -> signature_pb2.SignatureInput:
-    password = typer.prompt(f"Re-enter your password to sign ({meaning})", hide_input=True)
-    return signature_pb2.SignatureInput(password=password, reason=reason)
-
-
 @review_app.command("list")
 def list_in_review(site: SiteOption = None, user: UserOption = None,
-                   address: AddressOption = None) -> None:
+                   address: AddressOption = None, output: OutputOption = "text") -> None:
     """The batch records waiting for QA, with what each still needs decided."""
+    checked_output(output)
     target = Target(site, user, address)
 
     async def work(session: Session) -> list[tuple[pb.Batch, api.ListExceptionsResponse]]:
@@ -132,6 +78,13 @@ def list_in_review(site: SiteOption = None, user: UserOption = None,
                 return found
 
     waiting = target.run(work)
+    if output == "json":
+        print_json({"site": target.site, "batches": [
+            {"batch_id": batch.batch_id, "master_batch_record": batch.master_batch_record,
+             "open_exceptions": [e.id for e in items.exceptions],
+             "open_deviations": [d.id for d in items.open_deviations]}
+            for batch, items in waiting]})
+        return
     if not waiting:
         console.print(f"no batch record of {target.site} is waiting for review")
         return
@@ -143,7 +96,7 @@ def list_in_review(site: SiteOption = None, user: UserOption = None,
     table.add_column("open\ndeviations", no_wrap=True, justify="right")
     for batch, items in waiting:
         table.add_row(
-            batch.batch_id, batch.master_batch_record, str(len(items.exceptions)),
+            batch.batch_id, escape(batch.master_batch_record), str(len(items.exceptions)),
             str(len(items.open_deviations)),
         )
     console.print(table)
@@ -151,8 +104,9 @@ def list_in_review(site: SiteOption = None, user: UserOption = None,
 
 @review_app.command("show")
 def show(batch: BatchArgument, site: SiteOption = None, user: UserOption = None,
-         address: AddressOption = None) -> None:
+         address: AddressOption = None, output: OutputOption = "text") -> None:
     """A batch record's exceptions and open deviations: what needs QA's eyes, and nothing else."""
+    checked_output(output)
     target = Target(site, user, address)
 
     async def work(session: Session) -> tuple[pb.Batch, api.ListExceptionsResponse]:
@@ -167,8 +121,13 @@ def show(batch: BatchArgument, site: SiteOption = None, user: UserOption = None,
         return answer.batch, items
 
     found, items = target.run(work)
+    if output == "json":
+        print_json({"batch_id": found.batch_id, "state": pb.BatchState.Name(found.state),
+                    **as_dict(items)})
+        return
     console.print(
-        f"{found.batch_id} ({found.master_batch_record}): {pb.BatchState.Name(found.state)}",
+        f"{found.batch_id} ({escape(found.master_batch_record)}): "
+        f"{pb.BatchState.Name(found.state)}",
         soft_wrap=True, highlight=False,
     )
     # Lines, not tables: descriptions and reasons are read whole, in a terminal of any width.
@@ -176,11 +135,12 @@ def show(batch: BatchArgument, site: SiteOption = None, user: UserOption = None,
     for exception in items.exceptions:
         console.print(
             f"  {exception.id} · step {exception.step_id} · "
-            f"{pb.Severity.Name(exception.severity)} · raised {_utc(exception.raise_time)} · "
+            f"{pb.Severity.Name(exception.severity)} · raised {utc(exception.raise_time)} · "
             f"{_disposition(exception)}",
             soft_wrap=True, highlight=False,
         )
-        console.print(f"      {exception.description}", soft_wrap=True, highlight=False)
+        console.print(f"      {exception.description}", soft_wrap=True, highlight=False,
+                      markup=False)
     if items.open_deviations:
         console.print(f"Open deviations ({len(items.open_deviations)})")
     for deviation in items.open_deviations:
@@ -188,7 +148,7 @@ def show(batch: BatchArgument, site: SiteOption = None, user: UserOption = None,
             f"  {deviation.id} · {pb.Severity.Name(deviation.classification)} · "
             f"{deviation.title} · investigation: {deviation.investigation or '—'} · "
             f"CAPA: {deviation.capa_reference or '—'}",
-            soft_wrap=True, highlight=False,
+            soft_wrap=True, highlight=False, markup=False,
         )
     undecided = [e.id for e in items.exceptions if not e.HasField("disposition")]
     undecided += [d.id for d in items.open_deviations]
@@ -206,14 +166,19 @@ def disposition(
     exception_id: Annotated[str, typer.Argument(help="e.g. EX-1")],
     reason: Annotated[str, typer.Option("--reason", help="The decision and why (required).")],
     site: SiteOption = None, user: UserOption = None, address: AddressOption = None,
+    password_fd: PasswordFdOption = None, output: OutputOption = "text",
 ) -> None:
     """Decides an exception, with an e-signature and the reason."""
+    checked_output(output)
     decided_batch = _signed(
         Target(site, user, address), "DispositionException", api.DispositionExceptionRequest,
         batch, "disposition", reason, _open_exception(exception_id),
-        exception_id=exception_id,
+        password_fd, exception_id=exception_id,
     )
     decided = next(e for e in decided_batch.exceptions if e.id == exception_id)
+    if output == "json":
+        print_json(as_dict(decided))
+        return
     console.print(
         f"[green]✓[/green] {exception_id} dispositioned: {_disposition(decided)}",
         soft_wrap=True, highlight=False,
@@ -226,16 +191,21 @@ def approve(
     batch: BatchArgument,
     reason: Annotated[str, typer.Option("--reason", help="Why, in your words.")] = "",
     site: SiteOption = None, user: UserOption = None, address: AddressOption = None,
+    password_fd: PasswordFdOption = None, output: OutputOption = "text",
 ) -> None:
     """Approves a batch record (QA, e-signature); a refusal lists every unmet condition."""
+    checked_output(output)
     approved = _signed(
         Target(site, user, address), "ApproveBatchRecord", api.ApproveBatchRecordRequest,
-        batch, "APPROVED", reason, _in_review("approved"),
+        batch, "APPROVED", reason, _in_review("approved"), password_fd,
     )
+    if output == "json":
+        print_json(as_dict(approved))
+        return
     signed = approved.signatures[-1]
     console.print(
         f"[green]✓[/green] {approved.batch_id} {pb.BatchState.Name(approved.state)}: signed by "
-        f"{signed.printed_name} ({signed.signer}) at {_utc(signed.sign_time)}"
+        f"{escape(signed.printed_name)} ({signed.signer}) at {utc(signed.sign_time)}"
     )
 
 
@@ -244,18 +214,24 @@ def reject(
     batch: BatchArgument,
     reason: Annotated[str, typer.Option("--reason", help="Why (required).")],
     site: SiteOption = None, user: UserOption = None, address: AddressOption = None,
+    password_fd: PasswordFdOption = None, output: OutputOption = "text",
 ) -> None:
     """Rejects a batch record (QA, e-signature, a reason)."""
+    checked_output(output)
     rejected = _signed(
         Target(site, user, address), "RejectBatchRecord", api.RejectBatchRecordRequest,
-        batch, "REJECTED", reason, _in_review("rejected"),
+        batch, "REJECTED", reason, _in_review("rejected"), password_fd,
     )
+    if output == "json":
+        print_json(as_dict(rejected))
+        return
     console.print(f"[green]✓[/green] {rejected.batch_id} {pb.BatchState.Name(rejected.state)}")
 
 
 def _signed(
     target: Target, rpc: str, request_type: type[message.Message], batch: str, meaning: str,
-    reason: str, ready: Callable[[pb.Batch], str | None], **fields: str,
+    reason: str, ready: Callable[[pb.Batch], str | None], password_fd: int | None,
+    **fields: str,
 ) -> pb.Batch:
     """Sends a signed decision (``rpc`` of BatchRecordService, its request of
     ``request_type`` with ``fields``); the batch as it now stands. The batch is read first:
@@ -273,7 +249,7 @@ def _signed(
                   "nothing was signed")
         request = request_type(
             request_id=str(uuid.uuid4()), batch=batch_name(batch),
-            signature=_signature(meaning, reason), **fields,
+            signature=signature(meaning, reason, password_fd), **fields,
         )
         call = getattr(_stub(session), rpc)
         answer = await call(request, metadata=session.metadata, timeout=CALL_TIMEOUT_S)
@@ -313,32 +289,4 @@ def _disposition(exception: pb.BatchException) -> str:
     if not exception.HasField("disposition"):
         return "[yellow]open[/yellow]"
     signed = exception.disposition
-    return f"{signed.printed_name}, {_utc(signed.sign_time)}: {signed.reason}"
-
-
-def _utc(stamp: Timestamp) -> str:
-    return stamp.ToDatetime().strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def _refused(error: grpc.aio.AioRpcError, service: str, address: str) -> NoReturn:
-    if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-        fail(f"{service} at {address} does not answer ({error.code().name}): "
-              "is the site running (make run)?", code=2)
-    found = details_of(error)
-    error_console.print(
-        f"[red]refused[/red] {error.code().name} {found['reason'] or ''}: {error.details()}",
-        soft_wrap=True, highlight=False,
-    )
-    for kind, subject, description in found["conditions"]:  # type: ignore[attr-defined]
-        error_console.print(
-            f"  • {subject}: {description} ({kind})", soft_wrap=True, highlight=False
-        )
-    for field, description in found["field_violations"]:  # type: ignore[attr-defined]
-        error_console.print(f"  • {field}: {description}", soft_wrap=True, highlight=False)
-    raise typer.Exit(1)
-
-
-def fail(message: str, code: int = 1) -> NoReturn:
-    """``message`` on stderr, in red; the command ends with exit ``code``."""
-    error_console.print(f"[red]{message}[/red]", soft_wrap=True, highlight=False)
-    raise typer.Exit(code)
+    return escape(f"{signed.printed_name}, {utc(signed.sign_time)}: {signed.reason}")

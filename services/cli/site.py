@@ -2,13 +2,12 @@
 link state (current or stale) and the lag of every site, from the site view's watermarks.
 
 Exit codes: 0 every site current, 3 some site stale (a cut link, a stopped origin), 1 the
-service refused or does not answer, 2 bad arguments.
+service refused, 2 bad arguments, 4 the service does not answer.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -16,12 +15,19 @@ from rich.table import Table
 from twinline.siteview.v1 import site_view_service_pb2 as api
 from twinline.siteview.v1.site_view_service_pb2_grpc import SiteViewServiceStub
 
-from services.cli.review import AddressOption, SiteOption, Target, UserOption
+from services.cli.common import (
+    AddressOption,
+    Exit,
+    OutputOption,
+    SiteOption,
+    Target,
+    UserOption,
+    checked_output,
+)
 from services.client.session import Session
 from services.devstack.topology import SITE_VIEW
 
 console = Console()
-STALE_EXIT = 3
 CALL_TIMEOUT_S = 30.0
 
 
@@ -33,11 +39,10 @@ def _seconds(watermark: api.Watermark) -> float | None:
 
 def site(
     site: SiteOption = None, user: UserOption = None, address: AddressOption = None,
-    output: Annotated[str, typer.Option("--output", help="text or json")] = "text",
+    output: OutputOption = "text",
 ) -> None:
     """This site, and the link state and lag of every site as its site view sees them."""
-    if output not in ("text", "json"):
-        raise typer.BadParameter("text or json", param_hint="--output")
+    checked_output(output)
     target = Target(site, user, address, SITE_VIEW.name)
 
     async def work(session: Session) -> api.ListWatermarksResponse:
@@ -62,4 +67,4 @@ def site(
                           "-" if lag is None else f"{lag:.1f} s", str(row["events_applied"]))
         console.print(table)
     if any(not row["current"] for row in rows):
-        raise typer.Exit(STALE_EXIT)
+        raise typer.Exit(Exit.CHECK_FAILED)

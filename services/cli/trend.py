@@ -4,7 +4,7 @@ terminal: limits, a sparkline and the points that break a rule.
 
 Exit codes: 0 the chart was written; 1 the service refused (its reason, each bad field and
 unmet condition shown) or the PNG could not be written; 2 bad arguments (an unknown
-attribute, typer's usage errors) or the service does not answer.
+attribute, typer's usage errors); 4 the service does not answer.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from twinline.conjugation.v1 import run_service_pb2 as api
 from twinline.conjugation.v1.run_service_pb2_grpc import ConjugationRunServiceStub
 
 from services.cli.charts import control_chart_png, decimal_text, sparkline
-from services.cli.review import SiteOption, Target, UserOption, fail
+from services.cli.common import SiteOption, Target, UserOption, fail
 from services.client.session import Session
 from services.devstack.topology import CONJUGATION
 

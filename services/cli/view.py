@@ -13,7 +13,19 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from twinline.siteview.v1 import site_view_service_pb2 as api
 from twinline.siteview.v1.site_view_service_pb2_grpc import SiteViewServiceStub
 
-from services.cli.review import AddressOption, SiteOption, Target, UserOption
+from services.cli.common import (
+    AddressOption,
+    Exit,
+    OutputOption,
+    SiteOption,
+    Target,
+    UserOption,
+    as_dict,
+    checked_output,
+    error_console,
+    fail,
+    print_json,
+)
 from services.client.session import Session
 from services.common.settings import Settings
 from services.devstack.topology import SITE_VIEW
@@ -33,17 +45,19 @@ def rebuild_view(
     nats_url: Annotated[
         str | None, typer.Option(help="The site's NATS; default: TWINLINE_NATS_URL.")
     ] = None,
+    output: OutputOption = "text",
 ) -> None:
     """Replay the site's stream from its first event into a fresh database, with the live
-    view's handlers, and print the rebuilt view's checksum; exit 1 if an event failed."""
+    view's handlers, and print the rebuilt view's checksum; exit 3 if an event failed."""
+    checked_output(output)
     settings = Settings(site=site) if site else Settings()
     if database.exists():
-        console.print(f"[red]{database} exists: a rebuild writes a fresh database[/red]")
-        raise typer.Exit(2)
+        fail(f"{database} exists: a rebuild writes a fresh database", Exit.USAGE)
     database.parent.mkdir(parents=True, exist_ok=True)
     with Progress(
         TextColumn("replaying {task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("events"), TimeElapsedColumn(), console=console,
+        TextColumn("events"), TimeElapsedColumn(),
+        console=console if output == "text" else error_console,
     ) as progress:
         task = progress.add_task(f"the stream of {settings.site}", total=None)
         try:
@@ -55,11 +69,20 @@ def rebuild_view(
                 ),
             ))
         except NotFresh as exc:
-            console.print(f"[red]{exc}[/red]")
-            raise typer.Exit(2) from None
-    _report(replayed, settings.site, database)
+            fail(str(exc), Exit.USAGE)
+    if output == "json":
+        assert replayed.checksum is not None
+        print_json({
+            "site": settings.site, "database": str(database), "read": replayed.read,
+            "first_sequence": replayed.first_sequence, "last_sequence": replayed.last_sequence,
+            "applied": replayed.applied, "undecodable": replayed.undecodable,
+            "failed": list(replayed.failed), "sha256": replayed.checksum.sha256,
+            "tables": [{"table": table.table, "rows": table.rows, "sha256": table.sha256}
+                       for table in replayed.checksum.tables]})
+    else:
+        _report(replayed, settings.site, database)
     if replayed.failed:
-        raise typer.Exit(1)
+        raise typer.Exit(Exit.CHECK_FAILED)
 
 
 def _report(replayed: Replayed, site: str, database: Path) -> None:
@@ -85,9 +108,11 @@ def _print_checksum(sha256: str, tables: list[tuple[str, int, str]]) -> None:
 
 @view_app.command("checksum")
 def checksum(
-    site: SiteOption = None, user: UserOption = None, address: AddressOption = None
+    site: SiteOption = None, user: UserOption = None, address: AddressOption = None,
+    output: OutputOption = "text",
 ) -> None:
     """The running site view's checksum of its replicated state (GetViewChecksum)."""
+    checked_output(output)
     target = Target(site, user, address, SITE_VIEW.name)
 
     async def work(session: Session) -> api.GetViewChecksumResponse:
@@ -98,6 +123,9 @@ def checksum(
         return answer
 
     found = target.run(work)
+    if output == "json":
+        print_json(as_dict(found))
+        return
     _print_checksum(
         found.sha256, [(table.table, table.rows, table.sha256) for table in found.tables]
     )

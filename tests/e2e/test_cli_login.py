@@ -55,6 +55,13 @@ async def test_a_kept_token_serves_later_commands_until_logout(
     listed = await twinline(stack, tmp_path, "review", "list", *where)
     assert listed.exit_code == 0, listed.output
 
+    again = await twinline(stack, tmp_path, "login", *where, "--user", "syracuse.qa",
+                           "--output", "json", typed=f"{demo_password('qa')}\n")
+    assert again.exit_code == 0, again.output
+    said = json.loads(again.stdout)  # the prompt went to stderr: stdout is the document
+    assert (said["site"], said["user"], said["credentials"]) == (
+        "syracuse", "syracuse.qa", str(kept))
+
     out = await twinline(stack, tmp_path, "logout", "--site", "syracuse")
     assert out.exit_code == 0 and "Logged out of syracuse" in out.output
     assert "syracuse" not in json.loads(kept.read_text())

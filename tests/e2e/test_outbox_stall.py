@@ -5,6 +5,7 @@ once the head goes out, SERVING again and the backlog empty."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 import grpc
 import pytest
@@ -44,10 +45,10 @@ async def outbox_status(session: Session) -> outbox_pb2.GetOutboxStatusResponse:
     return answer
 
 
-async def cli_status(site: OneSite) -> Result:
+async def cli_status(site: OneSite, *options: str) -> Result:
     command = [
         "outbox", "status", "--site", "syracuse", "--user", "syracuse.qa",
-        "--address", site.service.address,
+        "--address", site.service.address, *options,
     ]
     env = {"TWINLINE_SITES_FILE": str(site.base_dir / "sites.toml"), "COLUMNS": "80"}
     return await asyncio.to_thread(
@@ -92,9 +93,12 @@ async def test_a_head_the_bus_refuses_makes_health_not_serving_until_it_drains(
         message="health NOT_SERVING",
     )
     shown = await cli_status(site)
-    assert shown.exit_code == 1, shown.output
+    assert shown.exit_code == 3, shown.output  # a check found a problem
     assert "STALLED" in shown.output and "payload" in shown.output.lower()
     assert all(len(line) <= 80 for line in shown.output.splitlines())
+    as_json = await cli_status(site, "--output", "json")
+    assert as_json.exit_code == 3, as_json.output
+    assert json.loads(as_json.stdout)["stalled"] is True
 
     # The server carries the event again: the head goes out, the service serves again.
     await site.restart_nats()

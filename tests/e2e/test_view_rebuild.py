@@ -5,6 +5,7 @@ Syracuse's nats-server) into a fresh file: the rebuilt view has the live view's 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import sys
@@ -13,8 +14,11 @@ from pathlib import Path
 import pytest
 from twinline.siteview.v1 import site_view_service_pb2 as view
 from twinline.siteview.v1.site_view_service_pb2_grpc import SiteViewServiceStub
+from typer.testing import CliRunner
 
+from services.cli.app import app
 from services.client.session import Session
+from services.devstack.demo_users import demo_password
 from services.devstack.topology import BATCH_RECORDS, SITE_VIEW
 from tests.support import batches
 from tests.support.batches import effective_master, s1
@@ -56,12 +60,12 @@ async def quiet_checksum(session: Session) -> str:
     return found
 
 
-async def rebuild(stack: Stack, database: Path) -> tuple[int, str]:
+async def rebuild(stack: Stack, database: Path, *options: str) -> tuple[int, str]:
     """``twinline view rebuild`` in its own process: its exit code and its output."""
     env = {**os.environ, **stack.env("syracuse"), "COLUMNS": "100"}
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "services.cli.app", "view", "rebuild", "--site", "syracuse",
-        "--database", str(database), cwd=PROJECT_ROOT, env=env,
+        "--database", str(database), *options, cwd=PROJECT_ROOT, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )
     try:
@@ -112,3 +116,18 @@ async def test_a_view_rebuilt_from_the_stream_has_the_live_views_checksum(
     # As many events taken in as the live view counts (heartbeats are read, not counted).
     assert f"applied {applied_live}," in output, output
     assert applied_live > 0
+
+    # For scripts: the same checksum as JSON, from a second rebuild and from the live view.
+    second = tmp_path / "again" / "site_view.db"
+    code, output = await rebuild(stack, second, "--output", "json")
+    assert code == 0, output
+    assert json.loads(output[output.index("{"):])["sha256"] == expected  # after the bar
+    code, output = await rebuild(stack, second)
+    assert code == 2 and "exists: a rebuild writes a fresh database" in output, output
+    asked = await asyncio.to_thread(
+        CliRunner().invoke, app,
+        ["view", "checksum", "--site", "syracuse", "--user", "syracuse.qa", "--address",
+         stack.address("syracuse", SITE_VIEW.name), "--output", "json"],
+        input=f"{demo_password('qa')}\n", env={"TWINLINE_SITES_FILE": str(stack.registry_file)})
+    assert asked.exit_code == 0, asked.output
+    assert json.loads(asked.stdout)["sha256"] == expected

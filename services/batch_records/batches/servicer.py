@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import grpc
 from google.protobuf import message
+from sqlalchemy import Engine
 from twinline.batchrecords.v1 import batch_service_pb2 as api
 from twinline.batchrecords.v1 import batch_service_pb2_grpc as api_grpc
 
@@ -15,6 +16,7 @@ from services.batch_records.batches import domain, handlers
 from services.batch_records.batches import repository as batch_repository
 from services.batch_records.batches.domain import Quantity, StepRecord
 from services.batch_records.batches.names import batch_id_of
+from services.batch_records.batches.pdf import AuditStatus, file_name, render_batch_record
 from services.batch_records.batches.translate import (
     SEVERITY_FROM_PROTO,
     STATE_FROM_PROTO,
@@ -26,9 +28,17 @@ from services.batch_records.batches.translate import (
 )
 from services.batch_records.batchml.production_record import export_batch_production_record
 from services.batch_records.master.names import parse_name
-from services.common.domain.errors import FieldViolation, InvalidArgument, Violations
+from services.common.documents.pdf import UnprintableText
+from services.common.domain.clock import utc_now
+from services.common.domain.errors import (
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    Violations,
+)
 from services.common.domain.roles import Role
 from services.common.domain.signatures import SignatureMeaning
+from services.common.grpc.audit_servicer import Witness, unwitnessed, verify_trail
 from services.common.grpc.auth import current_principal
 from services.common.grpc.paging import (
     decode_position,
@@ -43,8 +53,12 @@ from services.common.grpc.transitions import (
     Transition,
     transition_rpc,
 )
+from services.common.identity.directory import UserDirectory
+from services.common.persistence.audit import entries_of
 from services.common.persistence.database import read, read_session
 from services.common.persistence.unit_of_work import UnitOfWork
+from services.common.persistence.writer import Writer
+from services.common.sites import Site
 
 CREATOR_ROLES = (Role.SUPERVISOR, Role.INTEGRATION)
 DEVIATION_ROLES = (Role.OPERATOR, Role.SUPERVISOR, Role.QA, Role.INTEGRATION)
@@ -89,6 +103,13 @@ def _change(
 
 
 class BatchRecordServicer(SignedTransitions, api_grpc.BatchRecordServiceServicer):
+    def __init__(
+        self, *, writer: Writer, engine: Engine, directory: UserDirectory, site: Site,
+        witness: Witness = unwitnessed,
+    ) -> None:
+        super().__init__(writer=writer, engine=engine, directory=directory, site=site)
+        self._witness = witness  # the head of this service's audit trail its stream witnessed
+
     @rpc_method
     async def CreateBatch(
         self, request: api.CreateBatchRequest, context: grpc.aio.ServicerContext
@@ -297,4 +318,30 @@ class BatchRecordServicer(SignedTransitions, api_grpc.BatchRecordServiceServicer
         document = await asyncio.to_thread(export_batch_production_record, batch)
         return api.ExportBatchProductionRecordResponse(
             document=document, content_type="application/xml"
+        )
+
+    @rpc_method
+    async def GetBatchRecordReport(
+        self, request: api.GetBatchRecordReportRequest, context: grpc.aio.ServicerContext
+    ) -> api.GetBatchRecordReportResponse:
+        current_principal()
+        batch_id = batch_id_of(request.batch)
+        batch = read(self._engine, batch_repository.get, batch_id)
+        audit = AuditStatus(
+            await verify_trail(self._engine, self._witness),
+            read(self._engine, entries_of, batch_id),
+        )
+        try:
+            # In a thread: a record of a few hundred steps takes a while to lay out.
+            report = await asyncio.to_thread(
+                render_batch_record, batch, site_name=self._site.display_name, audit=audit,
+                made=utc_now(),
+            )
+        except UnprintableText as error:
+            raise FailedPrecondition(
+                "BATCH_RECORD_UNPRINTABLE", str(error), name=batch.name
+            ) from error
+        return api.GetBatchRecordReportResponse(
+            pdf=report.pdf, media_type="application/pdf", file_name=file_name(batch_id),
+            page_count=report.pages,
         )

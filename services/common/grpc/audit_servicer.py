@@ -21,6 +21,7 @@ from services.common.grpc.rpc import rpc_method
 from services.common.persistence.audit import (
     GENESIS_HASH,
     ChainHead,
+    TrailStatus,
     Verification,
     WitnessedHead,
     entry_problem,
@@ -33,28 +34,35 @@ from services.common.persistence.tables import AuditEntryRow
 Witness = Callable[[], Awaitable[WitnessedHead]]
 
 
-async def _unwitnessed() -> WitnessedHead:
+async def unwitnessed() -> WitnessedHead:
     return WitnessedHead(None, "no stream configured")
 
 
+async def verify_trail(engine: Engine, witness: Witness) -> TrailStatus:
+    """Verifies the service's whole trail against the newest head its stream witnessed."""
+    # The stream first, then the chain: whatever was published before is committed, so a
+    # write racing this call can never look like a truncation.
+    witnessed = await witness()
+
+    def verify() -> Verification:
+        with read_session(engine) as session:
+            return verify_chain(session, witnessed=witnessed.head)
+
+    return TrailStatus(await asyncio.to_thread(verify), witnessed)
+
+
 class AuditTrailServicer(audit_pb2_grpc.AuditTrailServiceServicer):
-    def __init__(self, engine: Engine, witness: Witness = _unwitnessed) -> None:
+    def __init__(self, engine: Engine, witness: Witness = unwitnessed) -> None:
         self._engine = engine
         self._witness = witness
-
-    def _verify(self, witnessed: ChainHead | None) -> Verification:
-        with read_session(self._engine) as session:
-            return verify_chain(session, witnessed=witnessed)
 
     @rpc_method
     async def VerifyAuditTrail(
         self, request: audit_pb2.VerifyAuditTrailRequest, context: grpc.aio.ServicerContext
     ) -> audit_pb2.VerifyAuditTrailResponse:
         current_principal()
-        # The stream first, then the chain: whatever was published before is committed, so a
-        # write racing this call can never look like a truncation.
-        witnessed = await self._witness()
-        result = await asyncio.to_thread(self._verify, witnessed.head)
+        status = await verify_trail(self._engine, self._witness)
+        result, witnessed = status.verification, status.witnessed
         head = witnessed.head
         return audit_pb2.VerifyAuditTrailResponse(
             intact=result.intact, entries_checked=result.entries_checked,

@@ -32,7 +32,7 @@ from twinline.common.v1 import (
     outbox_pb2_grpc,
 )
 
-from services.common.grpc.audit_servicer import AuditTrailServicer
+from services.common.grpc.audit_servicer import AuditTrailServicer, Witness
 from services.common.grpc.auth import AuthenticationServicer, AuthInterceptor
 from services.common.grpc.outbox_servicer import OutboxServicer
 from services.common.identity.directory import UserDirectory, open_user_directory
@@ -62,6 +62,12 @@ class Kernel:
     tokens: TokenIssuer
     # Re-applies stalled cross-site sources; one process per site runs it (the site view).
     watchdogs: list[SourceWatchdog] = field(default_factory=list)
+
+    def audit_witness(self) -> Witness:
+        """Reads the newest head of this service's audit trail its site's stream witnessed."""
+        return functools.partial(
+            witnessed_through_bus, self.bus, self.settings.site, self.service_name
+        )
 
 
 # Adds a service's servicers to the server; returns the full names of the gRPC services added.
@@ -164,13 +170,7 @@ class ServiceHost:
             AuthenticationServicer(kernel.directory, kernel.tokens), self.server
         )
         audit_pb2_grpc.add_AuditTrailServiceServicer_to_server(
-            AuditTrailServicer(
-                kernel.engine,
-                functools.partial(
-                    witnessed_through_bus, kernel.bus, kernel.settings.site, kernel.service_name
-                ),
-            ),
-            self.server,
+            AuditTrailServicer(kernel.engine, kernel.audit_witness()), self.server,
         )
         outbox_pb2_grpc.add_OutboxServiceServicer_to_server(
             OutboxServicer(

@@ -57,6 +57,14 @@ class WitnessedHead:
     note: str = ""
 
 
+@dataclass(frozen=True)
+class TrailStatus:
+    """A verification of the whole trail, and the head the stream witnessed for it."""
+
+    verification: Verification
+    witnessed: WitnessedHead
+
+
 def canonical_json(value: object) -> str:
     """The one JSON form of a value recorded in the trail (sorted keys, no spaces)."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
@@ -195,6 +203,13 @@ def entry_problem(row: AuditEntryRow, previous_hash: str | None) -> str:
 def chain_length(session: Session) -> int:
     """How many entries the trail holds (what a verification will read)."""
     return int(session.execute(select(func.count()).select_from(AUDIT)).scalar_one())
+
+
+def entries_of(session: Session, aggregate_id: str) -> int:
+    """How many entries of the trail record changes of ``aggregate_id``."""
+    return int(session.execute(
+        select(func.count()).select_from(AUDIT).where(AUDIT.c.aggregate_id == aggregate_id)
+    ).scalar_one())
 
 
 def verify_chain(

@@ -5,17 +5,14 @@ from __future__ import annotations
 from sqlmodel import Session
 from twinline.releasetesting.v1 import disposition_pb2 as pb
 
+from services.common.documents.pdf import UnprintableText
 from services.common.domain.errors import FailedPrecondition
 from services.common.domain.roles import Principal
 from services.common.domain.signatures import SignatureRecord
 from services.common.persistence.event_spec import record_change
 from services.common.persistence.unit_of_work import UnitOfWork
 from services.release_testing.certificates import domain, events, repository
-from services.release_testing.certificates.pdf import (
-    UnprintableText,
-    certificate_sha256,
-    render_certificate,
-)
+from services.release_testing.certificates.pdf import certificate_sha256, render_certificate
 from services.release_testing.certificates.translate import certificate_to_proto
 from services.release_testing.investigations import repository as investigations
 from services.release_testing.investigations.translate import investigation_from_proto

@@ -17,11 +17,8 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from twinline.common.v1 import signature_pb2
 from twinline.releasetesting.v1 import disposition_pb2
 
-from services.release_testing.certificates.pdf import (
-    FONT_BOLD,
-    certificate_sha256,
-    render_certificate,
-)
+from services.common.documents.pdf import FONT_BOLD
+from services.release_testing.certificates.pdf import certificate_sha256, render_certificate
 
 SITE = "Syracuse (SYR)"
 ISSUED = datetime(2026, 12, 3, 6, 30, tzinfo=UTC)

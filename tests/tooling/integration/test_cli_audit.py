@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -35,5 +36,11 @@ def test_verify_reports_an_intact_chain_and_the_first_edited_entry(tmp_path: Pat
     with sqlite3.connect(database) as connection:
         connection.execute("UPDATE audit_entry SET actor = 'mallory' WHERE sequence = 2")
     broken = runner.invoke(app, ["audit", "verify", "--site", "syracuse"], env=env)
-    assert broken.exit_code == 1
+    assert broken.exit_code == 3  # a check found a problem
     assert "entry 2 does not verify" in broken.output
+    as_json = runner.invoke(app, ["audit", "verify", "--site", "syracuse", "--output", "json"],
+                            env=env)
+    assert as_json.exit_code == 3
+    found = json.loads(as_json.stdout)
+    assert (found["intact"], found["first_broken_sequence"]) == (False, 2)
+    assert found["witnessed"] is None and "not reachable" in found["note"]

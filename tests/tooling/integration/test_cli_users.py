@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import pytest
@@ -50,6 +52,12 @@ def test_a_locked_user_is_listed_as_locked_and_unlocked_by_the_admin(tmp_path: P
     )
     assert unknown.exit_code == 1
     assert "no user syracuse.nobody" in unknown.output
+    as_json = runner.invoke(app, ["users", "list", "--site", "syracuse", "--output", "json"],
+                            env=env)
+    assert as_json.exit_code == 0, as_json.output
+    bob = next(u for u in json.loads(as_json.stdout)["users"] if u["username"] == "syracuse.bob")
+    assert (bob["printed_name"], bob["roles"], bob["locked_time"]) == (
+        "Bob Okafor", ["operator"], None)
     directory.engine.dispose()
 
 
@@ -65,6 +73,20 @@ def test_set_password_finds_the_site_the_username_names(tmp_path: Path) -> None:
 
     assert changed.exit_code == 0, changed.output
     assert open_user_directory(songdo).password_is("songdo.admin", PASSWORD)
+
+    # For automation, the new password from a file descriptor, never on the command line.
+    read, write = os.pipe()
+    os.write(write, b"another horse battery\n")
+    os.close(write)
+    try:
+        piped = CliRunner().invoke(
+            app, ["users", "set-password", "songdo.admin", "--password-fd", str(read),
+                  "--output", "json"], env=env)
+    finally:
+        os.close(read)
+    assert piped.exit_code == 0, piped.output
+    assert json.loads(piped.stdout) == {"password_changed": "songdo.admin"}
+    assert open_user_directory(songdo).password_is("songdo.admin", "another horse battery")
 
 
 def test_users_list_fits_80_columns_without_cutting_a_cell(

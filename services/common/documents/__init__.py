@@ -1,0 +1,1 @@
+"""Printed records (PDF): the one way every context makes a document a person reads and signs."""
