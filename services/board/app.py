@@ -205,8 +205,7 @@ async def events(request: Request) -> Response:
     if metadata is None:
         return PlainTextResponse("log in first", status_code=401)
     stream = board_events(
-        board.reader, metadata, request.headers.get("last-event-id"),
-        board.settings.board_refresh_seconds, board.stopping,
+        board.reader, metadata, board.settings.board_refresh_seconds, board.stopping
     )
     return StreamingResponse(
         stream, media_type="text/event-stream", headers={"X-Accel-Buffering": "no"}

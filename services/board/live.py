@@ -1,6 +1,8 @@
 """The board's server-sent events: one WatchChanges stream per open page, to the local site view
-with the user's token. Each change re-reads the picture and sends the columns that differ;
-every few seconds the link state and the columns (runs' latest readings) are refreshed too.
+with the user's token, from the view's first change. The changes name what changed most
+recently (the sections of ``picture.RECENT_KEPT`` are read by those names); each change
+re-reads its section and sends the columns that differ; every few seconds the link state and
+the runs (their latest readings are not changes) are refreshed too.
 """
 
 from __future__ import annotations
@@ -16,7 +18,15 @@ import grpc
 from twinline.siteview.v1 import site_view_service_pb2 as api
 
 from services.board import render
-from services.board.picture import SECTIONS, Metadata, SitePicture, SiteViewReader, Stale
+from services.board.picture import (
+    RECENT_KEPT,
+    SECTIONS,
+    Metadata,
+    Recent,
+    SitePicture,
+    SiteViewReader,
+    Stale,
+)
 
 log = logging.getLogger(__name__)
 
@@ -26,37 +36,53 @@ RECONNECT_MS = 1000
 REWATCH_S = 1.0
 # What makes the user log in again rather than wait.
 LOGGED_OUT = frozenset({grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED})
+# A WatchChanges message this full says more changes are waiting (decision 0013: 200 a
+# message): the board reads its picture again once a shorter one says it has caught up.
+FULL_MESSAGE = 200
+# How long a new stream waits for the view's backlog of changes before its first render (a
+# view with no change sends nothing until a keep-alive).
+BACKLOG_WAIT_S = 2.0
 
 
-def sse(event: str, data: dict[str, str], event_id: str = "") -> str:
+def sse(event: str, data: dict[str, str]) -> str:
     """One server-sent event; its data is JSON on one line."""
-    lines = [f"event: {event}"]
-    if event_id:
-        lines.append(f"id: {event_id}")
-    lines.append(f"data: {json.dumps(data, separators=(',', ':'))}")
-    return "\n".join(lines) + "\n\n"
-
-
-def resume_token(last_event_id: str | None) -> str:
-    """The change to watch from: the browser's Last-Event-ID when it is a token, else none."""
-    if last_event_id and last_event_id.isascii() and last_event_id.isdigit() \
-            and len(last_event_id) <= 19:
-        return last_event_id
-    return ""
+    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
 @dataclass
 class ChangeWatch:
-    """Follows the site view's WatchChanges from ``token`` on, across its restarts; ``changed``
-    is set by every message that carries changes of a section the board shows (``stale``
-    collects which), ``refused`` once the token is no longer accepted."""
+    """Follows the site view's WatchChanges from its first change on, across the view's
+    restarts (resuming from the last token seen). ``recent`` keeps the names of the most
+    recently changed resources of each section; ``changed`` is set once the changes of a
+    section the board shows (``stale`` collects which) have all come in, ``caught_up`` once
+    the backlog has; ``refused`` once the user's token is no longer accepted."""
 
     reader: SiteViewReader
     metadata: Metadata
     token: str = ""
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    caught_up: asyncio.Event = field(default_factory=asyncio.Event)
     stale: Stale = field(default_factory=set)
+    recent: Recent = field(default_factory=dict)
     refused: grpc.aio.AioRpcError | None = None
+
+    def take_in(self, response: api.WatchChangesResponse) -> None:
+        for change in response.changes:
+            if change.kind not in SECTIONS:
+                continue
+            key = (change.home_site, change.kind)
+            self.stale.add(key)
+            kept = RECENT_KEPT.get(change.kind)
+            if kept is not None:
+                names = self.recent.setdefault(key, [])
+                if change.name in names:
+                    names.remove(change.name)
+                names.insert(0, change.name)
+                del names[kept:]
+        if len(response.changes) < FULL_MESSAGE:
+            self.caught_up.set()
+            if self.stale:
+                self.changed.set()
 
     def take(self) -> Stale:
         """The sections changed since the last take; clears ``changed``."""
@@ -73,11 +99,7 @@ class ChangeWatch:
                 async for response in call:
                     if response.resume_token:
                         self.token = response.resume_token
-                    shown = {(change.home_site, change.kind) for change in response.changes
-                             if change.kind in SECTIONS}
-                    if shown:
-                        self.stale |= shown
-                        self.changed.set()
+                    self.take_in(response)
             except grpc.aio.AioRpcError as failure:
                 if failure.code() in LOGGED_OUT:
                     self.refused = failure
@@ -100,13 +122,11 @@ async def _either(first: asyncio.Event, second: asyncio.Event, timeout: float) -
 
 
 async def board_events(
-    reader: SiteViewReader, metadata: Metadata, last_event_id: str | None, refresh_s: float,
-    stopping: asyncio.Event,
+    reader: SiteViewReader, metadata: Metadata, refresh_s: float, stopping: asyncio.Event,
 ) -> AsyncIterator[str]:
     """The events of one open page until the browser leaves or the board stops: every column
-    and the link state first (whatever changed between the page's load and this stream), then
-    what changes."""
-    watch = ChangeWatch(reader, metadata, resume_token(last_event_id))
+    and the link state first (once the view's changes so far are in), then what changes."""
+    watch = ChangeWatch(reader, metadata)
     watching = asyncio.create_task(watch.run(), name="board watch")
     sent: dict[str, str] = {}
     pictures: list[SitePicture] = []
@@ -115,15 +135,16 @@ async def board_events(
     stale = reader.everything()
     try:
         yield f"retry: {RECONNECT_MS}\n\n"
+        await _either(watch.caught_up, stopping, BACKLOG_WAIT_S)
         while not stopping.is_set():
-            token = watch.token
             stale |= watch.take()
             if watch.refused is not None:
                 yield sse("logout", {"reason": watch.refused.code().name})
                 return
             try:
                 pictures, links = await asyncio.gather(
-                    reader.pictures(metadata, pictures, stale), reader.links(metadata)
+                    reader.pictures(metadata, pictures, stale, watch.recent),
+                    reader.links(metadata),
                 )
             except grpc.aio.AioRpcError as failure:
                 if failure.code() in LOGGED_OUT:
@@ -136,7 +157,7 @@ async def board_events(
                     html = render.column(picture)
                     if sent.get(picture.site.id) != html:
                         sent[picture.site.id] = html
-                        yield sse("column", {"site": picture.site.id, "html": html}, token)
+                        yield sse("column", {"site": picture.site.id, "html": html})
                 yield sse("link", {"html": render.link(links)})
                 yield sse("status", {"text": "live"})
             await _either(watch.changed, stopping, refresh_s)

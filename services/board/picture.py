@@ -1,5 +1,10 @@
 """What the board shows of each site, read from the local site view over gRPC with the user's
-token: plain rows, ready to render, newest first, a few of each kind per site."""
+token: plain rows, ready to render, a few of each kind per site.
+
+The site view lists by id, so a list shows the newest only of a site with few resources. The
+board's live stream knows better: WatchChanges names every resource as it changes, so batches,
+runs, samples and dispositions are read by name, the most recently changed first ("recent").
+A page's first render, without a stream, reads the lists (the first LISTED of each)."""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from twinline.batchrecords.v1 import batch_pb2
 from twinline.conjugation.v1 import run_pb2
@@ -246,6 +252,11 @@ async def _listed(
 SECTIONS = ("batch", "run", "sample", "investigation", "disposition", "transfer_package")
 # A (home site, kind) pair whose section must be read again.
 Stale = set[tuple[str, str]]
+# The sections read by the names of their most recently changed resources, and how many names
+# each keeps (samples: more, as only those awaiting review are shown).
+RECENT_KEPT = {"batch": SHOWN, "run": SHOWN, "sample": 5 * SHOWN, "disposition": SHOWN}
+# (home site, kind) → resource names, the most recently changed first.
+Recent = dict[tuple[str, str], list[str]]
 
 
 class SiteViewReader:
@@ -260,10 +271,12 @@ class SiteViewReader:
         return {(site.id, kind) for site in self.registry.sites for kind in SECTIONS}
 
     async def pictures(
-        self, metadata: Metadata, previous: Sequence[SitePicture] = (), stale: Stale | None = None
+        self, metadata: Metadata, previous: Sequence[SitePicture] = (), stale: Stale | None = None,
+        recent: Recent | None = None,
     ) -> list[SitePicture]:
         """Every site of the registry, in its order: ``previous`` with its ``stale`` sections
-        read again (everything without a previous picture). A transfer package shows at both
+        read again (everything without a previous picture); the sections of RECENT_KEPT by the
+        names in ``recent`` when given, else from the lists. A transfer package shows at both
         of its sites, so a change of one reads the transfers of every site again."""
         held = {picture.site.id: picture for picture in previous}
         if stale is None or len(held) != len(self.registry.sites):
@@ -276,7 +289,7 @@ class SiteViewReader:
             )
         return list(await asyncio.gather(*(
             self._picture(site, held.get(site.id), {kind for at, kind in stale if at == site.id},
-                          transfers, metadata)
+                          transfers, metadata, recent)
             for site in self.registry.sites
         )))
 
@@ -290,6 +303,7 @@ class SiteViewReader:
     async def _picture(
         self, site: Site, previous: SitePicture | None, kinds: set[str],
         transfers: Sequence[transfer_pb2.TransferPackage] | None, metadata: Metadata,
+        recent: Recent | None,
     ) -> SitePicture:
         readers: dict[str, Callable[[], Awaitable[tuple[Any, ...]]]] = {
             "batch": lambda: self._batches(site, metadata),
@@ -298,6 +312,16 @@ class SiteViewReader:
             "investigation": lambda: self._investigations(site, metadata),
             "disposition": lambda: self._dispositions(site, metadata),
         }
+        if recent is not None:
+            def names(kind: str) -> list[str]:
+                return recent.get((site.id, kind), [])
+
+            readers.update({
+                "batch": lambda: self._batches_named(names("batch"), metadata),
+                "run": lambda: self._runs_named(names("run")[:SHOWN], metadata),
+                "sample": lambda: self._samples_named(names("sample"), metadata),
+                "disposition": lambda: self._dispositions_named(names("disposition"), metadata),
+            })
         wanted = [kind for kind in readers if previous is None or kind in kinds]
         read = dict(zip(wanted, await asyncio.gather(*(readers[kind]() for kind in wanted)),
                         strict=True))
@@ -359,6 +383,52 @@ class SiteViewReader:
         newest = sorted(found, key=lambda decided: decided.decide_time.ToMicroseconds(),
                         reverse=True)
         return tuple(disposition_row(decided) for decided in newest[:SHOWN])
+
+    async def _named(self, call: Callable[..., Awaitable[Any]], request_type: Any,
+                     names: Sequence[str], metadata: Metadata) -> list[Any]:
+        """The answers of a Get RPC for each name, in order; a name the view does not hold
+        (NOT_FOUND) is left out."""
+        async def one(name: str) -> Any:
+            try:
+                return await call(request_type(name=name), metadata=metadata,
+                                  timeout=CALL_TIMEOUT_S)
+            except grpc.aio.AioRpcError as failure:
+                if failure.code() == grpc.StatusCode.NOT_FOUND:
+                    return None
+                raise
+
+        return [answer for answer in await asyncio.gather(*map(one, names))
+                if answer is not None]
+
+    async def _batches_named(self, names: Sequence[str], metadata: Metadata
+                             ) -> tuple[BatchRow, ...]:
+        found = await self._named(self.stub.GetBatch, api.GetBatchRequest, names, metadata)
+        return tuple(batch_row(answer.batch) for answer in found)
+
+    async def _runs_named(self, names: Sequence[str], metadata: Metadata) -> tuple[RunRow, ...]:
+        found = await self._named(self.stub.GetRun, api.GetRunRequest, names, metadata)
+        return tuple(
+            run_row(answer.run, answer.latest_readings if index < RUNS_WITH_READINGS else ())
+            for index, answer in enumerate(found)
+        )
+
+    async def _samples_named(self, names: Sequence[str], metadata: Metadata
+                             ) -> tuple[SampleRow, ...]:
+        found = await self._named(self.stub.GetSample, api.GetSampleRequest, names, metadata)
+        rows = (sample_row(answer.sample) for answer in found)
+        return tuple(row for row in rows if row.awaiting)[:SHOWN]
+
+    async def _dispositions_named(self, names: Sequence[str], metadata: Metadata
+                                  ) -> tuple[DispositionRow, ...]:
+        """Each by its batch's dispositions ("batches/{id}/dispositions/{n}")."""
+        batches = list(dict.fromkeys(name.rpartition("/dispositions/")[0] for name in names))
+        listed = await asyncio.gather(*(
+            _listed(self.stub.ListDispositions, api.ListDispositionsRequest(batch=batch),
+                    "dispositions", metadata)
+            for batch in batches
+        ))
+        held = {decided.name: decided for decisions in listed for decided in decisions}
+        return tuple(disposition_row(held[name]) for name in names if name in held)
 
     async def _readings(self, run_name: str, metadata: Metadata) -> list[api.LatestReading]:
         answer = await self.stub.GetRun(

@@ -11,7 +11,7 @@ from twinline.batchrecords.v1 import master_batch_record_pb2 as mbr_pb
 from twinline.siteview.v1 import site_view_service_pb2 as api
 
 from services.board import render
-from services.board.live import resume_token, sse
+from services.board.live import FULL_MESSAGE, ChangeWatch, sse
 from services.board.picture import SitePicture, SiteViewReader, batch_row, link_row
 from services.common.sites import DEFAULT_REGISTRY, SiteRegistry
 
@@ -57,14 +57,36 @@ def test_a_column_escapes_a_hostile_product() -> None:
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
 
 
-def test_an_event_is_one_json_line_and_only_a_token_resumes() -> None:
-    event = sse("column", {"site": "songdo", "html": "<p>a\nb</p>"}, "42")
+def test_an_event_is_one_json_line() -> None:
+    event = sse("column", {"site": "songdo", "html": "<p>a\nb</p>"})
 
-    assert event.endswith("\n\n") and event.count("\n") == 4
-    assert json.loads(event.splitlines()[2].removeprefix("data: "))["html"] == "<p>a\nb</p>"
-    assert resume_token("42") == "42"
-    assert resume_token("4 2") == resume_token("x") == resume_token(None) == ""
-    assert resume_token("9" * 20) == ""
+    assert event.endswith("\n\n") and event.count("\n") == 3
+    assert json.loads(event.splitlines()[1].removeprefix("data: "))["html"] == "<p>a\nb</p>"
+
+
+def changes(*named: tuple[str, str, str]) -> api.WatchChangesResponse:
+    return api.WatchChangesResponse(changes=[
+        api.Change(kind=kind, name=name, home_site=site) for kind, name, site in named
+    ])
+
+
+def test_the_watch_keeps_the_most_recently_changed_names_and_waits_out_a_full_message() -> None:
+    watch = ChangeWatch(reader=None, metadata=())  # type: ignore[arg-type]
+    full = changes(*[("batch", f"batches/SYR-B-2026-{n:05}", "syracuse")
+                     for n in range(FULL_MESSAGE)])
+
+    watch.take_in(full)
+    assert not watch.changed.is_set() and not watch.caught_up.is_set()
+    watch.take_in(changes(("batch", "batches/SYR-B-2026-00003", "syracuse"),
+                          ("master_batch_record", "masterBatchRecords/X/versions/1", "syracuse"),
+                          ("run", "conjugationRuns/SDO-CR-000001", "songdo")))
+
+    assert watch.changed.is_set() and watch.caught_up.is_set()
+    assert watch.recent[("syracuse", "batch")][:2] == [
+        "batches/SYR-B-2026-00003", f"batches/SYR-B-2026-{FULL_MESSAGE - 1:05}"]
+    assert len(watch.recent[("syracuse", "batch")]) == 8
+    assert watch.take() == {("syracuse", "batch"), ("songdo", "run")}
+    assert not watch.changed.is_set()
 
 
 class CountingView:
