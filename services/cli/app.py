@@ -4,6 +4,8 @@
 ``twinline review …`` (QA's review by exception of batch records), ``twinline outbox status``,
 ``twinline view rebuild|checksum`` (the site view replayed from its stream, and its checksum),
 ``twinline trend`` (the control chart of a result attribute over both sites' runs),
+``twinline mbr …`` (master batch records: list, show, diff, sign),
+``twinline batch …`` (executed batch records: list, show, record and verify steps, approve),
 ``twinline events tail`` (both sites' events as they arrive, one line each),
 ``twinline report batch|coa`` (the batch record or a certificate of analysis as PDF),
 ``twinline run show|readings`` (a conjugation run of either site, and its process readings),
@@ -17,8 +19,10 @@ from __future__ import annotations
 import typer
 
 from services.cli.audit import audit_app
+from services.cli.batch import batch_app
 from services.cli.events import events_app
 from services.cli.login import login, logout
+from services.cli.mbr import mbr_app
 from services.cli.oos import oos_app
 from services.cli.outbox import outbox_app
 from services.cli.release import release
@@ -43,6 +47,8 @@ app.add_typer(outbox_app, name="outbox")
 app.add_typer(view_app, name="view")
 app.add_typer(events_app, name="events")
 app.command("trend")(trend)
+app.add_typer(mbr_app, name="mbr")
+app.add_typer(batch_app, name="batch")
 app.add_typer(report_app, name="report")
 app.add_typer(run_app, name="run")
 app.add_typer(sample_app, name="sample")

@@ -149,6 +149,16 @@ def at_home(target: Target, identifier: str, what: str) -> None:
              f"(--site {home}), not at {target.site}; nothing was sent", Exit.USAGE)
 
 
+def require_own(record_id: str, site: str | None) -> None:
+    """Ends the command (exit 2, nothing sent) when ``record_id`` is another site's: this
+    site's batch_records would only answer NOT_FOUND; the site view (``--view``) has it."""
+    here = (Settings(site=site) if site else Settings()).site
+    home = owning_site(record_id)
+    if home is not None and home != here:
+        fail(f"{record_id} is {home}'s: {here}'s batch_records keeps only its own records; "
+             "add --view to read it from the site view", Exit.USAGE)
+
+
 def checked_output(output: str) -> str:
     """``--output``'s value, refused (exit 2) unless text or json."""
     if output not in ("text", "json"):

@@ -170,7 +170,7 @@ def disposition(
 ) -> None:
     """Decides an exception, with an e-signature and the reason."""
     checked_output(output)
-    decided_batch = _signed(
+    decided_batch = signed_decision(
         Target(site, user, address), "DispositionException", api.DispositionExceptionRequest,
         batch, "disposition", reason, _open_exception(exception_id),
         password_fd, exception_id=exception_id,
@@ -195,10 +195,15 @@ def approve(
 ) -> None:
     """Approves a batch record (QA, e-signature); a refusal lists every unmet condition."""
     checked_output(output)
-    approved = _signed(
+    approved = signed_decision(
         Target(site, user, address), "ApproveBatchRecord", api.ApproveBatchRecordRequest,
         batch, "APPROVED", reason, _in_review("approved"), password_fd,
     )
+    print_approved(approved, output)
+
+
+def print_approved(approved: pb.Batch, output: str) -> None:
+    """An approved batch record as ``review approve`` and ``batch approve`` show it."""
     if output == "json":
         print_json(as_dict(approved))
         return
@@ -218,7 +223,7 @@ def reject(
 ) -> None:
     """Rejects a batch record (QA, e-signature, a reason)."""
     checked_output(output)
-    rejected = _signed(
+    rejected = signed_decision(
         Target(site, user, address), "RejectBatchRecord", api.RejectBatchRecordRequest,
         batch, "REJECTED", reason, _in_review("rejected"), password_fd,
     )
@@ -228,22 +233,23 @@ def reject(
     console.print(f"[green]✓[/green] {rejected.batch_id} {pb.BatchState.Name(rejected.state)}")
 
 
-def _signed(
+def signed_decision(
     target: Target, rpc: str, request_type: type[message.Message], batch: str, meaning: str,
-    reason: str, ready: Callable[[pb.Batch], str | None], password_fd: int | None,
+    reason: str, ready: Callable[[pb.Batch], str | None] | None, password_fd: int | None,
     **fields: str,
 ) -> pb.Batch:
     """Sends a signed decision (``rpc`` of BatchRecordService, its request of
     ``request_type`` with ``fields``); the batch as it now stands. The batch is read first:
     if ``ready`` finds a reason the decision cannot be taken, it is said before the password
-    is asked for again (the service still checks every rule)."""
+    is asked for again (the service still checks every rule). Without ``ready`` the service
+    alone judges, and its refusal lists every unmet condition at once."""
 
     async def work(session: Session) -> pb.Batch:
         current = (await _stub(session).GetBatch(
             api.GetBatchRequest(name=batch_name(batch)), metadata=session.metadata,
             timeout=CALL_TIMEOUT_S,
         )).batch
-        problem = ready(current)
+        problem = None if ready is None else ready(current)
         if problem is not None:
             fail(f"{current.batch_id} is {pb.BatchState.Name(current.state)}: {problem}; "
                   "nothing was signed")
