@@ -39,8 +39,24 @@ setup: .stamp-gen .stamp-node ## create .venv and node_modules, generate the pro
 run: setup ## both sites on loopback (Ctrl-C stops them); data in var/
 	$(PY) -m services.devstack.launcher
 
+# Debian's chromium and its driver, for the board's browser test and bench: the system browser,
+# never one a tool downloads. apt's lists are refreshed only when an install from them fails.
+BROWSER_PACKAGES := chromium chromium-driver
+CHROMIUM ?= /usr/bin/chromium
+CHROMEDRIVER ?= /usr/bin/chromedriver
+.stamp-browser:
+	@if [ ! -x $(CHROMIUM) ] || [ ! -x $(CHROMEDRIVER) ]; then \
+	  as_root=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  echo "installing $(BROWSER_PACKAGES) (Debian) for the browser test"; \
+	  $$as_root apt-get install -y -q --no-install-recommends $(BROWSER_PACKAGES) \
+	  || { $$as_root apt-get update -q \
+	       && $$as_root apt-get install -y -q --no-install-recommends $(BROWSER_PACKAGES); }; \
+	fi
+	touch $@
+
 # PYTEST_ARGS: e.g. "-n 2" (both cores, pytest-xdist) or "tests/kernel" (a part).
-test: setup ## the whole suite (real nats-servers, gRPC servers, SQLite)
+test: setup .stamp-browser ## the whole suite (real nats-servers, gRPC servers, SQLite, chromium)
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: setup ## ruff, mypy, the architecture contracts and buf lint
@@ -49,7 +65,7 @@ lint: setup ## ruff, mypy, the architecture contracts and buf lint
 	$(VENV)/bin/lint-imports
 	node_modules/.bin/buf lint
 
-bench: setup ## the benchmarks; JSON into bench/results/
+bench: setup .stamp-browser ## the benchmarks; JSON into bench/results/
 	$(PY) -m bench
 
 demo: setup ## a record and batches through their lifecycle (needs make run)

@@ -1,7 +1,8 @@
 """``make bench``: starts both sites (and a bare echo server and readings sink) on free ports with
 a temporary data directory, measures in one run the MBR create and the step-record throughput
-ratios, the cross-site latency, the readings ingest rates against the sink and the CPU of a
-run-write call, writes bench/results/<UTC time>-mbr.json and latest.json, and prints them.
+ratios, the cross-site latency, the readings ingest rates against the sink, the CPU of a
+run-write call and the delay of a step to the other site's board in a browser, writes
+bench/results/<UTC time>-mbr.json and latest.json, and prints them.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from rich.progress import (
 
 from bench import batches, conjugation, cpu, report
 from bench.batches import PreparationError
+from bench.board import board_delay
 from bench.children import BenchChildError, run_child
 from bench.conjugation import PreparedRun, tag_name
 from bench.deployment import bench_deployment, echo_server, readings_sink
@@ -51,9 +53,9 @@ SETTLE_MAX_S = 90.0
 CHILD_SLACK_S = 60.0
 # The first cross-site record waits for the sourcing to attach on a fresh deployment.
 READY_TIMEOUT_S = 60.0
-# The parts of a run (--only names one): the MBR figures (create, step record, cross-site) and
-# the readings figures (ingest against the sink, CPU of a run write).
-PARTS = ("mbr", "readings")
+# The parts of a run (--only names one): the MBR figures (create, step record, cross-site), the
+# readings figures (ingest against the sink, CPU of a run write) and the board's delay.
+PARTS = ("mbr", "readings", "board")
 # The readings measurements: (points per message, streams at once).
 READINGS_CASES = ((1, 1), (1, 4), (100, 1), (100, 4))
 
@@ -146,6 +148,20 @@ class Bench:
         p99 = result["delay"].get("p99_ms")
         met = result["missed"] == 0 and p99 is not None and p99 <= report.P99_TARGET_MS
         return {**result, "target_p99_ms": report.P99_TARGET_MS, "met": met, "cpu": usage}
+
+    async def board(self) -> dict[str, Any]:
+        """A step at the origin → the other site's board in headless chromium, per sample."""
+        args = self.args
+        await self.settle("board")
+        step = self.progress.add_task(
+            f"board: {args.board_samples} steps {args.origin} → {args.other}'s board (chromium)",
+            total=None,
+        )
+        figure = await board_delay(
+            self.deployment, self.data_dir / "bench", args.origin, args.other, args.board_samples
+        )
+        self.progress.update(step, total=1, completed=1)
+        return figure
 
     async def prepare_batches(self) -> None:
         """A one-step master record made effective and the batches every record round uses."""
@@ -471,7 +487,7 @@ async def measure(args: argparse.Namespace, console: Console) -> dict[str, Any]:
                 await bench.prepare_batches()
             if "readings" in bench.parts:
                 await bench.prepare_run()
-            runs = await bench.throughput()
+            runs = await bench.throughput() if {"mbr", "readings"} & set(bench.parts) else []
             if "mbr" in bench.parts:
                 figures["mbr_create_throughput"], figures["step_record_throughput"] = (
                     bench.mbr_figures(runs)
@@ -479,6 +495,8 @@ async def measure(args: argparse.Namespace, console: Console) -> dict[str, Any]:
             if "readings" in bench.parts:
                 figures["run_write_cpu"] = bench.run_write_figure(runs)
                 figures["readings_ingest"] = await bench.readings()
+            if "board" in bench.parts:
+                figures["board_delay"] = await bench.board()
         except Exception:
             failed = True  # the logs say why: keep them
             raise
@@ -496,6 +514,7 @@ async def measure(args: argparse.Namespace, console: Console) -> dict[str, Any]:
             "warmup_s": args.warmup, "duration_s": args.duration, "rounds": args.rounds,
             "records": args.records, "poll_interval_ms": args.poll_interval * 1000,
             "record_deadline_s": args.record_deadline, "parts": list(bench.parts),
+            "board_samples": args.board_samples,
             "readings_cases": [
                 {"points_per_message": per_message, "streams": streams}
                 for per_message, streams in READINGS_CASES
@@ -528,10 +547,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="seconds after which the cross-site probe starts no more records")
     parser.add_argument("--origin", default="syracuse", help="site where records are created")
     parser.add_argument("--other", default="songdo", help="site whose view is polled")
+    parser.add_argument("--board-samples", type=int, default=20,
+                        help="steps timed to the other site's board in the browser")
     parser.add_argument("--keep-data", action="store_true", help="keep the temporary data dir")
     parser.add_argument("--only", choices=PARTS,
-                        help="measure one part: mbr (create, step record, cross-site) or "
-                        "readings (ingest against the sink, run-write CPU); default both")
+                        help="measure one part: mbr (create, step record, cross-site), "
+                        "readings (ingest against the sink, run-write CPU) or board (a step "
+                        "to the other site's board in a browser); default all")
     return parser.parse_args(argv)
 
 

@@ -85,7 +85,25 @@ def print_tables(console: Console, results: dict[str, Any], path: Path) -> None:
         print_mbr_tables(console, results)
     if "readings_ingest" in results:
         print_readings_tables(console, results)
+    if "board_delay" in results:
+        print_board_table(console, results)
     console.print(f"written {path.relative_to(PROJECT_ROOT)} and latest.json")
+
+
+def print_board_table(console: Console, results: dict[str, Any]) -> None:
+    figure = results["board_delay"]
+    delay = figure["delay"]
+    table = Table(title=f"A step at {results['config']['origin']} → "
+                  f"{results['config']['other']}'s board in the browser")
+    for column in ("samples", "missed", "p50 ms", "p95 ms", "max ms", f"target p95 ≤ "
+                   f"{figure['target_p95_s']:g} s"):
+        table.add_column(column, justify="right")
+    table.add_row(
+        str(figure["samples"]), str(figure["missed"]), _figure(delay.get("p50_ms"), 0),
+        _figure(delay.get("p95_ms"), 0), _figure(delay.get("max_ms"), 0),
+        _verdict(figure["met"]) + (" (page reloaded)" if figure["page_reloaded"] else ""),
+    )
+    console.print(table)
 
 
 def print_mbr_tables(console: Console, results: dict[str, Any]) -> None:

@@ -37,7 +37,13 @@ from services.devstack.processes import (
     Supervised,
     Supervisor,
 )
-from services.devstack.topology import SERVICE_NAMES, SERVICES, grpc_port
+from services.devstack.topology import (
+    PROCESS_NAMES,
+    PROCESSES,
+    address_variable,
+    grpc_port,
+    service,
+)
 
 # Move the NATS ports of `make run` (the gRPC ones: topology.GRPC_PORT_BASE_VARIABLE).
 NATS_PORT_BASE_VARIABLE = "TWINLINE_RUN_NATS_PORT_BASE"
@@ -115,7 +121,7 @@ class Deployment:
             leaf_port=int(os.environ.get(LEAF_PORT_VARIABLE, HUB_LEAF_PORT)),
             service_ports={
                 (site.id, service): grpc_port(registry, site, service)
-                for site in registry.sites for service in SERVICE_NAMES
+                for site in registry.sites for service in PROCESS_NAMES
             },
         )
 
@@ -156,17 +162,24 @@ class Deployment:
             await server.start()
             self.nats[site.id] = server
 
+    def process_names(self) -> tuple[str, ...]:
+        """What runs at each site: the processes of the topology this deployment has ports for."""
+        return tuple(name for name in PROCESS_NAMES
+                     if (self.registry.sites[0].id, name) in self.service_ports)
+
     async def start_services(self) -> None:
         for site in self.registry.sites:
-            for service in SERVICE_NAMES:
-                self.services[(site.id, service)] = ServiceProcess(
-                    service, site=site.id, grpc_port=self.service_ports[(site.id, service)],
+            for name in self.process_names():
+                self.services[(site.id, name)] = ServiceProcess(
+                    name, site=site.id, grpc_port=self.service_ports[(site.id, name)],
                     env={
                         **self.env,
                         "TWINLINE_NATS_URL": self.nats_url(site.id),
                         "TWINLINE_DATA_DIR": str(self.data_dir),
+                        **{address_variable(called): self.address(site.id, called)
+                           for called in service(name).calls},
                     },
-                    log_path=self.data_dir / site.id / f"{service}.log",
+                    log_path=self.data_dir / site.id / f"{name}.log",
                 )
         await asyncio.gather(*(process.start() for process in self.services.values()))
 
@@ -208,11 +221,14 @@ def _print_overview(console: Console, deployment: Deployment, users: list[DemoUs
     sites = Table(title="Twinline is running", show_lines=False)
     sites.add_column("service", overflow="fold")
     for site in deployment.registry.sites:
-        sites.add_column(site.display_name, no_wrap=True, min_width=len("127.0.0.1:65535"))
-    for service in SERVICES:
+        sites.add_column(
+            site.display_name, no_wrap=True, min_width=len("http://127.0.0.1:65535/")
+        )
+    for spec in PROCESSES:
         sites.add_row(
-            service.title,
-            *(deployment.address(site.id, service.name) for site in deployment.registry.sites),
+            spec.title,
+            *(spec.url(deployment.address(site.id, spec.name))
+              for site in deployment.registry.sites),
         )
     sites.add_row(
         "NATS", *(f"127.0.0.1:{deployment.nats_ports[site.id]}"
@@ -229,6 +245,7 @@ def _print_overview(console: Console, deployment: Deployment, users: list[DemoUs
         shown = user.password if user.created or _unchanged(deployment, user) else "(changed)"
         accounts.add_row(user.username, shown, ", ".join(user.roles))
     console.print(accounts)
+    console.print("Live board: open a site's board (web) address, log in as one of its users.")
     console.print(f"Logs and databases: {deployment.data_dir}", soft_wrap=True)
     console.print("Try `make demo` in another terminal. Ctrl-C stops everything.")
 

@@ -34,7 +34,8 @@ class ServiceProcessError(RuntimeError):
 
 class ServiceProcess(ChildProcess):
     """``python -m <module>`` for one site, with its log in a file; the module of ``name`` in
-    the topology unless given."""
+    the topology unless given. It serves when gRPC health says so, or, for a web server of the
+    topology, when its ``GET /healthz`` answers 200."""
 
     def __init__(
         self, name: str, *, site: str, grpc_port: int, env: dict[str, str], log_path: Path,
@@ -42,12 +43,14 @@ class ServiceProcess(ChildProcess):
     ) -> None:
         self.name = name
         self.module = topology.service(name).module if module is None else module
+        self.protocol = topology.service(name).protocol if module is None else "grpc"
         self.site = site
         self.grpc_port = grpc_port
         self.env = {
             **os.environ, **env,
             "TWINLINE_SITE": site, "TWINLINE_GRPC_PORT": str(grpc_port),
             "PYTHONUNBUFFERED": "1",
+            **({"TWINLINE_HTTP_PORT": str(grpc_port)} if self.protocol == "http" else {}),
         }
         self.log_path = log_path
         self._process: subprocess.Popen[bytes] | None = None
@@ -86,12 +89,16 @@ class ServiceProcess(ChildProcess):
                         f"{self.name}@{self.site} exited with {self.returncode}; "
                         f"see {self.log_path}:\n{self.tail()}"
                     )
-                try:
-                    answer = await health.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                    if answer.status == health_pb2.HealthCheckResponse.SERVING:
+                if self.protocol == "http":
+                    if await http_healthy(self.grpc_port):
                         return
-                except grpc.aio.AioRpcError:
-                    pass
+                else:
+                    try:
+                        answer = await health.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                        if answer.status == health_pb2.HealthCheckResponse.SERVING:
+                            return
+                    except grpc.aio.AioRpcError:
+                        pass
                 if time.monotonic() > deadline:
                     raise ServiceProcessError(
                         f"{self.name}@{self.site} not serving after {timeout}s:\n{self.tail()}"
@@ -135,6 +142,25 @@ class ServiceProcess(ChildProcess):
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except FileNotFoundError:
             return "(no log)"
+
+
+async def http_healthy(port: int, timeout: float = 1.0) -> bool:
+    """Whether ``GET /healthz`` on loopback ``port`` answers 200 within ``timeout``."""
+    try:
+        async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            try:
+                # Kept alive, so that this side closes first: the TIME_WAIT is then on this
+                # side's ephemeral port, never on the server's (which must be free at its stop).
+                writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                await writer.drain()
+                status_line = await reader.readline()
+            finally:
+                writer.close()
+                await writer.wait_closed()
+    except (OSError, TimeoutError):
+        return False
+    return status_line.split(b" ")[1:2] == [b"200"]
 
 
 class Supervised(Protocol):

@@ -3,13 +3,15 @@
 Standard library only, so a gRPC client (``twinline review``, ``make demo``) can find a
 service's address without loading the servers' dependencies. Adding a service is one entry
 in ``SERVICES``: ``make run``, its port table, the tests' ``Stack`` and the bench read it.
+Operator tooling that runs as a process of its own beside them (the live board, a web page)
+is an entry in ``TOOLS``: ``make run`` starts it too, and a test names it to get one.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from services.common.sites import Site, SiteRegistry
@@ -30,11 +32,20 @@ class ServiceSpec:
     module: str  # what ``python -m`` runs
     port_offset: int  # 1..9: its port in the site's block of ten (50051 + offset - 1)
     serves: tuple[str, ...]  # the full names of the gRPC services of its own it serves
+    # "grpc": gRPC with health checking; "http": a web server (ready when GET /healthz is 200).
+    protocol: Literal["grpc", "http"] = "grpc"
+    # The services of its own site it calls: each address is given to it in the environment
+    # as TWINLINE_<NAME>_ADDRESS (see ``address_variable``).
+    calls: tuple[str, ...] = ()
 
     @property
     def title(self) -> str:
-        """Its column in ``make run``'s port table: the first service it serves."""
-        return self.serves[0].rpartition(".")[2]
+        """Its row in ``make run``'s port table: the first service it serves, or its name."""
+        return self.serves[0].rpartition(".")[2] if self.serves else f"{self.name} (web)"
+
+    def url(self, address: str) -> str:
+        """How a person reaches it at ``address`` (host:port): a web page's URL, or the address."""
+        return f"http://{address}/" if self.protocol == "http" else address
 
 
 BATCH_RECORDS = ServiceSpec(
@@ -66,11 +77,23 @@ TECH_TRANSFER = ServiceSpec(
     serves=("twinline.techtransfer.v1.TechTransferService",),
 )
 
+# The live board: a read-only web page of both sites, fed by the site view's WatchChanges,
+# behind the log-in of the site's batch records service (services/board).
+BOARD = ServiceSpec(
+    name="board", module="services.board", port_offset=6, serves=(), protocol="http",
+    calls=(BATCH_RECORDS.name, SITE_VIEW.name),
+)
+
 # Every site runs one process of each, started in this order.
 SERVICES: tuple[ServiceSpec, ...] = (
     BATCH_RECORDS, SITE_VIEW, CONJUGATION, RELEASE_TESTING, TECH_TRANSFER,
 )
 SERVICE_NAMES: tuple[str, ...] = tuple(service.name for service in SERVICES)
+# Operator tooling, one process each per site beside the services (no database, no events).
+TOOLS: tuple[ServiceSpec, ...] = (BOARD,)
+# What ``make run`` starts at each site, in this order.
+PROCESSES: tuple[ServiceSpec, ...] = SERVICES + TOOLS
+PROCESS_NAMES: tuple[str, ...] = tuple(spec.name for spec in PROCESSES)
 
 
 class UnknownServiceError(LookupError):
@@ -79,15 +102,20 @@ class UnknownServiceError(LookupError):
 
 def service(name: str) -> ServiceSpec:
     """The entry of ``name``; UnknownServiceError naming the known ones otherwise."""
-    for spec in SERVICES:
+    for spec in PROCESSES:
         if spec.name == name:
             return spec
-    raise UnknownServiceError(f"unknown service {name!r}; known: {', '.join(SERVICE_NAMES)}")
+    raise UnknownServiceError(f"unknown service {name!r}; known: {', '.join(PROCESS_NAMES)}")
+
+
+def address_variable(name: str) -> str:
+    """The environment variable that gives a process the address of ``name`` at its site."""
+    return f"TWINLINE_{name.upper()}_ADDRESS"
 
 
 def port_block_size(site_count: int) -> int:
-    """Consecutive ports from the base that ``site_count`` sites' services take."""
-    return SITE_PORT_STRIDE * (site_count - 1) + max(spec.port_offset for spec in SERVICES)
+    """Consecutive ports from the base that ``site_count`` sites' processes take."""
+    return SITE_PORT_STRIDE * (site_count - 1) + max(spec.port_offset for spec in PROCESSES)
 
 
 def grpc_port_base() -> int:

@@ -18,7 +18,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.devstack.launcher import LOCK_FILE
-from services.devstack.topology import BATCH_RECORDS, SERVICES, SITE_VIEW
+from services.devstack.topology import BATCH_RECORDS, PROCESSES, SITE_VIEW
 from tests.support.launcher import Launcher, port_is_free
 from tests.support.waiting import wait_until
 
@@ -117,7 +117,7 @@ def test_a_grpc_server_cannot_bind_a_port_a_service_holds(launcher: Launcher) ->
 async def test_sighup_stops_every_child_and_frees_every_port(tmp_path: Path) -> None:
     running = await asyncio.to_thread(Launcher.start, tmp_path)
     children = running.children()
-    assert len(children) == 1 + len(SERVICES)  # one site: its nats-server and its services
+    assert len(children) == 1 + len(PROCESSES)  # one site: its nats-server and its processes
 
     # What closing the terminal does: SIGHUP to the launcher's whole process group.
     os.killpg(running.process.pid, signal.SIGHUP)

@@ -60,6 +60,8 @@ def copy_of_the_tree(tmp_path: Path) -> Path:
         ("services/conjugation/opcua_bridge/bridge.py",
          "import services.conjugation.readings.handlers",
          "The OPC UA bridge is a client of the readings service: it needs no server code"),
+        ("services/board/picture.py", "import services.site_view.queries",
+         "The board is a client of the services: it needs no server code"),
     ],
 )
 def test_a_forbidden_import_breaks_its_contract(

@@ -16,7 +16,7 @@ from services.devstack.launcher import LEAF_PORT_VARIABLE, NATS_PORT_BASE_VARIAB
 from services.devstack.processes import PROJECT_ROOT
 from services.devstack.topology import (
     GRPC_PORT_BASE_VARIABLE,
-    SERVICE_NAMES,
+    PROCESS_NAMES,
     port_block_size,
     port_in_block,
 )
@@ -142,7 +142,7 @@ class Launcher:
         """Every port the launcher's children listen on."""
         return [
             *(port_in_block(self.grpc_base, index, service)
-              for index in range(self.site_count) for service in SERVICE_NAMES),
+              for index in range(self.site_count) for service in PROCESS_NAMES),
             *(self.nats_port + index for index in range(self.site_count)),
             self.leaf_port,
         ]

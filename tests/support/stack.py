@@ -2,7 +2,8 @@
 owns), and each site's service processes on free loopback ports, SQLite in tmp.
 
 Every service of the topology by default; a test module that needs fewer names them, e.g.
-``stack = stack_fixture(services=[BATCH_RECORDS.name])``: at every site, only those start.
+``stack = stack_fixture(services=[BATCH_RECORDS.name])``: at every site, only those start. The
+topology's tools (the board) run only where a test names them.
 """
 
 from __future__ import annotations
@@ -23,7 +24,13 @@ from services.common.settings import Settings
 from services.common.sites import SiteRegistry
 from services.devstack.demo_users import demo_password, ensure_demo_users
 from services.devstack.processes import ServiceProcess
-from services.devstack.topology import BATCH_RECORDS, SERVICE_NAMES, service
+from services.devstack.topology import (
+    BATCH_RECORDS,
+    PROCESS_NAMES,
+    SERVICE_NAMES,
+    address_variable,
+    service,
+)
 from tests.support.nats_harness import NatsSites, free_port
 
 HEARTBEAT_SECONDS = 0.5
@@ -48,7 +55,7 @@ class Stack:
 
     def __post_init__(self) -> None:
         named = {service(name).name for name in self.services}  # unknown names refused
-        self.services = tuple(name for name in SERVICE_NAMES if name in named)
+        self.services = tuple(name for name in PROCESS_NAMES if name in named)
 
     def service(self, site: str, name: str) -> ServiceProcess:
         if name not in self.services:
@@ -100,9 +107,12 @@ class Stack:
         await self.nats.start()
         self.seed_users()
         for site in self.registry.sites:
+            ports = {name: free_port() for name in self.services}
             for name in self.services:
+                called = {address_variable(other): f"127.0.0.1:{ports[other]}"
+                          for other in service(name).calls if other in ports}
                 process = ServiceProcess(
-                    name, site=site.id, grpc_port=free_port(), env=self.env(site.id),
+                    name, site=site.id, grpc_port=ports[name], env=self.env(site.id) | called,
                     log_path=self.base_dir / "logs" / f"{site.id}-{name}.log",
                 )
                 self.processes[(site.id, name)] = process

@@ -14,7 +14,7 @@ from services.common.identity.directory import open_user_directory
 from services.common.settings import Settings
 from services.common.sites import DEFAULT_REGISTRY, SiteRegistry
 from services.devstack.launcher import Deployment, _print_overview
-from services.devstack.topology import SERVICES
+from services.devstack.topology import PROCESSES
 
 
 def overview(deployment: Deployment) -> str:
@@ -63,6 +63,6 @@ def test_the_overview_fits_80_columns_without_cutting_a_cell(tmp_path: Path) -> 
     table_lines = [line for line in text.splitlines() if line[:1] in "┏┃┡│└"]
     assert table_lines and max(len(line) for line in table_lines) <= 80
     for site in deployment.registry.sites:
-        for service in SERVICES:
-            assert deployment.address(site.id, service.name) in text
+        for spec in PROCESSES:
+            assert spec.url(deployment.address(site.id, spec.name)) in text
         assert f"127.0.0.1:{deployment.nats_ports[site.id]}" in text

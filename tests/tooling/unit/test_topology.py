@@ -12,7 +12,9 @@ from services.common.sites import DEFAULT_REGISTRY, SiteRegistry
 from services.devstack import topology
 from services.devstack.topology import (
     BATCH_RECORDS,
+    BOARD,
     GRPC_PORT_BASE_VARIABLE,
+    PROCESSES,
     SERVICES,
     SITE_VIEW,
     UnknownServiceError,
@@ -46,8 +48,8 @@ def test_an_unknown_service_is_refused_naming_the_known_ones() -> None:
 
 
 def test_names_and_port_offsets_are_unique_and_fit_a_site_block() -> None:
-    assert len({spec.name for spec in SERVICES}) == len(SERVICES)
-    offsets = [spec.port_offset for spec in SERVICES]
+    assert len({spec.name for spec in PROCESSES}) == len(PROCESSES)
+    offsets = [spec.port_offset for spec in PROCESSES]
     assert len(set(offsets)) == len(offsets)
     assert all(1 <= offset < topology.SITE_PORT_STRIDE for offset in offsets)
     assert topology.port_block_size(2) == topology.SITE_PORT_STRIDE + max(offsets)
@@ -62,3 +64,20 @@ def test_an_entry_names_its_service_and_what_it_registers(spec: topology.Service
     registered = started.register(mock.MagicMock(), mock.MagicMock())
 
     assert tuple(registered) == spec.serves
+
+
+def test_the_board_is_a_web_page_in_the_site_block_calling_its_sites_services(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(GRPC_PORT_BASE_VARIABLE, raising=False)
+    started = importlib.import_module(f"{BOARD.module}.__main__")
+
+    assert started.SERVICE_NAME == BOARD.name and BOARD.module == f"services.{BOARD.name}"
+    assert BOARD not in SERVICES and BOARD in PROCESSES
+    assert (BOARD.protocol, BOARD.serves) == ("http", ())
+    assert set(BOARD.calls) <= {spec.name for spec in SERVICES}
+    port = grpc_port(REGISTRY, REGISTRY.get("songdo"), BOARD.name)
+    assert port == 50066
+    assert BOARD.url(f"127.0.0.1:{port}") == "http://127.0.0.1:50066/"
+    assert topology.address_variable(SITE_VIEW.name) == "TWINLINE_SITE_VIEW_ADDRESS"
+    assert all(spec.protocol == "grpc" for spec in SERVICES)
