@@ -67,6 +67,8 @@ async def test_a_kept_token_serves_later_commands_until_logout(
     assert "syracuse" not in json.loads(kept.read_text())
     asked = await twinline(stack, tmp_path, "review", "list", *where)
     assert asked.exit_code != 0 and "User" in asked.output  # asked who, nothing typed
+    nothing_kept = await twinline(stack, tmp_path, "logout", "--output", "json")
+    assert nothing_kept.exit_code == 0 and json.loads(nothing_kept.stdout) == {"logged_out": []}
 
 
 async def test_the_password_is_read_from_a_file_descriptor_for_automation(

@@ -4,6 +4,8 @@ real services (each command logs in over gRPC; passwords are typed at hidden pro
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 
 from typer.testing import CliRunner, Result
 
@@ -47,6 +49,10 @@ async def test_qa_sees_what_needs_a_decision_decides_it_and_approves(stack: Stac
     assert listed.exit_code == 0, listed.output
     assert batch.batch_id in listed.output
     assert "…" not in listed.output  # CliRunner's console is 80 columns wide
+    as_json = await review(stack, "list", "--output", "json")
+    assert as_json.exit_code == 0, as_json.output
+    waiting = json.loads(as_json.stdout)["batches"]
+    assert [(b["batch_id"], b["open_exceptions"]) for b in waiting] == [(batch.batch_id, ["EX-1"])]
 
     shown = await review(stack, "show", batch.batch_id)
     assert shown.exit_code == 0, shown.output
@@ -67,6 +73,9 @@ async def test_qa_sees_what_needs_a_decision_decides_it_and_approves(stack: Stac
 
     shown = await review(stack, "show", batch.name)
     assert "ready for QA's decision" in shown.output
+    shown = await review(stack, "show", batch.name, "--output", "json")
+    exception = json.loads(shown.stdout)["exceptions"][0]
+    assert (exception["id"], exception["disposition"]["signer"]) == ("EX-1", "syracuse.qa")
 
     approved = await review(
         stack, "approve", batch.batch_id, "--reason", "released to QC",
@@ -91,12 +100,19 @@ async def test_qa_rejects_with_a_reason(stack: Stack) -> None:
 
     no_reason = await review(stack, "reject", batch.batch_id)
     assert no_reason.exit_code == 2  # the option is required: nothing was asked or sent
-    rejected = await review(
-        stack, "reject", batch.batch_id, "--reason", "lot L-DL-0042 recalled by supplier",
-        typed=(QA_PASSWORD, QA_PASSWORD),
-    )
+    # For automation: the signing password from a file descriptor, the answer as JSON.
+    read, write = os.pipe()
+    os.write(write, f"{QA_PASSWORD}\n".encode())
+    os.close(write)
+    try:
+        rejected = await review(
+            stack, "reject", batch.batch_id, "--reason", "lot L-DL-0042 recalled by supplier",
+            "--password-fd", str(read), "--output", "json",
+        )
+    finally:
+        os.close(read)
     assert rejected.exit_code == 0, rejected.output
-    assert "BATCH_STATE_REJECTED" in rejected.output
+    assert json.loads(rejected.stdout)["state"] == "BATCH_STATE_REJECTED"
 
 
 async def test_a_wrong_password_or_a_stopped_site_is_said_plainly(stack: Stack) -> None:
