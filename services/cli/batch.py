@@ -42,7 +42,14 @@ from services.cli.common import (
     signature,
     utc,
 )
-from services.cli.record_text import limits, manifestation, quantity, say, steps_of
+from services.cli.record_text import (
+    limits,
+    manifestation,
+    quantity,
+    say,
+    steps_of,
+    version_label,
+)
 from services.cli.review import BatchArgument, batch_name, print_approved, signed_decision
 from services.client.session import Session
 from services.devstack.topology import SITE_VIEW
@@ -117,17 +124,18 @@ def list_batches(
         console.print(f"{target.site}'s site view holds no batch" + (
             " of that kind" if state or site_of_origin else ""))
         return
-    table = Table(title=f"Batches as {target.site}'s site view has them")
+    # 80 columns hold every cell whole: ids and names do not wrap.
+    table = Table(title=f"Batches as {target.site}'s site view has them", pad_edge=False)
     table.add_column("site", no_wrap=True)
     table.add_column("batch", no_wrap=True)
     table.add_column("state", no_wrap=True)
     table.add_column("steps", no_wrap=True, justify="right")
-    table.add_column("open\nexceptions", no_wrap=True, justify="right")
-    table.add_column("master record", overflow="fold")
+    table.add_column("open\nexcep.", no_wrap=True, justify="right")
+    table.add_column("master record", no_wrap=True)
     for batch in batches:
         table.add_row(batch.home_site, batch.batch_id, state_of(batch),
                       f"{_done(batch)}/{len(batch.steps)}", str(_open(batch)),
-                      batch.master_batch_record.removeprefix("masterBatchRecords/"))
+                      version_label(batch.master_batch_record))
     console.print(table)
 
 
@@ -175,7 +183,7 @@ def show(
 def print_batch(found: pb.Batch) -> None:
     """The executed record, in recipe order; lines, so texts are read whole at any width."""
     say(f"{found.batch_id} {found.control_recipe.title} — {state_of(found)}")
-    say(f"  home site {found.home_site} · {found.master_batch_record} · planned "
+    say(f"  home site {found.home_site} · {version_label(found.master_batch_record)} · planned "
         f"{quantity(found.planned_quantity)} · created by {found.created_by} at "
         f"{utc(found.create_time)}")
     executions = {execution.step_id: execution for execution in found.steps}

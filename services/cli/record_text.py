@@ -26,6 +26,13 @@ def manifestation(signed: signature_pb2.Signature) -> str:
             f"at {utc(signed.sign_time)}{reason}")
 
 
+def version_label(name: str) -> str:
+    """A master record version as the commands take it: "masterBatchRecords/SYR-MBR-000001/
+    versions/2" → "SYR-MBR-000001@2" (anything else as it is)."""
+    record, found, version = name.removeprefix("masterBatchRecords/").partition("/versions/")
+    return f"{record}@{version}" if found else name
+
+
 def quantity(value: quantity_pb2.Quantity) -> str:
     return f"{value.value} {value.unit}".strip()
 

@@ -38,6 +38,7 @@ from services.cli.common import (
     signature,
     utc,
 )
+from services.cli.record_text import version_label
 from services.client.session import Session
 
 review_app = typer.Typer(
@@ -93,7 +94,8 @@ def list_in_review(site: SiteOption = None, user: UserOption = None,
     table.add_column("open\ndeviations", no_wrap=True, justify="right")
     for batch, items in waiting:
         table.add_row(
-            batch.batch_id, escape(batch.master_batch_record), str(len(items.exceptions)),
+            batch.batch_id, escape(version_label(batch.master_batch_record)),
+            str(len(items.exceptions)),
             str(len(items.open_deviations)),
         )
     console.print(table)

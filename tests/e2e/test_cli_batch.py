@@ -175,6 +175,10 @@ async def test_both_sites_batches_are_listed_and_filtered(stack: Stack) -> None:
     assert of_syracuse.exit_code == 0, of_syracuse.output
     assert syracuse.batch_id in of_syracuse.output
     assert songdo.batch_id not in of_syracuse.output
+    # CliRunner's terminal is 80 columns: every cell whole, ids and the record's version.
+    assert "…" not in of_syracuse.output
+    assert max(map(len, of_syracuse.output.splitlines())) <= 80
+    assert f"{syracuse.master_batch_record.split('/')[1]}@1" in of_syracuse.output
     assert "0/2" in of_syracuse.output
 
     other_site = await twinline(stack, "qa", "batch", "show", songdo.batch_id, "--view",
