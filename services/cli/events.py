@@ -42,6 +42,7 @@ from services.cli.common import (
     console,
     fail,
 )
+from services.cli.record_text import version_label
 from services.common.messaging.subjects import ROOT, stream_name
 from services.common.settings import Settings
 
@@ -97,20 +98,38 @@ def line_of(event: dict[str, Any]) -> str:
     except ValueError:
         when = "--:--:--"
     summary = _summary(event["payload"]) if event["payload"] is not None else "(undecoded)"
-    resource = event["resource"] or ""
+    resource = _short_name(event["resource"] or "")
     return f"{when} {event['site']:<9} {event['context']:<13} {event['event']} {resource} " \
            f"{summary}".rstrip()
 
 
 def _summary(payload: dict[str, Any]) -> str:
-    """The first few short scalar fields of a payload, ``name=value``."""
+    """What a person wants from a payload on one line: its short fields (``step_id=S2``,
+    ``step_ids=S1,S2``), who signed it and what for, the state the record is now in."""
     found: list[str] = []
     for name, value in payload.items():
-        if isinstance(value, str | int | float | bool) and len(str(value)) <= 40:
+        if isinstance(value, list) and value and all(_short(item) for item in value):
+            found.append(f"{name}={','.join(map(str, value))}")
+        elif _short(value):
             found.append(f"{name}={value}")
-        if len(found) == SUMMARY_FIELDS:
-            break
-    return " ".join(found)
+        elif isinstance(value, dict) and "signer" in value:
+            meaning = value.get("meaning", "").rpartition("_MEANING_")[2]
+            meaning = f" ({meaning})" if meaning else ""
+            found.append(f"signed by {value['signer']}{meaning}")
+        elif isinstance(value, dict) and isinstance(value.get("state"), str):
+            found.append(f"now {value['state'].rpartition('_STATE_')[2]}")
+    return " ".join(found[:SUMMARY_FIELDS])
+
+
+def _short_name(resource: str) -> str:
+    """A resource as the commands take it: "batches/SYR-B-2026-00001" → its id,
+    "masterBatchRecords/SYR-MBR-000001/versions/2" → "SYR-MBR-000001@2"."""
+    labelled = version_label(resource)
+    return labelled if labelled != resource else resource.rpartition("/")[2]
+
+
+def _short(value: object) -> bool:
+    return isinstance(value, str | int | float | bool) and len(str(value)) <= 40
 
 
 def _subject(origin: str | None, context: str | None) -> str:

@@ -53,7 +53,7 @@ async def test_an_event_of_syracuse_is_tailed_at_songdo_and_the_filters_hold(
     assert as_text.returncode == 0, as_text.stderr
     line = as_text.stdout.strip()
     assert line.split()[1:4] == ["syracuse", "batchrecords", "master_batch_record.created"]
-    assert drafted.name in line
+    assert f"{drafted.name.split('/')[1]}@1 now DRAFT" in line  # the record as commands take it
 
     # Songdo originated nothing of batch records, and no context is named "conjugation" here:
     # the tail stops on being idle with nothing printed (heartbeats are not shown).
