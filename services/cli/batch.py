@@ -33,12 +33,13 @@ from services.cli.common import (
     SiteOption,
     Target,
     UserOption,
+    ViewOption,
     as_dict,
     checked_output,
     console,
     pages,
     print_json,
-    require_own,
+    reader,
     signature,
     utc,
 )
@@ -150,17 +151,13 @@ def _open(batch: pb.Batch) -> int:
 @batch_app.command("show")
 def show(
     batch: BatchArgument,
-    view: Annotated[bool, typer.Option(
-        "--view", help="Read it from the site view (any site's batch; --address is then the "
-                       "site view's) instead of this site's batch_records.")] = False,
+    view: ViewOption = False,
     site: SiteOption = None, user: UserOption = None, address: AddressOption = None,
     output: OutputOption = "text",
 ) -> None:
     """A batch: steps, values and limits, signatures, exceptions, corrections, deviations."""
     checked_output(output)
-    if not view:
-        require_own(batch, site)
-    target = Target(site, user, address, SITE_VIEW.name) if view else Target(site, user, address)
+    target = reader(batch, view, site, user, address)
 
     async def work(session: Session) -> pb.Batch:
         if view:

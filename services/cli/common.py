@@ -33,7 +33,7 @@ from services.client.session import Session
 from services.common.grpc.status import details_of
 from services.common.settings import Settings
 from services.common.sites import UnknownSiteError
-from services.devstack.topology import BATCH_RECORDS, grpc_address
+from services.devstack.topology import BATCH_RECORDS, SITE_VIEW, grpc_address
 
 console = Console()
 error_console = Console(stderr=True)
@@ -79,6 +79,13 @@ PasswordFdOption = Annotated[
     int | None,
     typer.Option("--password-fd", help="Read the signing password from this file descriptor "
                  "(automation) instead of a hidden prompt."),
+]
+
+
+ViewOption = Annotated[
+    bool,
+    typer.Option("--view", help="Read it from the site view (any site's record; --address is "
+                 "then the site view's) instead of this site's batch_records."),
 ]
 
 
@@ -179,6 +186,16 @@ def require_own(record_id: str, site: str | None) -> None:
     if home is not None and home != here:
         fail(f"{record_id} is {home}'s: {here}'s batch_records keeps only its own records; "
              "add --view to read it from the site view", Exit.USAGE)
+
+
+def reader(record_id: str, view: bool, site: str | None, user: str | None,
+           address: str | None) -> Target:
+    """Where a ``show`` reads ``record_id``: the site view with ``--view`` (any site's), else
+    this site's batch_records, which keeps only its own (another site's: exit 2)."""
+    if view:
+        return Target(site, user, address, SITE_VIEW.name)
+    require_own(record_id, site)
+    return Target(site, user, address)
 
 
 def checked_output(output: str) -> str:

@@ -34,13 +34,14 @@ from services.cli.common import (
     SiteOption,
     Target,
     UserOption,
+    ViewOption,
     as_dict,
     checked_output,
     console,
     fail,
     pages,
     print_json,
-    require_own,
+    reader,
     signature,
     utc,
 )
@@ -133,9 +134,7 @@ def list_records(
 @mbr_app.command("show")
 def show(
     name: NameArgument,
-    view: Annotated[bool, typer.Option(
-        "--view", help="Read it from the site view (any site's record; --address is then the "
-                       "site view's) instead of this site's batch_records.")] = False,
+    view: ViewOption = False,
     site: SiteOption = None, user: UserOption = None, address: AddressOption = None,
     output: OutputOption = "text",
 ) -> None:
@@ -145,9 +144,7 @@ def show(
     if view and wanted.endswith("/latest"):
         fail("the site view holds versions, not 'latest': name one, e.g. SYR-MBR-000001@2",
              Exit.USAGE)
-    if not view:
-        require_own(wanted, site)
-    target = Target(site, user, address, SITE_VIEW.name) if view else Target(site, user, address)
+    target = reader(wanted, view, site, user, address)
 
     async def work(session: Session) -> tuple[pb.MasterBatchRecord,
                                               list[view_api.SiteEffectivity]]:

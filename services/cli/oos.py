@@ -30,13 +30,13 @@ from services.cli.common import (
     UserOption,
     as_dict,
     checked_output,
-    console,
     fail,
     owning_site,
     pages,
     print_json,
     utc,
 )
+from services.cli.record_text import say, words
 from services.client.session import Session
 from services.devstack.topology import SITE_VIEW
 
@@ -51,9 +51,6 @@ def investigation_name(investigation: str) -> str:
         return investigation
     return f"investigations/{investigation}"
 
-
-def words(enum_name: str, prefix: str) -> str:
-    return enum_name.removeprefix(prefix).lower().replace("_", " ")
 
 
 @oos_app.command("show")
@@ -84,52 +81,48 @@ def show(investigation: InvestigationArgument, site: SiteOption = None,
     if output == "json":
         print_json(as_dict(found))
         return
-    _line(f"{found.name.partition('/')[2]} · {found.home_site} · "
-         f"{words(pb.InvestigationState.Name(found.state), 'INVESTIGATION_STATE_')}")
-    _line(f"  the OOS result {found.result} of batch {found.batch.partition('/')[2]}; opened "
-         f"{utc(found.create_time)}, updated {utc(found.update_time)}")
+    say(f"{found.name.partition('/')[2]} · {found.home_site} · "
+        f"{words(pb.InvestigationState.Name(found.state), 'INVESTIGATION_STATE_')}")
+    say(f"  the OOS result {found.result} of batch {found.batch.partition('/')[2]}; opened "
+        f"{utc(found.create_time)}, updated {utc(found.update_time)}")
     one = found.phase_one
-    _line("Phase I (laboratory)")
+    say("Phase I (laboratory)")
     if not one.HasField("conclude_time"):
-        _line("  under way: no conclusion yet")
+        say("  under way: no conclusion yet")
     else:
         found_cause = "an assignable laboratory cause found" if one.assignable_cause_found \
             else "no assignable laboratory cause"
-        _line(f"  concluded {utc(one.conclude_time)}: {found_cause}")
+        say(f"  concluded {utc(one.conclude_time)}: {found_cause}")
         _causes(one.causes)
         if one.summary:
-            _line(f"  summary: {one.summary}")
+            say(f"  summary: {one.summary}")
     two = found.phase_two
     if found.HasField("phase_two"):
-        _line("Phase II (full-scale)")
+        say("Phase II (full-scale)")
         if two.manufacturing_review:
-            _line(f"  manufacturing review: {two.manufacturing_review}")
+            say(f"  manufacturing review: {two.manufacturing_review}")
         if two.plan:
-            _line(f"  plan: {words(pb.PlanKind.Name(two.plan), 'PLAN_KIND_')}, "
-                 f"{two.replicates} replicates")
+            say(f"  plan: {words(pb.PlanKind.Name(two.plan), 'PLAN_KIND_')}, "
+                f"{two.replicates} replicates")
         if two.HasField("conclude_time"):
             verdict = "OOS confirmed" if two.oos_confirmed else "original result invalid"
-            _line(f"  concluded {utc(two.conclude_time)}: {verdict}")
+            say(f"  concluded {utc(two.conclude_time)}: {verdict}")
             _causes(two.causes)
             if two.conclusion:
-                _line(f"  conclusion: {two.conclusion}")
+                say(f"  conclusion: {two.conclusion}")
     if found.follow_up_results:
-        _line(f"Follow-up results: {', '.join(found.follow_up_results)}")
-    _line(f"Signatures ({len(found.signatures)})" if found.signatures else "no signatures yet")
+        say(f"Follow-up results: {', '.join(found.follow_up_results)}")
+    say(f"Signatures ({len(found.signatures)})" if found.signatures else "no signatures yet")
     for signed in found.signatures:
         meaning = words(signature_pb2.SignatureMeaning.Name(signed.meaning),
                         "SIGNATURE_MEANING_")
-        _line(f"  {meaning} by {signed.printed_name} ({signed.signer}, {signed.role}) at "
-             f"{utc(signed.sign_time)}" + (f": {signed.reason}" if signed.reason else ""))
+        say(f"  {meaning} by {signed.printed_name} ({signed.signer}, {signed.role}) at "
+            f"{utc(signed.sign_time)}" + (f": {signed.reason}" if signed.reason else ""))
 
-
-def _line(text: str) -> None:
-    # Lines, not tables: hypotheses and conclusions are read whole, at any width.
-    console.print(text, soft_wrap=True, highlight=False, markup=False)
 
 
 def _causes(causes: Iterable[pb.Cause]) -> None:
     """Each cause (phase I: the hypotheses the laboratory confirmed) with its category."""
     for cause in causes:
-        _line(f"  • {words(pb.CauseCategory.Name(cause.category), 'CAUSE_CATEGORY_')}: "
-              f"{cause.description}")
+        say(f"  • {words(pb.CauseCategory.Name(cause.category), 'CAUSE_CATEGORY_')}: "
+            f"{cause.description}")

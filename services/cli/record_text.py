@@ -1,5 +1,6 @@
-"""How a GMP record reads in a terminal, for ``twinline mbr`` and ``twinline batch``: a line
-printed whole, a signature's manifestation, a parameter's limits, a recipe's steps in order."""
+"""How a GMP record reads in a terminal, for every ``twinline`` command: a line printed whole,
+an enum value in words, a signature's manifestation, a parameter's limits, a recipe's steps in
+order."""
 
 from __future__ import annotations
 
@@ -13,6 +14,11 @@ def say(text: str, *, markup: bool = False) -> None:
     """One line, wrapped but never cut, recoloured or read as markup (a unit such as
     ``[pH]`` is text): descriptions and reasons are read whole. ``markup``: the tool's own."""
     console.print(text, soft_wrap=True, highlight=False, markup=markup)
+
+
+def words(enum_name: str, prefix: str) -> str:
+    """An enum value as words: ("TRANSFER_STATE_IN_REVIEW", "TRANSFER_STATE_") → "in review"."""
+    return enum_name.removeprefix(prefix).lower().replace("_", " ")
 
 
 def manifestation(signed: signature_pb2.Signature) -> str:

@@ -49,6 +49,7 @@ from services.cli.common import (
     signature,
     utc,
 )
+from services.cli.record_text import say, words
 from services.client.session import Session
 from services.devstack.topology import SITE_VIEW, TECH_TRANSFER
 
@@ -61,9 +62,6 @@ DECIDABLE = (pb.RECEIPT_STATE_RECEIVED, pb.RECEIPT_STATE_UNDER_REVIEW)
 def package_name(package: str) -> str:
     return package if package.startswith("transferPackages/") else f"transferPackages/{package}"
 
-
-def words(enum_name: str, prefix: str) -> str:
-    return enum_name.removeprefix(prefix).lower().replace("_", " ")
 
 
 def state(package: pb.TransferPackage) -> str:
@@ -138,36 +136,36 @@ def show(package: PackageArgument, site: SiteOption = None, user: UserOption = N
         print_json(as_dict(found))
         return
     # Lines, not tables: notes, gaps and comments are read whole, at any width.
-    _line(f"{found.package_id} · {found.sending_site} → {found.receiving_site} · revision "
-         f"{found.revision} · {state(found)}")
-    _line(f"  master record {master_record(found)} ({found.master_batch_record.product}); "
-         f"by {found.author}, updated {utc(found.update_time)}")
+    say(f"{found.package_id} · {found.sending_site} → {found.receiving_site} · revision "
+        f"{found.revision} · {state(found)}")
+    say(f"  master record {master_record(found)} ({found.master_batch_record.product}); "
+        f"by {found.author}, updated {utc(found.update_time)}")
     if found.specifications:
-        _line(f"  specifications: {', '.join(found.specifications)}")
+        say(f"  specifications: {', '.join(found.specifications)}")
     if found.method_ids:
-        _line(f"  methods: {', '.join(found.method_ids)}")
+        say(f"  methods: {', '.join(found.method_ids)}")
     for proven in found.proven_ranges:
-        _line(f"  proven range: {proven.parameter} {proven.low} to {proven.high} {proven.unit}")
+        say(f"  proven range: {proven.parameter} {proven.low} to {proven.high} {proven.unit}")
     for material in found.material_attributes:
-        _line(f"  material: {material.material} {material.attribute}: {material.requirement}")
+        say(f"  material: {material.material} {material.attribute}: {material.requirement}")
     for gap in found.gaps:
         closed = f" (closed by {gap.closed_by})" if gap.closed_by else ""
-        _line(f"  gap {gap.gap_id} [{gap.risk}]: {gap.description}{closed}")
+        say(f"  gap {gap.gap_id} [{gap.risk}]: {gap.description}{closed}")
     for criterion in found.comparability:
-        _line(f"  comparability: {criterion.attribute} within ± {criterion.margin} over "
-             f"{criterion.batches} batches at each site")
+        say(f"  comparability: {criterion.attribute} within ± {criterion.margin} over "
+            f"{criterion.batches} batches at each site")
     if found.notes:
-        _line(f"  notes: {found.notes}")
+        say(f"  notes: {found.notes}")
     _signatures("Sent", found.signatures)
     if not found.HasField("receipt"):
-        _line(f"not yet received at {found.receiving_site}")
+        say(f"not yet received at {found.receiving_site}")
         return
     receipt = found.receipt
-    _line(f"Receipt at {found.receiving_site} (revision {receipt.revision}): "
-         f"{words(pb.ReceiptState.Name(receipt.state), 'RECEIPT_STATE_')}, received "
-         f"{utc(receipt.receive_time)}")
+    say(f"Receipt at {found.receiving_site} (revision {receipt.revision}): "
+        f"{words(pb.ReceiptState.Name(receipt.state), 'RECEIPT_STATE_')}, received "
+        f"{utc(receipt.receive_time)}")
     if receipt.comments:
-        _line(f"  comments: {receipt.comments}")
+        say(f"  comments: {receipt.comments}")
     _signatures("Decided", receipt.signatures)
 
 
@@ -254,9 +252,6 @@ def _signatures(what: str, signatures: Iterable[signature_pb2.Signature]) -> Non
     for signed in signatures:
         meaning = words(signature_pb2.SignatureMeaning.Name(signed.meaning),
                         "SIGNATURE_MEANING_")
-        _line(f"  {what}: {meaning} by {signed.printed_name} ({signed.signer}) at "
-              f"{utc(signed.sign_time)}" + (f": {signed.reason}" if signed.reason else ""))
+        say(f"  {what}: {meaning} by {signed.printed_name} ({signed.signer}) at "
+            f"{utc(signed.sign_time)}" + (f": {signed.reason}" if signed.reason else ""))
 
-
-def _line(text: str) -> None:
-    console.print(text, soft_wrap=True, highlight=False, markup=False)
