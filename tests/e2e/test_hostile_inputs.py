@@ -154,6 +154,11 @@ async def get_batch(f: Floor, name: str) -> object:
     return await stub(f.qa).GetBatch(api.GetBatchRequest(name=name), metadata=f.qa.metadata)
 
 
+async def batch_report(f: Floor, batch: str) -> object:
+    return await stub(f.qa).GetBatchRecordReport(
+        api.GetBatchRecordReportRequest(batch=batch), metadata=f.qa.metadata)
+
+
 async def set_equipment(f: Floor, equipment_id: str) -> object:
     return await f.supervisor.stub(EquipmentServiceStub).SetEquipment(
         equipment_api.SetEquipmentRequest(
@@ -237,6 +242,9 @@ CASES: list[tuple[str, Call, str]] = [
     ("non-ASCII digit batch", lambda f: get_batch(f, "batches/SYR-B-2026-0000\u0661"), "name"),
     ("name with a trailing newline", lambda f: get_batch(f, "batches/SYR-B-2026-00001\n"),
      "name"),
+    ("1 MB batch of a report", lambda f: batch_report(f, f"batches/{MEGABYTE}"), "batch"),
+    ("\\x07 in the batch of a report", lambda f: batch_report(f, "batches/SYR-B-2026\x07"),
+     "batch"),
     ("1 MB equipment id", lambda f: set_equipment(f, MEGABYTE), "equipment.equipment_id"),
     ("1 MB equipment id in a step", lambda f: record_step(
         f, _with(lambda s: setattr(s.equipment[0], "equipment_id", MEGABYTE))),
